@@ -1,0 +1,146 @@
+/* winseal: appliance launch with a TCG fallback, and host-side image checks. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "appliance.h"
+#include "format.h"
+#include "winseal.h"
+
+const char *
+appliance_error (guestfs_h *g)
+{
+  static char line[512];
+  const char *e = guestfs_last_error (g);
+  if (!e)
+    return "unknown error";
+  size_t n = strcspn (e, "\n");
+  if (n >= sizeof line)
+    n = sizeof line - 1;
+  memcpy (line, e, n);
+  line[n] = '\0';
+  return line;
+}
+
+int
+image_precheck (const char *path, const char **format_ret)
+{
+  struct stat sb;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) {
+    ws_error ("%s: %m", path);
+    return errno == ENOENT ? WS_EXIT_ERROR : WS_EXIT_UNREADABLE;
+  }
+  if (fstat (fd, &sb) == -1 || !(S_ISREG (sb.st_mode) || S_ISBLK (sb.st_mode))) {
+    ws_error ("%s: not a regular file or block device", path);
+    close (fd);
+    return WS_EXIT_UNREADABLE;
+  }
+  uint64_t size = sb.st_size;
+  if (S_ISBLK (sb.st_mode)) {
+    off_t end = lseek (fd, 0, SEEK_END);
+    size = end > 0 ? (uint64_t) end : 0;
+  }
+  if (size < 512) {
+    ws_error ("%s: %s (%llu bytes) is too small to be a disk image", path,
+              size ? "file" : "empty file", (unsigned long long) size);
+    close (fd);
+    return WS_EXIT_UNREADABLE;
+  }
+  const struct format_ops *fmt;
+  if (*format_ret) {
+    fmt = format_by_name (*format_ret);
+    if (!fmt) {
+      ws_error ("unknown input format '%s' (known: raw, vhd, vmdk, qcow2)", *format_ret);
+      close (fd);
+      return WS_EXIT_ERROR;
+    }
+  }
+  else {
+    fmt = format_probe_fd (fd, size);
+    if (!fmt) {
+      ws_error ("%s: cannot read: %m", path);
+      close (fd);
+      return WS_EXIT_UNREADABLE;
+    }
+  }
+  *format_ret = fmt->qemu_name;
+  if (fmt == &format_raw) {
+    char why[256];
+    if (partitions_check (fd, size, why, sizeof why) == -1) {
+      ws_error ("%s: %s", path, why);
+      close (fd);
+      return WS_EXIT_UNREADABLE;
+    }
+  }
+  close (fd);
+  return 0;
+}
+
+/* Returns 0 when launched, -1 when setting up failed (no point retrying),
+ * -2 when the launch itself failed.  *g_ret is set unless creation failed. */
+static int
+try_launch (const struct disk *disks, size_t n, int force_tcg, guestfs_h **g_ret)
+{
+  guestfs_h *g = *g_ret = guestfs_create ();
+  if (!g) {
+    ws_error ("cannot create a libguestfs handle: %m");
+    return -1;
+  }
+  guestfs_set_error_handler (g, NULL, NULL);
+  if (ws_globals.verbose)
+    guestfs_set_verbose (g, 1);
+  if (ws_globals.trace)
+    guestfs_set_trace (g, 1);
+  if (force_tcg && guestfs_set_backend_setting (g, "force_tcg", "1") == -1)
+    return -1;
+  for (size_t i = 0; i < n; ++i)
+    if (guestfs_add_drive_opts (g, disks[i].path,
+                                GUESTFS_ADD_DRIVE_OPTS_FORMAT, disks[i].format,
+                                GUESTFS_ADD_DRIVE_OPTS_READONLY, disks[i].readonly,
+                                -1) == -1)
+      return -1;
+  return guestfs_launch (g) == -1 ? -2 : 0;
+}
+
+guestfs_h *
+appliance_launch (const struct disk *disks, size_t n)
+{
+  guestfs_h *g;
+  int r = try_launch (disks, n, 0, &g);
+  if (r == 0)
+    return g;
+  if (!g)
+    return NULL;
+
+  /* Retry with TCG only if the user did not choose backend settings: a
+   * broken KVM (qemu aborts) is the usual reason, and TCG always works. */
+  int user_chose = getenv ("LIBGUESTFS_BACKEND_SETTINGS") != NULL;
+  CLEANUP_FREE_STRING_LIST char **settings = guestfs_get_backend_settings (g);
+  for (size_t i = 0; settings && settings[i]; ++i)
+    if (strncmp (settings[i], "force_tcg", 9) == 0
+        || strncmp (settings[i], "force_kvm", 9) == 0)
+      user_chose = 1;
+  if (user_chose || r == -1) {
+    ws_error ("cannot launch the libguestfs appliance: %s", appliance_error (g));
+    guestfs_close (g);
+    return NULL;
+  }
+  char first[512];
+  snprintf (first, sizeof first, "%s", appliance_error (g));
+  guestfs_close (g);
+  ws_warning ("appliance launch failed (%s); retrying with TCG software "
+              "emulation, which is slower", first);
+  if (try_launch (disks, n, 1, &g) == 0)
+    return g;
+  if (g) {
+    ws_error ("cannot launch the libguestfs appliance: %s", appliance_error (g));
+    guestfs_close (g);
+  }
+  return NULL;
+}

@@ -1,0 +1,107 @@
+/* winseal: `winseal inspect IMAGE [--json]`. */
+#include <config.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "appliance.h"
+#include "commands.h"
+#include "inspect.h"
+#include "json-out.h"
+#include "windows.h"
+#include "winseal.h"
+
+static void
+help (void)
+{
+  printf ("Usage: winseal inspect [OPTIONS] IMAGE\n\n"
+          "Report what a Windows disk image contains: product, version, layout,\n"
+          "computer name, machine SID, users, profiles, RDP and setup state, answer\n"
+          "file and first-boot script, event logs, pagefile, hiberfile, hive states.\n"
+          "The image is opened read-only.\n\n"
+          "Options:\n"
+          "  --json                 print the report as JSON (fields in winseal(1))\n"
+          "  --input-format FMT     raw, vhd, vmdk or qcow2 (default: probed)\n"
+          "  -v, --verbose          libguestfs debug messages\n"
+          "  -x, --trace            trace libguestfs calls\n"
+          "  --help                 show this help\n\n"
+          "Exit status: 0 done, 1 usage or other error, 2 unreadable image,\n"
+          "3 not Windows, 4 encrypted (BitLocker), 5 hibernated.\n");
+}
+
+int
+cmd_inspect (int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "help", no_argument, NULL, 'h' },
+    { "json", no_argument, NULL, 'j' },
+    { "input-format", required_argument, NULL, 'f' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "trace", no_argument, NULL, 'x' },
+    { NULL, 0, NULL, 0 },
+  };
+  int c, json = 0;
+  const char *format = NULL;
+
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, "+vx", opts, NULL)) != -1) {
+    switch (c) {
+    case 'h': help (); return 0;
+    case 'j': json = 1; break;
+    case 'f': format = optarg; break;
+    case 'v': ws_globals.verbose = 1; break;
+    case 'x': ws_globals.trace = 1; break;
+    case ':':
+      return usage_error ("inspect", "option '%s' needs a value", argv[optind - 1]);
+    default:
+      return usage_error ("inspect", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc - 1)
+    return usage_error ("inspect", optind >= argc ? "no image given"
+                        : "too many arguments");
+  const char *image = argv[optind];
+
+  int r = image_precheck (image, &format);
+  if (r)
+    return r;
+  struct disk d = { image, format, 1 };
+  guestfs_h *g = appliance_launch (&d, 1);
+  if (!g)
+    return WS_EXIT_ERROR;
+
+  struct windows w;
+  json_object *report = NULL;
+  CLEANUP_FREE char *tmp = NULL;
+  r = windows_open (g, image, 1, &w);
+  if (r == 0) {
+    tmp = ws_mkdtemp ();
+    if (!tmp)
+      r = WS_EXIT_ERROR;
+    else
+      report = inspect_windows (&w, tmp);
+  }
+  windows_close (&w);
+  guestfs_shutdown (g);
+  guestfs_close (g);
+  ws_rmtree (tmp);
+  if (r)
+    return r;
+  if (!report)
+    return WS_EXIT_ERROR;
+
+  json_object *full = json_object_new_object ();
+  jadd_str (full, "image", image);
+  jadd_str (full, "format", format);
+  json_object_object_foreach (report, key, val)
+    json_object_object_add (full, key, json_object_get (val));
+  json_object_put (report);
+  if (json)
+    json_print (full);
+  else
+    inspect_print_text (full);
+  json_object_put (full);
+  return 0;
+}

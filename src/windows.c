@@ -1,0 +1,224 @@
+/* winseal: locating and mounting a Windows installation in the appliance. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "winseal.h"
+#include "appliance.h"
+#include "windows.h"
+
+int
+is_bitlocker_sector (const char *buf, size_t len)
+{
+  return len >= 11 && memcmp (buf + 3, "-FVE-FS-", 8) == 0;
+}
+
+int
+is_hibernation_header (const char *buf, size_t len)
+{
+  return len >= 4 && (memcmp (buf, "hibr", 4) == 0 || memcmp (buf, "HIBR", 4) == 0);
+}
+
+/* Record the BitLocker volumes among the appliance's partitions/devices. */
+static char **
+find_bitlocker (guestfs_h *g)
+{
+  CLEANUP_FREE_STRING_LIST char **parts = guestfs_list_partitions (g);
+  CLEANUP_FREE_STRING_LIST char **devs = guestfs_list_devices (g);
+  char **found = ws_malloc (sizeof (char *));
+  size_t n = 0;
+  found[0] = NULL;
+  for (int pass = 0; pass < 2; ++pass) {
+    char **list = pass == 0 ? parts : devs;
+    for (size_t i = 0; list && list[i]; ++i) {
+      size_t len;
+      char *sec = guestfs_pread_device (g, list[i], 512, 0, &len);
+      if (sec && is_bitlocker_sector (sec, len)) {
+        found = ws_realloc (found, (n + 2) * sizeof (char *));
+        found[n++] = ws_strdup (list[i]);
+        found[n] = NULL;
+      }
+      free (sec);
+    }
+  }
+  return found;
+}
+
+static int
+cmp_mp (const void *a, const void *b)
+{
+  /* Shorter mountpoints first, so "/" is mounted before "/boot". */
+  const char *x = *(char *const *) a, *y = *(char *const *) b;
+  return (int) strlen (x) - (int) strlen (y);
+}
+
+int
+windows_open (guestfs_h *g, const char *image, int readonly, struct windows *w)
+{
+  memset (w, 0, sizeof *w);
+  w->g = g;
+  w->image = image;
+  w->bitlocker = find_bitlocker (g);
+
+  CLEANUP_FREE_STRING_LIST char **roots = guestfs_inspect_os (g);
+  if (!roots) {
+    ws_error ("%s: inspection failed: %s", image, appliance_error (g));
+    return WS_EXIT_UNREADABLE;
+  }
+  CLEANUP_FREE char *others = NULL;
+  for (size_t i = 0; roots[i]; ++i) {
+    CLEANUP_FREE char *type = guestfs_inspect_get_type (g, roots[i]);
+    if (type && strcmp (type, "windows") == 0) {
+      if (w->root) {
+        ws_warning ("%s: several Windows installations; using the one on %s",
+                    image, w->root);
+        continue;
+      }
+      w->root = ws_strdup (roots[i]);
+    }
+    else if (!others)
+      others = ws_asprintf ("%s on %s", type ? type : "unknown", roots[i]);
+  }
+  if (!w->root) {
+    if (w->bitlocker[0]) {
+      ws_error ("%s: %s is a BitLocker-encrypted volume; winseal cannot read "
+                "or seal it offline (decrypt it first, e.g. manage-bde -off)",
+                image, w->bitlocker[0]);
+      return WS_EXIT_ENCRYPTED;
+    }
+    if (others)
+      ws_error ("%s: no Windows installation found (found %s)", image, others);
+    else
+      ws_error ("%s: no Windows installation found (no operating system "
+                "recognised on any file system)", image);
+    return WS_EXIT_NOT_WINDOWS;
+  }
+
+  w->product_name = guestfs_inspect_get_product_name (g, w->root);
+  w->product_variant = guestfs_inspect_get_product_variant (g, w->root);
+  w->arch = guestfs_inspect_get_arch (g, w->root);
+  w->hostname = guestfs_inspect_get_hostname (g, w->root);
+  w->major = guestfs_inspect_get_major_version (g, w->root);
+  w->minor = guestfs_inspect_get_minor_version (g, w->root);
+  w->systemroot = guestfs_inspect_get_windows_systemroot (g, w->root);
+
+  CLEANUP_FREE_STRING_LIST char **mps = guestfs_inspect_get_mountpoints (g, w->root);
+  if (!mps || !w->systemroot) {
+    ws_error ("%s: cannot read inspection data: %s", image, appliance_error (g));
+    return WS_EXIT_UNREADABLE;
+  }
+  size_t n = count_strings (mps) / 2;
+  char **order = ws_malloc ((n + 1) * sizeof (char *));
+  for (size_t i = 0; i < n; ++i)
+    order[i] = mps[2 * i];
+  qsort (order, n, sizeof (char *), cmp_mp);
+  for (size_t i = 0; i < n; ++i) {
+    const char *dev = NULL;
+    for (size_t j = 0; j < n; ++j)
+      if (mps[2 * j] == order[i])
+        dev = mps[2 * j + 1];
+    int r = readonly ? guestfs_mount_ro (g, dev, order[i])
+                     : guestfs_mount (g, dev, order[i]);
+    if (r == -1) {
+      const char *e = appliance_error (g);
+      int hib = strcasestr (e, "hibernat") != NULL || strcasestr (e, "unsafe state") != NULL;
+      ws_error ("%s: cannot mount %s%s: %s", image, dev,
+                readonly ? " read-only" : "", e);
+      free (order);
+      return hib ? WS_EXIT_HIBERNATED : WS_EXIT_UNREADABLE;
+    }
+  }
+  free (order);
+
+  /* A hibernated Windows must not be changed (the hibernation image would
+   * overwrite the changes at resume), and is refused for inspection too. */
+  CLEANUP_FREE char *hib = win_path (w, "hiberfil.sys");
+  if (hib && guestfs_is_file (g, hib) > 0) {
+    size_t len;
+    CLEANUP_FREE char *head = guestfs_pread (g, hib, 4, 0, &len);
+    if (head && is_hibernation_header (head, len)) {
+      ws_error ("%s: Windows is hibernated (hiberfil.sys holds a hibernation "
+                "image); boot it and shut it down fully (no hibernation, no "
+                "Fast Startup) before sealing", image);
+      return WS_EXIT_HIBERNATED;
+    }
+  }
+  return 0;
+}
+
+void
+windows_close (struct windows *w)
+{
+  free (w->root);
+  free (w->systemroot);
+  free (w->product_name);
+  free (w->product_variant);
+  free (w->arch);
+  free (w->hostname);
+  free_string_list (w->bitlocker);
+  memset (w, 0, sizeof *w);
+}
+
+char *
+win_path (struct windows *w, const char *path)
+{
+  CLEANUP_FREE char *abs = ws_strconcat ("/", path, NULL);
+  for (char *p = abs; *p; ++p)
+    if (*p == '\\')
+      *p = '/';
+  char *r = guestfs_case_sensitive_path (w->g, abs);
+  if (!r)
+    return ws_strdup (abs);
+  return r;
+}
+
+char *
+win_sysroot_path (struct windows *w, const char *path)
+{
+  CLEANUP_FREE char *p = ws_strconcat (w->systemroot + 1, "/", path, NULL);
+  return win_path (w, p);
+}
+
+char *
+win_map_path (struct windows *w, const char *winpath)
+{
+  const char *rest = NULL;
+  if (strncasecmp (winpath, "%SystemDrive%", 13) == 0)
+    rest = winpath + 13;
+  else if (strncasecmp (winpath, "%SystemRoot%", 12) == 0
+           || strncasecmp (winpath, "%windir%", 8) == 0) {
+    const char *r = winpath + (winpath[2] == 'y' || winpath[2] == 'Y' ? 12 : 8);
+    CLEANUP_FREE char *p = ws_strconcat (w->systemroot + 1, r, NULL);
+    return win_path (w, p);
+  }
+  else if ((winpath[0] == 'C' || winpath[0] == 'c') && winpath[1] == ':')
+    rest = winpath + 2;
+  if (!rest)
+    return NULL;
+  while (*rest == '\\' || *rest == '/')
+    rest++;
+  return win_path (w, rest);
+}
+
+int
+win_is_file (struct windows *w, const char *path)
+{
+  return guestfs_is_file_opts (w->g, path, GUESTFS_IS_FILE_OPTS_FOLLOWSYMLINKS, 0, -1) > 0;
+}
+
+int
+win_is_dir (struct windows *w, const char *path)
+{
+  return guestfs_is_dir (w->g, path) > 0;
+}
+
+int64_t
+win_filesize (struct windows *w, const char *path)
+{
+  if (!win_is_file (w, path))
+    return -1;
+  return guestfs_filesize (w->g, path);
+}

@@ -1,0 +1,42 @@
+/* winseal: one Windows installation on a launched appliance ("what to do
+ * to one mounted Windows"): finding it, mounting it, reaching its files. */
+#ifndef WINSEAL_WINDOWS_H
+#define WINSEAL_WINDOWS_H
+
+#include <guestfs.h>
+
+struct windows {
+  guestfs_h *g;
+  const char *image;            /* the image file, for messages */
+  char *root;                   /* inspection root (C: device) */
+  char *systemroot;             /* case-correct, e.g. "/Windows" */
+  char *product_name, *product_variant, *arch, *hostname;
+  int major, minor;
+  char **bitlocker;             /* BitLocker devices seen (NULL-terminated) */
+};
+
+/* Find the Windows installation on the appliance's disks and mount its
+ * file systems (read-only if readonly).  Returns 0, or a WS_EXIT_* code
+ * after printing one line: not Windows, encrypted, hibernated. */
+int windows_open (guestfs_h *g, const char *image, int readonly, struct windows *w);
+void windows_close (struct windows *w);
+
+/* Resolve a Windows path relative to the volume root ("Windows/System32")
+ * case-insensitively.  Caller frees.  The last component need not exist. */
+char *win_path (struct windows *w, const char *path);
+/* Same, below the system root ("System32/config/SAM"). */
+char *win_sysroot_path (struct windows *w, const char *path);
+/* Map a Windows path such as "C:\Users\x" or "%SystemDrive%\Users\x" to a
+ * mounted path; NULL when it is on another drive.  Caller frees. */
+char *win_map_path (struct windows *w, const char *winpath);
+int win_is_file (struct windows *w, const char *path);
+int win_is_dir (struct windows *w, const char *path);
+/* Size of a file in bytes, or -1. */
+int64_t win_filesize (struct windows *w, const char *path);
+
+/* Is the first sector a BitLocker volume's ("-FVE-FS-" at offset 3)? */
+int is_bitlocker_sector (const char *buf, size_t len);
+/* Do these bytes start a hibernation image ("hibr"/"HIBR")? */
+int is_hibernation_header (const char *buf, size_t len);
+
+#endif

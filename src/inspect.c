@@ -59,6 +59,11 @@ hive_entry (struct ctx *c, const char *label, const char *path,
   }
   else {
     jadd_str (h, "state", st.dirty ? "dirty" : "clean");
+    if (st.dirty)
+      warn (c, "%s hive (%s) is dirty (sequence numbers %" PRIu32 " and %" PRIu32
+            "%s): its newest data may be only in its .LOG1/.LOG2 logs",
+            label, path, st.seq1, st.seq2,
+            st.checksum == st.checksum_calc ? "" : ", bad checksum");
     jadd_int (h, "sequence1", st.seq1);
     jadd_int (h, "sequence2", st.seq2);
     jadd_bool (h, "checksum_ok", st.checksum == st.checksum_calc);

@@ -1,0 +1,103 @@
+# winseal tests: shared helpers, sourced by every tests/test-*.sh.
+set -euo pipefail
+
+: "${top_srcdir:?run the tests with make check}"
+: "${FIXTURES_DIR:=$top_builddir/tests/images}"
+: "${WINSEAL:=$top_builddir/winseal}"
+VG=${VG:-}
+
+# Third-party libguestfs tools need TCG on hosts whose KVM aborts qemu
+# (DESIGN.md §6).  winseal falls back by itself; test-tcg-fallback.sh
+# checks that without this setting.
+export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS-force_tcg}
+
+fail () { echo "FAIL: $*" >&2; exit 1; }
+skip () { echo "SKIP: $*"; exit 77; }
+
+# requires CMD...: skip the test unless the command runs.
+requires () { "$@" >/dev/null 2>&1 || skip "'$*' is not available"; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/winseal-test.XXXXXX")
+cleanup () { rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# Run winseal (under valgrind when make check-valgrind set VG).
+winseal () { $VG "$WINSEAL" "$@"; }
+
+image () {
+  local f="$FIXTURES_DIR/$1.img"
+  [ -f "$f" ] || fail "fixture image $f is missing (make check builds it)"
+  echo "$f"
+}
+
+# spec_get IMAGE KEY: a value from fixtures/images/IMAGE.spec (with its
+# INCLUDEs; the last assignment wins).
+spec_lines () {
+  local f="$top_srcdir/fixtures/images/$1.spec" line
+  while IFS= read -r line; do
+    case "$line" in
+      INCLUDE=*) spec_lines "${line#INCLUDE=}" ;;
+      ''|'#'*) ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done < "$f"
+}
+spec_get () {
+  spec_lines "${1%.spec}" | sed -n "s/^$2=//p" | tail -n1
+}
+# spec_users IMAGE: "rid name enabled|disabled profile|noprofile", one per
+# user, later lines overriding earlier ones with the same RID, by RID.
+spec_users () {
+  spec_lines "$1" | sed -n 's/^USER=//p' \
+    | awk -F: '{ u[$1] = $1 " " $2 " " $5 " " $6 } END { for (r in u) print u[r] }' \
+    | sort -n
+}
+
+# with_lock FILE CMD...: run CMD holding an exclusive lock (tests run in
+# parallel and share cached results).
+with_lock () { local l=$1; shift; ( flock 9; "$@" ) 9>"$l"; }
+
+# inspect_json IMAGE: winseal inspect --json of a fixture, cached beside
+# the image while neither the image nor winseal has changed.
+inspect_json () {
+  local img; img=$(image "$1")
+  local out="$FIXTURES_DIR/$1.inspect.json"
+  _inspect () {
+    if [ ! -s "$out" ] || [ "$img" -nt "$out" ] || [ "$WINSEAL" -nt "$out" ]; then
+      winseal inspect --json "$img" > "$out.tmp" || { rm -f "$out.tmp"; return 1; }
+      mv "$out.tmp" "$out"
+    fi
+  }
+  with_lock "$out.lock" _inspect || fail "winseal inspect $1 failed"
+  cat "$out"
+}
+
+# guest_hives: copy the hives of the three good fixtures out of the images
+# with guestfish (one appliance launch), into $FIXTURES_DIR/hives/NAME/.
+guest_hives () {
+  local dir="$FIXTURES_DIR/hives"
+  _extract () {
+    local stamp="$dir/.stamp" i
+    if [ -f "$stamp" ] && [ -z "$(find "$FIXTURES_DIR" -maxdepth 1 -name '*.img' -newer "$stamp")" ]; then
+      return 0
+    fi
+    rm -rf "$dir"
+    local args=() script="run" n=0 letters=(a b c)
+    for i in ws2022 win10 ws2012r2; do
+      args+=(-a "$(image $i)")
+      local part; part=$(spec_lines $i | sed -n 's/^PART=\([0-9]*\):ntfs:[^:]*:[^:]*:[^:]*:c:.*/\1/p')
+      mkdir -p "$dir/$i"
+      script="$script
+mount-ro /dev/sd${letters[$n]}$part /
+copy-out /Windows/System32/config $dir/$i
+copy-out /Users $dir/$i
+umount /"
+      n=$((n+1))
+    done
+    echo "$script" | guestfish --ro --format=raw "${args[@]}" >/dev/null
+    touch "$stamp"
+  }
+  mkdir -p "$dir"
+  with_lock "$FIXTURES_DIR/hives.lock" _extract || fail "cannot copy hives out of the fixtures"
+  echo "$dir"
+}

@@ -1,0 +1,44 @@
+#!/bin/bash
+# The command line: --help, --version, per-command help, and one-line
+# errors with exit status 1 for unknown options and commands.
+. "$top_srcdir/tests/functions.sh"
+
+winseal --help > "$tmp/help"
+grep -q '^Usage: winseal' "$tmp/help" || fail "--help has no usage line"
+grep -q 'inspect' "$tmp/help" || fail "--help does not list inspect"
+
+winseal --version > "$tmp/version"
+grep -Eq '^winseal [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/version" || fail "--version: $(cat "$tmp/version")"
+
+winseal inspect --help > "$tmp/ihelp"
+grep -q '^Usage: winseal inspect' "$tmp/ihelp" || fail "inspect --help"
+grep -q -- '--json' "$tmp/ihelp" || fail "inspect --help does not mention --json"
+
+# Every documented option of inspect appears in the manual page too.
+for opt in $(grep -o -- '--[a-z-]*' "$tmp/ihelp" | sort -u); do
+  grep -q -- "$opt" "$top_srcdir/man/winseal.pod" || fail "man page lacks $opt"
+done
+
+check_usage_error () {
+  local status=0
+  winseal "$@" > "$tmp/out" 2> "$tmp/err" || status=$?
+  [ $status -eq 1 ] || fail "winseal $*: exit $status, expected 1"
+  [ ! -s "$tmp/out" ] || fail "winseal $*: printed on stdout"
+  [ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "winseal $*: not one line: $(cat "$tmp/err")"
+  grep -q '^winseal: ' "$tmp/err" || fail "winseal $*: no 'winseal:' prefix"
+}
+check_usage_error
+check_usage_error --no-such-option
+check_usage_error frobnicate
+check_usage_error inspect
+check_usage_error inspect --no-such-option x.img
+check_usage_error inspect a.img b.img
+check_usage_error inspect --input-format
+check_usage_error inspect --input-format bogus "$top_srcdir/README.md"
+
+# A missing file is an error before any appliance starts.
+status=0
+winseal inspect "$tmp/does-not-exist.img" 2> "$tmp/err" || status=$?
+[ $status -eq 1 ] || fail "missing image: exit $status"
+grep -q 'does-not-exist.img' "$tmp/err" || fail "missing image: message does not name it"
+exit 0

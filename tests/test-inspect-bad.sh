@@ -1,0 +1,42 @@
+#!/bin/bash
+# Bad inputs get one clear line on stderr and their documented exit code:
+# 2 unreadable (truncated, empty), 3 not Windows, 4 encrypted,
+# 5 hibernated.  A dirty hive is reported, not refused, by inspect.
+. "$top_srcdir/tests/functions.sh"
+requires command -v jq
+
+expect () {
+  local code=$1 pattern=$2; shift 2
+  local status=0
+  winseal inspect "$@" > "$tmp/out" 2> "$tmp/err" || status=$?
+  [ $status -eq "$code" ] || fail "inspect $*: exit $status, expected $code: $(cat "$tmp/err")"
+  [ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "inspect $*: not one line:
+$(cat "$tmp/err")"
+  grep -Eq "^winseal: .*$pattern" "$tmp/err" || fail "inspect $*: '$(cat "$tmp/err")' lacks /$pattern/"
+  [ ! -s "$tmp/out" ] || fail "inspect $*: printed a report"
+  echo "ok: $(cat "$tmp/err")"
+}
+
+# Decided on the host, before any appliance starts.
+expect 2 'truncated' "$(image bad-truncated)"
+: > "$tmp/empty.img"
+expect 2 'empty file' "$tmp/empty.img"
+head -c 100 /dev/zero > "$tmp/tiny.img"
+expect 2 'too small' "$tmp/tiny.img"
+
+# Decided in the appliance.
+expect 3 'no Windows installation found \(found linux' "$(image bad-linux)"
+expect 4 'BitLocker' "$(image bad-bitlocker)"
+expect 5 'hibernated' "$(image bad-hibernated)"
+
+# A dirty SYSTEM hive whose log holds data: reported as dirty, with a warning.
+inspect_json bad-dirty > "$tmp/dirty.json"
+[ "$(jq -r '.hives[] | select(.name == "SYSTEM") | .state' "$tmp/dirty.json")" = dirty ] \
+  || fail "bad-dirty: SYSTEM not reported dirty"
+[ "$(jq -r '.hives[] | select(.name == "SYSTEM") | .log_bytes > 512' "$tmp/dirty.json")" = true ] \
+  || fail "bad-dirty: SYSTEM log size not reported"
+jq -r '.warnings[]' "$tmp/dirty.json" | grep -q 'SYSTEM hive .* is dirty' \
+  || fail "bad-dirty: no warning about the dirty hive"
+[ "$(jq -r '[.hives[] | select(.state == "dirty")] | length' "$tmp/dirty.json")" = 1 ] \
+  || fail "bad-dirty: other hives reported dirty"
+echo "ok: bad-dirty reported"

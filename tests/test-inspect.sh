@@ -1,0 +1,102 @@
+#!/bin/bash
+# winseal inspect reports what the fixture generator put into each good
+# image: product, version, layout, names, SIDs, users, profiles, RDP and
+# setup state, files and hive states.
+. "$top_srcdir/tests/functions.sh"
+requires command -v jq
+
+check () {
+  local name=$1 j="$tmp/$1.json"
+  inspect_json "$name" > "$j"
+  q () { jq -r "$1" "$j"; }
+  eq () { local got; got=$(q "$1"); [ "$got" = "$2" ] || fail "$name: $1 is '$got', expected '$2'"; }
+  s () { spec_get "$name" "$1"; }
+
+  eq .product_name "$(s PRODUCT_NAME)"
+  eq .build "$(s CURRENT_BUILD)"
+  eq .edition "$(s EDITION_ID)"
+  eq .installation_type "$(s INSTALLATION_TYPE)"
+  eq .arch x86_64
+  eq .systemroot /Windows
+  if [ -n "$(s MAJOR)" ]; then eq .version "$(s MAJOR).$(s MINOR)"; else eq .version "$(s CURRENT_VERSION)"; fi
+  if [ "$(s LABEL)" = gpt ]; then
+    eq .partition_table gpt; eq .firmware uefi
+    eq '[.partitions[] | select(.role == "efi-system")] | length' 1
+  else
+    eq .partition_table mbr; eq .firmware bios
+  fi
+  eq '.partitions | length' "$(spec_lines "$name" | grep -c '^PART=')"
+  local cpart; cpart=$(spec_lines "$name" | sed -n 's/^PART=\([0-9]*\):ntfs:[^:]*:[^:]*:[^:]*:c:.*/\1/p')
+  eq .root_device "/dev/sda$cpart"
+  eq '[.partitions[] | select(.windows)][0].device' "/dev/sda$cpart"
+  eq .current_control_set ControlSet001
+  eq '.control_sets | join(",")' ControlSet001,ControlSet002
+  eq .computer_name "$(s COMPUTERNAME)"
+  eq .hostname "$(s COMPUTERNAME)"
+  eq .account_domain "$(s COMPUTERNAME)"
+  eq .primary_domain WORKGROUP
+  eq .machine_sid.sam "$(s MACHINE_SID)"
+  eq .machine_sid.security "$(s MACHINE_SID)"
+  eq .machine_sid.match true
+  eq .locale "$(s LOCALE)"
+
+  # Users: names, RIDs, SIDs, enabled state.
+  local expect got
+  expect=$(spec_users "$name" | awk -v sid="$(s MACHINE_SID)" '{ print $1, $2, sid "-" $1, ($3 == "enabled") }')
+  got=$(q '.users[] | "\(.rid) \(.name) \(.sid) \(if .enabled then 1 else 0 end)"')
+  [ "$got" = "$expect" ] || fail "$name: users differ:
+$got
+expected:
+$expect"
+
+  # Profiles: S-1-5-18/19/20 plus one per user with a profile, each with
+  # its directory and a size.
+  local nprof; nprof=$(spec_users "$name" | grep -c ' profile$')
+  eq '.profiles | length' $((3 + nprof))
+  for rid in $(spec_users "$name" | awk '$4 == "profile" { print $1 }'); do
+    local usid="$(s MACHINE_SID)-$rid" uname
+    uname=$(spec_users "$name" | awk -v r="$rid" '$1 == r { print $2 }')
+    eq ".profiles[] | select(.sid == \"$usid\") | .profile_image_path" "C:\\Users\\$uname"
+    eq ".profiles[] | select(.sid == \"$usid\") | .sid_value" "$usid"
+    eq ".profiles[] | select(.sid == \"$usid\") | .directory" "/Users/$uname"
+    eq ".profiles[] | select(.sid == \"$usid\") | .user" "$uname"
+    eq ".profiles[] | select(.sid == \"$usid\") | .bytes > 200000" true
+  done
+
+  eq .rdp.fDenyTSConnections 0
+  eq .rdp.enabled true
+  eq .persist_all_device_installs "$(s PERSIST_DEVICES | sed 's/^$/null/')"
+  eq .image_state IMAGE_STATE_COMPLETE
+  eq .state_ini_image_state IMAGE_STATE_COMPLETE
+  eq '.setup | "\(.CmdLine)|\(.SetupType)|\(.SystemSetupInProgress)|\(.OOBEInProgress)|\(.SetupPhase)"' '|0|0|0|0'
+  eq .unattend.present false
+  if [ -n "$(s SETUPCOMPLETE)" ]; then
+    eq .setupcomplete.present true
+    eq .setupcomplete.path /Windows/Setup/Scripts/SetupComplete.cmd
+  else
+    eq .setupcomplete.present false
+  fi
+  eq .event_logs.count "$(s EVENT_LOGS)"
+  eq .event_logs.bytes $(( $(s EVENT_LOGS) * 69632 ))
+  eq .pagefile.bytes $(( $(s PAGEFILE_KIB) * 1024 ))
+  if [ -n "$(s HIBERFIL)" ]; then
+    eq .hiberfile.present true; eq .hiberfile.hibernated false
+  else
+    eq .hiberfile.present false
+  fi
+  eq '[.hives[] | select(.state != "clean")] | length' 0
+  eq '.hives | length' $((5 + 2 * nprof))
+  eq '.warnings | length' 0
+  echo "$name: ok"
+}
+
+check ws2022
+check win10
+check ws2012r2
+
+# The text report says the same things for people.
+winseal inspect "$(image ws2012r2)" > "$tmp/text"
+grep -q "^Product: *$(spec_get ws2012r2 PRODUCT_NAME)\$" "$tmp/text" || fail "text: product"
+grep -q "^Computer name: *$(spec_get ws2012r2 COMPUTERNAME)\$" "$tmp/text" || fail "text: computer name"
+grep -q "^Machine SID (SAM): *$(spec_get ws2012r2 MACHINE_SID)\$" "$tmp/text" || fail "text: SID"
+grep -q '^SetupComplete.cmd: */Windows/Setup/Scripts/SetupComplete.cmd$' "$tmp/text" || fail "text: SetupComplete"

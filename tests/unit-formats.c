@@ -1,0 +1,123 @@
+/* Unit tests: format probing and partition-table checks. */
+#include <config.h>
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "unit.h"
+
+static char path[] = "/tmp/winseal-fmt.XXXXXX";
+
+static int
+file_with (const void *data, size_t len, off_t size)
+{
+  int fd = open (path, O_RDWR | O_TRUNC);
+  if (fd == -1 || ftruncate (fd, size) == -1 || pwrite (fd, data, len, 0) != (ssize_t) len)
+    abort ();
+  return fd;
+}
+
+static void
+put32 (uint8_t *p, uint32_t v) { p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24; }
+static void
+put64 (uint8_t *p, uint64_t v) { put32 (p, v); put32 (p + 4, v >> 32); }
+
+int
+main (void)
+{
+  int tfd = mkstemp (path);
+  if (tfd == -1)
+    abort ();
+  close (tfd);
+  uint8_t buf[4096] = { 0 };
+  char why[256];
+  int fd;
+
+  /* Probing. */
+  memcpy (buf, "QFI\xfb", 4);
+  fd = file_with (buf, 512, 1 << 20);
+  CHECK (format_probe_fd (fd, 1 << 20) == &format_qcow2);
+  close (fd);
+  memcpy (buf, "KDMV", 4);
+  fd = file_with (buf, 512, 1 << 20);
+  CHECK (format_probe_fd (fd, 1 << 20) == &format_vmdk);
+  close (fd);
+  memcpy (buf, "# Disk DescriptorFile\n", 22);
+  fd = file_with (buf, 512, 1024);
+  CHECK (format_probe_fd (fd, 1024) == &format_vmdk);
+  close (fd);
+  memset (buf, 0, sizeof buf);
+  fd = file_with (buf, 512, 1 << 20);
+  if (pwrite (fd, "conectix", 8, (1 << 20) - 512) != 8)
+    abort ();
+  CHECK (format_probe_fd (fd, 1 << 20) == &format_vhd);
+  close (fd);
+  fd = file_with (buf, 512, 1 << 20);
+  CHECK (format_probe_fd (fd, 1 << 20) == &format_raw);
+  CHECK (partitions_check (fd, 1 << 20, why, sizeof why) == 0);   /* no table */
+  close (fd);
+  CHECK (format_by_name ("vpc") == &format_vhd && format_by_name ("VHD") == &format_vhd);
+  CHECK (format_by_name ("iso") == NULL);
+
+  /* MBR: a partition that fits, then one past the end. */
+  memset (buf, 0, sizeof buf);
+  buf[510] = 0x55; buf[511] = 0xAA;
+  uint8_t *e = buf + 446;
+  e[4] = 7;
+  put32 (e + 8, 2048);
+  put32 (e + 12, 2048);
+  fd = file_with (buf, 512, 4096 * 512);
+  CHECK (partitions_check (fd, 4096 * 512, why, sizeof why) == 0);
+  close (fd);
+  fd = file_with (buf, 512, 3000 * 512);
+  CHECK (partitions_check (fd, 3000 * 512, why, sizeof why) == -1 && strstr (why, "truncated"));
+  close (fd);
+  /* A boot sector (status bytes not 0/0x80) is not a partition table. */
+  e[0] = 0x33;
+  fd = file_with (buf, 512, 3000 * 512);
+  CHECK (partitions_check (fd, 3000 * 512, why, sizeof why) == 0);
+  close (fd);
+
+  /* GPT: header, one entry, backup header at the last sector. */
+  uint64_t sectors = 8192;
+  uint8_t gpt[3 * 512] = { 0 };
+  gpt[510] = 0x55; gpt[511] = 0xAA;
+  gpt[446 + 4] = 0xEE;
+  put32 (gpt + 446 + 8, 1);
+  put32 (gpt + 446 + 12, sectors - 1);
+  uint8_t *h = gpt + 512;
+  memcpy (h, "EFI PART", 8);
+  put64 (h + 32, sectors - 1);            /* alternate LBA */
+  put64 (h + 48, sectors - 34);           /* last usable */
+  put64 (h + 72, 2);                      /* entries LBA */
+  put32 (h + 80, 4);
+  put32 (h + 84, 128);
+  uint8_t *ent = gpt + 1024;
+  ent[0] = 0xA2;                          /* a non-zero type GUID */
+  put64 (ent + 32, 2048);
+  put64 (ent + 40, sectors - 34);
+  fd = file_with (gpt, sizeof gpt, sectors * 512);
+  CHECK (partitions_check (fd, sectors * 512, why, sizeof why) == 0);
+  close (fd);
+  fd = file_with (gpt, sizeof gpt, 4096 * 512);               /* truncated */
+  CHECK (partitions_check (fd, 4096 * 512, why, sizeof why) == -1 && strstr (why, "truncated"));
+  close (fd);
+  put32 (h + 80, 100000);                 /* absurd entry count */
+  fd = file_with (gpt, sizeof gpt, sectors * 512);
+  CHECK (partitions_check (fd, sectors * 512, why, sizeof why) == -1);
+  close (fd);
+  put32 (h + 80, 4);
+  put64 (h + 72, sectors + 5);            /* entries past the end */
+  fd = file_with (gpt, sizeof gpt, sectors * 512);
+  CHECK (partitions_check (fd, sectors * 512, why, sizeof why) == -1);
+  close (fd);
+  memcpy (h, "NOT PART", 8);
+  fd = file_with (gpt, sizeof gpt, sectors * 512);
+  CHECK (partitions_check (fd, sectors * 512, why, sizeof why) == -1);
+  close (fd);
+
+  unlink (path);
+  return unit_done ("unit-formats");
+}

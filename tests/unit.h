@@ -1,0 +1,57 @@
+/* winseal unit tests: a minimal harness (exit 0 pass, 1 fail, 77 skip). */
+#ifndef WINSEAL_UNIT_H
+#define WINSEAL_UNIT_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int unit_failures, unit_checks;
+
+#define CHECK(cond) do {                                                \
+    unit_checks++;                                                      \
+    if (!(cond)) {                                                      \
+      unit_failures++;                                                  \
+      fprintf (stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
+    }                                                                   \
+  } while (0)
+
+#define CHECK_STR(a, b) do {                                            \
+    const char *a_ = (a), *b_ = (b);                                    \
+    unit_checks++;                                                      \
+    if (!a_ || !b_ || strcmp (a_, b_) != 0) {                           \
+      unit_failures++;                                                  \
+      fprintf (stderr, "FAIL %s:%d: %s is \"%s\", expected \"%s\"\n",   \
+               __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+    }                                                                   \
+  } while (0)
+
+static inline int
+unit_done (const char *name)
+{
+  printf ("%s: %d checks, %d failed\n", name, unit_checks, unit_failures);
+  return unit_failures ? 1 : 0;
+}
+
+/* Decompress ../shared/hives/NAME.xz into dir; returns the path (caller
+ * frees) or NULL when the shared hives are not there. */
+static inline char *
+unit_shared_hive (const char *dir, const char *name)
+{
+  const char *src = getenv ("SHARED_HIVES");
+  char *path, *cmd;
+  if (!src)
+    return NULL;
+  if (asprintf (&path, "%s/%s", dir, name) == -1
+      || asprintf (&cmd, "xz -dc '%s/%s.xz' > '%s' 2>/dev/null", src, name, path) == -1)
+    abort ();
+  int r = system (cmd);
+  free (cmd);
+  if (r != 0) {
+    free (path);
+    return NULL;
+  }
+  return path;
+}
+
+#endif

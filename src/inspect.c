@@ -140,14 +140,15 @@ partitions (struct ctx *c)
   guestfs_h *g = c->w->g;
   json_object *arr = json_object_new_array ();
   CLEANUP_FREE_STRING_LIST char **devs = guestfs_list_devices (g);
-  const char *firmware = "bios", *table = NULL;
+  const char *firmware = "bios";
+  char table[32] = "";
 
   for (size_t d = 0; devs && devs[d]; ++d) {
     CLEANUP_FREE char *pt = guestfs_part_get_parttype (g, devs[d]);
     if (!pt)
       continue;
-    if (!table)
-      table = pt[0] ? (strcmp (pt, "msdos") == 0 ? "mbr" : pt) : NULL;
+    if (!table[0])
+      snprintf (table, sizeof table, "%s", strcmp (pt, "msdos") == 0 ? "mbr" : pt);
     struct guestfs_partition_list *pl = guestfs_part_list (g, devs[d]);
     for (size_t i = 0; pl && i < pl->len; ++i) {
       json_object *p = json_object_new_object ();
@@ -197,7 +198,7 @@ partitions (struct ctx *c)
     if (pl)
       guestfs_free_partition_list (pl);
   }
-  jadd_str (c->r, "partition_table", table);
+  jadd_str (c->r, "partition_table", table[0] ? table : NULL);
   jadd_str (c->r, "firmware", firmware);
   json_object_object_add (c->r, "partitions", arr);
 }

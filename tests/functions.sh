@@ -33,7 +33,8 @@ image () {
 # spec_get IMAGE KEY: a value from fixtures/images/IMAGE.spec (with its
 # INCLUDEs; the last assignment wins).
 spec_lines () {
-  local f="$top_srcdir/fixtures/images/$1.spec" line
+  local f="$top_srcdir/fixtures/images/${1%.spec}.spec" line
+  [ -f "$f" ] || fail "no fixture spec $f"
   while IFS= read -r line; do
     case "$line" in
       INCLUDE=*) spec_lines "${line#INCLUDE=}" ;;

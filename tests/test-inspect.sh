@@ -65,7 +65,8 @@ $expect"
 
   eq .rdp.fDenyTSConnections 0
   eq .rdp.enabled true
-  eq .persist_all_device_installs "$(s PERSIST_DEVICES | sed 's/^$/null/')"
+  local persist; persist=$(s PERSIST_DEVICES)
+  eq .persist_all_device_installs "${persist:-null}"
   eq .image_state IMAGE_STATE_COMPLETE
   eq .state_ini_image_state IMAGE_STATE_COMPLETE
   eq '.setup | "\(.CmdLine)|\(.SetupType)|\(.SystemSetupInProgress)|\(.OOBEInProgress)|\(.SetupPhase)"' '|0|0|0|0'

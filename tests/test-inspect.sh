@@ -22,6 +22,7 @@ check () {
   if [ "$(s LABEL)" = gpt ]; then
     eq .partition_table gpt; eq .firmware uefi
     eq '[.partitions[] | select(.role == "efi-system")] | length' 1
+    eq '[.partitions[] | select(.role == "efi-system")][0].filesystem' vfat
   else
     eq .partition_table mbr; eq .firmware bios
   fi

@@ -433,6 +433,24 @@ ini_value (const char *text, const char *key)
   return NULL;
 }
 
+/* Add report[key] = {"present": bool, "bytes": size or null} for a file
+ * and return that object; *size_ret (if given) gets the size or -1. */
+static json_object *
+file_entry (struct ctx *c, const char *key, const char *path, int64_t *size_ret)
+{
+  json_object *o = json_object_new_object ();
+  int64_t size = win_filesize (c->w, path);
+  jadd_bool (o, "present", size >= 0);
+  if (size >= 0)
+    jadd_int (o, "bytes", size);
+  else
+    jadd_null (o, "bytes");
+  json_object_object_add (c->r, key, o);
+  if (size_ret)
+    *size_ret = size;
+  return o;
+}
+
 static void
 files (struct ctx *c)
 {
@@ -456,16 +474,9 @@ files (struct ctx *c)
   json_object_object_add (ua, "paths", found);
   json_object_object_add (c->r, "unattend", ua);
 
-  json_object *sc = json_object_new_object ();
   CLEANUP_FREE char *scp = win_sysroot_path (w, "Setup/Scripts/SetupComplete.cmd");
-  int64_t scs = win_filesize (w, scp);
-  jadd_bool (sc, "present", scs >= 0);
-  jadd_str (sc, "path", scs >= 0 ? scp : NULL);
-  if (scs >= 0)
-    jadd_int (sc, "bytes", scs);
-  else
-    jadd_null (sc, "bytes");
-  json_object_object_add (c->r, "setupcomplete", sc);
+  json_object *sc = file_entry (c, "setupcomplete", scp, NULL);
+  jadd_str (sc, "path", jget_bool (sc, "present") ? scp : NULL);
 
   CLEANUP_FREE char *sip = win_sysroot_path (w, "Setup/State/State.ini");
   CLEANUP_FREE char *sit = read_text (w, sip);
@@ -498,31 +509,15 @@ files (struct ctx *c)
   jadd_int (ev, "bytes", bytes);
   json_object_object_add (c->r, "event_logs", ev);
 
-  json_object *pf = json_object_new_object ();
   CLEANUP_FREE char *pfp = win_path (w, "pagefile.sys");
-  int64_t pfs = win_filesize (w, pfp);
-  jadd_bool (pf, "present", pfs >= 0);
-  if (pfs >= 0)
-    jadd_int (pf, "bytes", pfs);
-  else
-    jadd_null (pf, "bytes");
-  json_object_object_add (c->r, "pagefile", pf);
+  file_entry (c, "pagefile", pfp, NULL);
 
-  json_object *hf = json_object_new_object ();
   CLEANUP_FREE char *hfp = win_path (w, "hiberfil.sys");
-  int64_t hfs = win_filesize (w, hfp);
-  jadd_bool (hf, "present", hfs >= 0);
-  if (hfs >= 0) {
-    size_t len;
-    CLEANUP_FREE char *head = guestfs_pread (g, hfp, 4, 0, &len);
-    jadd_int (hf, "bytes", hfs);
-    jadd_bool (hf, "hibernated", head && is_hibernation_header (head, len));
-  }
-  else {
-    jadd_null (hf, "bytes");
-    jadd_bool (hf, "hibernated", 0);
-  }
-  json_object_object_add (c->r, "hiberfile", hf);
+  int64_t hfs;
+  json_object *hf = file_entry (c, "hiberfile", hfp, &hfs);
+  size_t len = 0;
+  CLEANUP_FREE char *head = hfs >= 0 ? guestfs_pread (g, hfp, 4, 0, &len) : NULL;
+  jadd_bool (hf, "hibernated", head && is_hibernation_header (head, len));
 }
 
 json_object *

@@ -62,7 +62,7 @@ with_lock () { local l=$1; shift; ( flock 9; "$@" ) 9>"$l"; }
 # the image while neither the image nor winseal has changed.
 inspect_json () {
   local img; img=$(image "$1")
-  local out="$FIXTURES_DIR/$1.inspect.json"
+  local out="$FIXTURES_DIR/$1.inspect${VG:+.valgrind}.json"
   _inspect () {
     if [ ! -s "$out" ] || [ "$img" -nt "$out" ] || [ "$WINSEAL" -nt "$out" ]; then
       winseal inspect --json "$img" > "$out.tmp" || { rm -f "$out.tmp"; return 1; }

@@ -1,31 +1,148 @@
-/* formats: disk image format drivers behind one table (DESIGN.md §3). */
+/* formats: disk image format drivers behind one table (DESIGN.md §3, §5).
+ * This library does not use libguestfs: it reads and writes image files
+ * directly, and every value read from a file is bound-checked. */
 #ifndef WINSEAL_FORMAT_H
 #define WINSEAL_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define PROBE_HEAD 4096
 #define PROBE_TAIL 512
+#define MAX_BACKING_DEPTH 16
+
+/* What a range of the virtual disk holds. */
+enum extent_type {
+  EXTENT_DATA,                  /* allocated data (may still be zeros) */
+  EXTENT_ZERO,                  /* known to read as zeros */
+  EXTENT_HOLE,                  /* unallocated: zeros, or the backing file's */
+};
+
+struct format_ops;
+
+/* An open image (reader side). */
+struct image {
+  const struct format_ops *ops;
+  char *path;                   /* as given (for messages) */
+  int fd;
+  uint64_t size;                /* virtual size in bytes */
+  uint64_t file_size;
+  struct image *backing;        /* backing image (qcow2), or NULL */
+  void *priv;                   /* the driver's state */
+  int depth;                    /* 0 for the top image */
+  char **chain;                 /* real paths of this image and those above */
+};
+
+/* Options for writing an image. */
+struct write_opts {
+  int variant;                  /* driver-specific: vhd 0 fixed, 1 dynamic */
+  int compress;                 /* qcow2: compressed clusters */
+  int threads;                  /* compression threads (vmdk, qcow2 -c) */
+};
+
+/* A writer.  Data arrives in increasing offset order; ranges never given
+ * to write_data read back as zeros. */
+struct writer {
+  const struct format_ops *ops;
+  int fd;
+  const char *path;             /* the temporary file being written */
+  const char *name;             /* the final file's base name */
+  uint64_t size;                /* virtual size */
+  struct write_opts opts;
+  uint64_t bytes_written;       /* file bytes written so far */
+  void *priv;
+};
 
 struct format_ops {
   const char *name;             /* winseal's name: raw, vhd, vmdk, qcow2 */
   const char *qemu_name;        /* the name qemu and libguestfs use */
-  /* Score how well the file looks like this format: 100 for a magic
-   * number, 0 for no.  head/tail are the file's first and last bytes
-   * (fewer for a short file); size is the file size. */
+  /* Score how well a file looks like this format: 100 for a magic number,
+   * 1 for raw, 0 for no.  head/tail are the file's first and last bytes
+   * (fewer for a short file). */
   int (*probe) (const uint8_t *head, size_t headlen,
                 const uint8_t *tail, size_t taillen, uint64_t size);
+
+  /* Reader.  open fills img->size and img->priv (and img->backing, opened
+   * with image_open_backing). */
+  int (*open) (struct image *img);
+  void (*close) (struct image *img);
+  /* Read len bytes at off (off + len <= size).  Holes read as zeros here
+   * (or from the backing image). */
+  int (*pread) (struct image *img, void *buf, size_t len, uint64_t off);
+  /* The extent at off: its type, and its length (at most max) in *len_ret. */
+  int (*extent) (struct image *img, uint64_t off, uint64_t max,
+                 uint64_t *len_ret, enum extent_type *type_ret);
+
+  /* Writer (NULL when the format is read-only here). */
+  int (*w_open) (struct writer *w);
+  int (*w_data) (struct writer *w, uint64_t off, const void *buf, size_t len);
+  int (*w_finish) (struct writer *w);
+  void (*w_free) (struct writer *w);
+  /* The virtual size the writer will produce for a requested size (for
+   * example rounded up for Azure); -1 with an error when impossible. */
+  int64_t (*w_size) (uint64_t requested, const struct write_opts *opts);
 };
 
 extern const struct format_ops format_raw, format_vhd, format_vmdk, format_qcow2;
 extern const struct format_ops *const format_table[];
+
+/* error.c: the library's one error function.  The default hook prints
+ * "winseal: MESSAGE" on stderr; a program may install its own. */
+void format_error (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
+extern void (*format_error_hook) (const char *msg);
 
 /* The format by winseal's or qemu's name, or NULL. */
 const struct format_ops *format_by_name (const char *name);
 /* Probe an open file; raw when nothing else scores.  NULL (errno set) if
  * the file cannot be read. */
 const struct format_ops *format_probe_fd (int fd, uint64_t size);
+
+/* Open an image read-only; fmt NULL = probe.  NULL with an error reported.
+ * image_close frees it and its backing chain. */
+struct image *image_open (const char *path, const struct format_ops *fmt);
+/* For drivers: open the backing image of parent (path relative to the
+ * parent's directory), refusing loops and chains deeper than
+ * MAX_BACKING_DEPTH. */
+struct image *image_open_backing (struct image *parent, const char *path,
+                                  const struct format_ops *fmt);
+void image_close (struct image *img);
+/* Read through the driver, the backing chain and zero-fill. */
+int image_pread (struct image *img, void *buf, size_t len, uint64_t off);
+/* The extent at off, resolving holes through the backing chain: DATA or
+ * ZERO, never HOLE. */
+int image_extent (struct image *img, uint64_t off, uint64_t max,
+                  uint64_t *len_ret, enum extent_type *type_ret);
+
+/* Helpers for drivers. */
+/* Read a hole: from the backing image, or zeros. */
+int hole_read (struct image *img, void *buf, size_t len, uint64_t off);
+int full_pread (int fd, void *buf, size_t len, uint64_t off);
+int full_pwrite (int fd, const void *buf, size_t len, uint64_t off);
+bool is_zero (const void *buf, size_t len);
+
+/* Convert an image.  The output is written to a temporary file in the
+ * output's directory, fsynced and renamed over out_path only when
+ * complete; on failure or SIGINT/SIGTERM/SIGHUP nothing is left. */
+struct convert_opts {
+  const struct format_ops *fmt;
+  struct write_opts wopts;
+  uint64_t size;                /* requested virtual size; 0 = the input's */
+  int checksum;                 /* compute the output's sha256 */
+  void (*progress) (void *opaque, uint64_t done, uint64_t total);
+  void *opaque;
+};
+struct convert_result {
+  uint64_t virtual_size;
+  uint64_t bytes_written;       /* bytes written into the file */
+  uint64_t file_size;
+  char sha256[65];              /* "" unless asked for */
+};
+int convert_image (struct image *in, const char *out_path,
+                   const struct convert_opts *o, struct convert_result *r);
+
+/* sha256.c: the SHA-256 of a file as lower-case hex. */
+int sha256_file (int fd, char hex[65]);
 
 /* Check that the partition table of a raw disk of disk_size bytes fits in
  * it.  Returns 0, or -1 with a message in why (a truncated image, a

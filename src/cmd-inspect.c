@@ -46,7 +46,7 @@ cmd_inspect (int argc, char **argv)
   const char *format = NULL;
 
   opterr = 0;
-  while ((c = getopt_long (argc, argv, "+vx", opts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, "vx", opts, NULL)) != -1) {
     switch (c) {
     case 'h': help (); return 0;
     case 'j': json = 1; break;

@@ -9,6 +9,7 @@ struct command {
 };
 
 int cmd_inspect (int argc, char **argv);
+int cmd_convert (int argc, char **argv);
 
 /* Shared option handling: print "winseal: MSG" plus a hint and return 1. */
 int usage_error (const char *cmd, const char *fmt, ...)

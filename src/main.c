@@ -12,6 +12,7 @@
 
 static const struct command commands[] = {
   { "inspect", "report what a Windows image contains (read-only)", cmd_inspect },
+  { "convert", "convert a disk image (raw, vhd, vmdk, qcow2)", cmd_convert },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,249 @@
+/* formats: opening images, backing chains, the error hook, I/O helpers. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "format.h"
+
+static void
+default_hook (const char *msg)
+{
+  fflush (stdout);
+  fprintf (stderr, "winseal: %s\n", msg);
+}
+
+void (*format_error_hook) (const char *msg) = default_hook;
+
+void
+format_error (const char *fmt, ...)
+{
+  char buf[1024];
+  va_list ap;
+  int saved = errno;
+  va_start (ap, fmt);
+  vsnprintf (buf, sizeof buf, fmt, ap);
+  va_end (ap);
+  format_error_hook (buf);
+  errno = saved;
+}
+
+int
+full_pread (int fd, void *buf, size_t len, uint64_t off)
+{
+  uint8_t *p = buf;
+  while (len) {
+    ssize_t r = pread (fd, p, len, (off_t) off);
+    if (r == -1) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    if (r == 0) {
+      errno = EIO;              /* unexpected end of file */
+      return -1;
+    }
+    p += r;
+    off += r;
+    len -= r;
+  }
+  return 0;
+}
+
+int
+full_pwrite (int fd, const void *buf, size_t len, uint64_t off)
+{
+  const uint8_t *p = buf;
+  while (len) {
+    ssize_t r = pwrite (fd, p, len, (off_t) off);
+    if (r == -1) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    p += r;
+    off += r;
+    len -= r;
+  }
+  return 0;
+}
+
+bool
+is_zero (const void *buf, size_t len)
+{
+  const uint8_t *p = buf;
+  /* Check the first 16 bytes, then compare the buffer with itself shifted
+   * by 16: fast, and needs no zero page. */
+  size_t head = len < 16 ? len : 16;
+  for (size_t i = 0; i < head; ++i)
+    if (p[i])
+      return false;
+  return len <= 16 || memcmp (p, p + 16, len - 16) == 0;
+}
+
+static struct image *
+open_at_depth (const char *path, const struct format_ops *fmt, int depth,
+               char **above)
+{
+  char real[PATH_MAX];
+  struct stat sb;
+
+  if (depth > MAX_BACKING_DEPTH) {
+    format_error ("%s: backing chain is deeper than %d images", path, MAX_BACKING_DEPTH);
+    return NULL;
+  }
+  if (!realpath (path, real)) {
+    format_error ("%s: %s", path, strerror (errno));
+    return NULL;
+  }
+  size_t n = 0;
+  for (; above && above[n]; ++n)
+    if (strcmp (above[n], real) == 0) {
+      format_error ("%s: backing chain loops back to %s", path, real);
+      return NULL;
+    }
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) {
+    format_error ("%s: %s", path, strerror (errno));
+    return NULL;
+  }
+  if (fstat (fd, &sb) == -1 || !(S_ISREG (sb.st_mode) || S_ISBLK (sb.st_mode))) {
+    format_error ("%s: not a regular file or block device", path);
+    close (fd);
+    return NULL;
+  }
+  uint64_t fsize = sb.st_size;
+  if (S_ISBLK (sb.st_mode)) {
+    off_t end = lseek (fd, 0, SEEK_END);
+    fsize = end > 0 ? (uint64_t) end : 0;
+  }
+  if (!fmt) {
+    fmt = format_probe_fd (fd, fsize);
+    if (!fmt) {
+      format_error ("%s: cannot read: %s", path, strerror (errno));
+      close (fd);
+      return NULL;
+    }
+  }
+  struct image *img = calloc (1, sizeof *img);
+  char **chain = calloc (n + 2, sizeof (char *));
+  if (!img || !chain || !(img->path = strdup (path)))
+    abort ();
+  for (size_t i = 0; i < n; ++i)
+    chain[i] = above[i];
+  chain[n] = strdup (real);
+  img->ops = fmt;
+  img->fd = fd;
+  img->file_size = fsize;
+  img->depth = depth;
+  img->chain = chain;
+  if (fmt->open (img) == -1) {
+    image_close (img);
+    return NULL;
+  }
+  return img;
+}
+
+struct image *
+image_open (const char *path, const struct format_ops *fmt)
+{
+  return open_at_depth (path, fmt, 0, NULL);
+}
+
+struct image *
+image_open_backing (struct image *parent, const char *path,
+                    const struct format_ops *fmt)
+{
+  char *full = NULL;
+  if (path[0] != '/') {
+    const char *slash = strrchr (parent->path, '/');
+    if (slash && asprintf (&full, "%.*s/%s", (int) (slash - parent->path),
+                           parent->path, path) == -1)
+      abort ();
+  }
+  struct image *b = open_at_depth (full ? full : path, fmt, parent->depth + 1,
+                                   parent->chain);
+  free (full);
+  return b;
+}
+
+void
+image_close (struct image *img)
+{
+  if (!img)
+    return;
+  if (img->ops && img->ops->close && img->priv)
+    img->ops->close (img);
+  image_close (img->backing);
+  if (img->fd >= 0)
+    close (img->fd);
+  if (img->chain) {
+    /* Only the last entry is ours; the others belong to the images above. */
+    size_t n = 0;
+    while (img->chain[n])
+      n++;
+    if (n)
+      free (img->chain[n - 1]);
+    free (img->chain);
+  }
+  free (img->path);
+  free (img);
+}
+
+int
+hole_read (struct image *img, void *buf, size_t len, uint64_t off)
+{
+  struct image *b = img->backing;
+  if (!b || off >= b->size) {
+    memset (buf, 0, len);
+    return 0;
+  }
+  size_t in = off + len <= b->size ? len : (size_t) (b->size - off);
+  if (image_pread (b, buf, in, off) == -1)
+    return -1;
+  memset ((uint8_t *) buf + in, 0, len - in);
+  return 0;
+}
+
+int
+image_pread (struct image *img, void *buf, size_t len, uint64_t off)
+{
+  if (off > img->size || len > img->size - off) {
+    format_error ("%s: read beyond the end of the virtual disk", img->path);
+    errno = EINVAL;
+    return -1;
+  }
+  return img->ops->pread (img, buf, len, off);
+}
+
+int
+image_extent (struct image *img, uint64_t off, uint64_t max,
+              uint64_t *len_ret, enum extent_type *type_ret)
+{
+  if (off >= img->size) {
+    *len_ret = max;
+    *type_ret = EXTENT_ZERO;
+    return 0;
+  }
+  if (max > img->size - off)
+    max = img->size - off;
+  if (img->ops->extent (img, off, max, len_ret, type_ret) == -1)
+    return -1;
+  if (*len_ret == 0 || *len_ret > max) {
+    format_error ("%s: internal error: bad extent length", img->path);
+    return -1;
+  }
+  if (*type_ret == EXTENT_HOLE) {
+    if (img->backing && off < img->backing->size)
+      return image_extent (img->backing, off, *len_ret, len_ret, type_ret);
+    *type_ret = EXTENT_ZERO;
+  }
+  return 0;
+}

@@ -1,0 +1,444 @@
+/* formats: Microsoft VHD — read fixed and dynamic, write fixed and dynamic
+ * (sized for Azure).  Layouts from the VHD specification (DESIGN.md §5).
+ *
+ * Written footers name the creator application "win ": readers that follow
+ * the Hyper-V convention (qemu among them) then take the disk size from the
+ * footer's current size rather than from the CHS geometry, which cannot
+ * express most sizes exactly.  The creator version is winseal's version
+ * (major << 16 | minor), the creator host OS "Wi2k". */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "format.h"
+#include "raw.h"
+
+#define FOOTER 512
+#define DYNHDR 1024
+#define TYPE_FIXED 2
+#define TYPE_DYNAMIC 3
+#define TYPE_DIFF 4
+#define BAT_ABSENT 0xFFFFFFFFu
+#define MIB (UINT64_C (1) << 20)
+#define DYN_BLOCK (2 * MIB)
+#define MAX_FIXED (UINT64_C (32) << 40)       /* Azure's limit: 32 TiB */
+#define MAX_DYNAMIC (UINT64_C (2040) << 30)   /* the BAT's practical limit */
+#define VHD_EPOCH 946684800                   /* 2000-01-01T00:00:00Z */
+
+/* Footer offsets. */
+enum {
+  F_COOKIE = 0, F_FEATURES = 8, F_VERSION = 12, F_DATA_OFFSET = 16,
+  F_TIMESTAMP = 24, F_CREATOR_APP = 28, F_CREATOR_VER = 32, F_CREATOR_OS = 36,
+  F_ORIG_SIZE = 40, F_CUR_SIZE = 48, F_GEOMETRY = 56, F_TYPE = 60,
+  F_CHECKSUM = 64, F_UUID = 68, F_SAVED = 84,
+};
+/* Dynamic header offsets. */
+enum {
+  H_COOKIE = 0, H_DATA_OFFSET = 8, H_TABLE_OFFSET = 16, H_VERSION = 24,
+  H_MAX_ENTRIES = 28, H_BLOCK_SIZE = 32, H_CHECKSUM = 36,
+};
+
+static uint32_t
+vhd_checksum (const uint8_t *p, size_t len, size_t field)
+{
+  uint32_t sum = 0;
+  for (size_t i = 0; i < len; ++i)
+    if (i < field || i >= field + 4)
+      sum += p[i];
+  return ~sum;
+}
+
+static int
+vhd_probe (const uint8_t *head, size_t headlen, const uint8_t *tail,
+           size_t taillen, uint64_t size)
+{
+  if (taillen >= FOOTER && memcmp (tail + taillen - FOOTER, "conectix", 8) == 0)
+    return 100;
+  if (headlen >= FOOTER && memcmp (head, "conectix", 8) == 0)
+    return 100;
+  return 0;
+}
+
+struct vhd {
+  int type;
+  uint64_t data_end;            /* fixed: end of data in the file */
+  uint32_t block_size, bitmap_size, entries;
+  uint32_t *bat;                /* host-endian sector numbers */
+};
+
+static int
+bad (struct image *img, const char *what)
+{
+  format_error ("%s: invalid VHD: %s", img->path, what);
+  errno = EINVAL;
+  return -1;
+}
+
+static int
+ranges_overlap (uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+  return a < b + blen && b < a + alen;
+}
+
+static int
+vhd_open (struct image *img)
+{
+  uint8_t f[FOOTER];
+  struct vhd *v;
+
+  if (img->file_size < FOOTER)
+    return bad (img, "file shorter than a footer");
+  if (full_pread (img->fd, f, FOOTER, img->file_size - FOOTER) == -1)
+    return bad (img, "cannot read the footer");
+  if (memcmp (f, "conectix", 8) != 0) {
+    /* A dynamic disk keeps a copy at offset 0; use it if the end is gone. */
+    if (full_pread (img->fd, f, FOOTER, 0) == -1 || memcmp (f, "conectix", 8) != 0)
+      return bad (img, "no footer (truncated?)");
+  }
+  if (rd_be32 (f + F_CHECKSUM) != vhd_checksum (f, FOOTER, F_CHECKSUM))
+    return bad (img, "footer checksum mismatch");
+  uint64_t size = rd_be64 (f + F_CUR_SIZE);
+  uint32_t type = rd_be32 (f + F_TYPE);
+  if (size == 0 || size % 512 || size > MAX_FIXED)
+    return bad (img, "absurd disk size in the footer");
+  if (type == TYPE_DIFF) {
+    format_error ("%s: differencing VHDs are not supported (convert the "
+                  "parent chain with the tool that made it first)", img->path);
+    errno = ENOTSUP;
+    return -1;
+  }
+  if (type != TYPE_FIXED && type != TYPE_DYNAMIC)
+    return bad (img, "unknown disk type");
+
+  v = calloc (1, sizeof *v);
+  if (!v)
+    abort ();
+  img->priv = v;
+  img->size = size;
+  v->type = type;
+  if (type == TYPE_FIXED) {
+    if (img->file_size - FOOTER < size) {
+      format_error ("%s: fixed VHD is truncated: the footer says %" PRIu64
+                    " bytes, the file holds %" PRIu64, img->path, size,
+                    img->file_size - FOOTER);
+      errno = EINVAL;
+      return -1;
+    }
+    return 0;
+  }
+
+  /* Dynamic. */
+  uint8_t h[DYNHDR];
+  uint64_t hoff = rd_be64 (f + F_DATA_OFFSET);
+  if (hoff > img->file_size || img->file_size - hoff < DYNHDR)
+    return bad (img, "dynamic header offset beyond the end of the file");
+  if (full_pread (img->fd, h, DYNHDR, hoff) == -1 || memcmp (h, "cxsparse", 8) != 0)
+    return bad (img, "no dynamic disk header");
+  if (rd_be32 (h + H_CHECKSUM) != vhd_checksum (h, DYNHDR, H_CHECKSUM))
+    return bad (img, "dynamic header checksum mismatch");
+  uint64_t toff = rd_be64 (h + H_TABLE_OFFSET);
+  v->entries = rd_be32 (h + H_MAX_ENTRIES);
+  v->block_size = rd_be32 (h + H_BLOCK_SIZE);
+  if (v->block_size < 512 * 8 || v->block_size > 256 * MIB
+      || (v->block_size & (v->block_size - 1)))
+    return bad (img, "block size is not a power of two between 4 KiB and 256 MiB");
+  if ((uint64_t) v->entries * v->block_size < size)
+    return bad (img, "block table too small for the disk size");
+  uint64_t bat_bytes = (uint64_t) v->entries * 4;
+  if (toff > img->file_size || bat_bytes > img->file_size - toff)
+    return bad (img, "block table beyond the end of the file");
+  v->bitmap_size = ((v->block_size / 512 / 8) + 511) & ~511u;
+  v->bat = malloc (bat_bytes ? bat_bytes : 1);
+  if (!v->bat)
+    return bad (img, "block table too large for memory");
+  uint8_t *raw = (uint8_t *) v->bat;
+  if (full_pread (img->fd, raw, bat_bytes, toff) == -1)
+    return bad (img, "cannot read the block table");
+  uint64_t blocks_needed = (size + v->block_size - 1) / v->block_size;
+  for (uint32_t i = 0; i < v->entries; ++i) {
+    uint32_t e = rd_be32 (raw + 4 * i);
+    v->bat[i] = e;
+    if (e == BAT_ABSENT || i >= blocks_needed)
+      continue;
+    uint64_t start = (uint64_t) e * 512;
+    uint64_t len = v->bitmap_size + (uint64_t) v->block_size;
+    uint64_t last = (uint64_t) i * v->block_size;
+    if (size - last < v->block_size)    /* the last, partial block */
+      len = v->bitmap_size + (size - last);
+    if (start > img->file_size || len > img->file_size - start)
+      return bad (img, "a block table entry points beyond the end of the file");
+    if (ranges_overlap (start, len, hoff, DYNHDR)
+        || ranges_overlap (start, len, toff, bat_bytes)
+        || start < FOOTER)
+      return bad (img, "a block overlaps the disk's metadata");
+  }
+  return 0;
+}
+
+static void
+vhd_close (struct image *img)
+{
+  struct vhd *v = img->priv;
+  free (v->bat);
+  free (v);
+}
+
+static int
+vhd_pread (struct image *img, void *buf, size_t len, uint64_t off)
+{
+  struct vhd *v = img->priv;
+  uint8_t *p = buf;
+  if (v->type == TYPE_FIXED) {
+    if (full_pread (img->fd, buf, len, off) == -1)
+      return bad (img, "read error");
+    return 0;
+  }
+  while (len) {
+    uint64_t b = off / v->block_size, in = off % v->block_size;
+    size_t n = v->block_size - in < len ? v->block_size - in : len;
+    if (v->bat[b] == BAT_ABSENT)
+      memset (p, 0, n);
+    else if (full_pread (img->fd, p, n,
+                         (uint64_t) v->bat[b] * 512 + v->bitmap_size + in) == -1)
+      return bad (img, "read error in a data block");
+    p += n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+static int
+vhd_extent (struct image *img, uint64_t off, uint64_t max,
+            uint64_t *len_ret, enum extent_type *type_ret)
+{
+  struct vhd *v = img->priv;
+  if (v->type == TYPE_FIXED)
+    return fd_extent (img->fd, 0, off, max, len_ret, type_ret);
+  uint64_t b = off / v->block_size;
+  int absent = v->bat[b] == BAT_ABSENT;
+  uint64_t len = 0;
+  /* Merge neighbouring blocks of the same kind. */
+  while (len < max && b < v->entries && (v->bat[b] == BAT_ABSENT) == absent) {
+    len += v->block_size - (off + len) % v->block_size;
+    b++;
+  }
+  *len_ret = len < max ? len : max;
+  *type_ret = absent ? EXTENT_ZERO : EXTENT_DATA;
+  return 0;
+}
+
+/* CHS geometry as the VHD specification's appendix computes it. */
+static void
+vhd_chs (uint64_t size, uint8_t out[4])
+{
+  uint64_t total = size / 512;
+  uint32_t spt, heads, cth;
+  if (total > 65535ULL * 16 * 255)
+    total = 65535ULL * 16 * 255;
+  if (total >= 65535ULL * 16 * 63) {
+    spt = 255;
+    heads = 16;
+    cth = total / spt;
+  }
+  else {
+    spt = 17;
+    cth = total / spt;
+    heads = (cth + 1023) / 1024;
+    if (heads < 4)
+      heads = 4;
+    if (cth >= heads * 1024 || heads > 16) {
+      spt = 31;
+      heads = 16;
+      cth = total / spt;
+    }
+    if (cth >= heads * 1024) {
+      spt = 63;
+      heads = 16;
+      cth = total / spt;
+    }
+  }
+  wr_be16 (out, cth / heads);
+  out[2] = heads;
+  out[3] = spt;
+}
+
+static void
+vhd_footer (uint8_t f[FOOTER], uint64_t size, int type, const uint8_t uuid[16])
+{
+  unsigned maj = 0, min = 0;
+  sscanf (PACKAGE_VERSION, "%u.%u", &maj, &min);
+  memset (f, 0, FOOTER);
+  memcpy (f + F_COOKIE, "conectix", 8);
+  wr_be32 (f + F_FEATURES, 2);
+  wr_be32 (f + F_VERSION, 0x00010000);
+  wr_be64 (f + F_DATA_OFFSET, type == TYPE_FIXED ? UINT64_MAX : FOOTER);
+  time_t now = time (NULL);
+  const char *sde = getenv ("SOURCE_DATE_EPOCH");
+  if (sde && *sde)
+    now = (time_t) strtoll (sde, NULL, 10);
+  wr_be32 (f + F_TIMESTAMP, now > VHD_EPOCH ? (uint32_t) (now - VHD_EPOCH) : 0);
+  memcpy (f + F_CREATOR_APP, "win ", 4);
+  wr_be32 (f + F_CREATOR_VER, maj << 16 | min);
+  memcpy (f + F_CREATOR_OS, "Wi2k", 4);
+  wr_be64 (f + F_ORIG_SIZE, size);
+  wr_be64 (f + F_CUR_SIZE, size);
+  vhd_chs (size, f + F_GEOMETRY);
+  wr_be32 (f + F_TYPE, type);
+  memcpy (f + F_UUID, uuid, 16);
+  wr_be32 (f + F_CHECKSUM, vhd_checksum (f, FOOTER, F_CHECKSUM));
+}
+
+struct vhd_writer {
+  uint8_t uuid[16];
+  uint32_t *bat;                /* dynamic */
+  uint32_t entries;
+  uint64_t next;                /* dynamic: file offset of the next block */
+  uint64_t bat_off, bat_bytes;
+};
+
+static int64_t
+vhd_w_size (uint64_t requested, const struct write_opts *opts)
+{
+  uint64_t unit = opts->variant ? DYN_BLOCK : MIB;
+  uint64_t max = opts->variant ? MAX_DYNAMIC : MAX_FIXED;
+  uint64_t size = (requested + unit - 1) / unit * unit;
+  if (size == 0)
+    size = unit;
+  if (size > max) {
+    format_error ("a %s VHD holds at most %" PRIu64 " GiB; the disk is %" PRIu64 " bytes",
+                  opts->variant ? "dynamic" : "fixed", max >> 30, requested);
+    return -1;
+  }
+  return (int64_t) size;
+}
+
+static int
+werr (struct writer *w)
+{
+  format_error ("%s: write error: %s", w->path, strerror (errno));
+  return -1;
+}
+
+static int
+vhd_w_open (struct writer *w)
+{
+  struct vhd_writer *vw = calloc (1, sizeof *vw);
+  if (!vw)
+    abort ();
+  w->priv = vw;
+  if (getrandom (vw->uuid, 16, 0) != 16)
+    for (int i = 0; i < 16; ++i)
+      vw->uuid[i] = (uint8_t) rand ();
+  vw->uuid[6] = (vw->uuid[6] & 0x0F) | 0x40;          /* version 4 */
+  vw->uuid[8] = (vw->uuid[8] & 0x3F) | 0x80;
+  if (!w->opts.variant) {
+    if (ftruncate (w->fd, (off_t) (w->size + FOOTER)) == -1)
+      return werr (w);
+    return 0;
+  }
+  vw->entries = w->size / DYN_BLOCK;
+  vw->bat = malloc ((size_t) vw->entries * 4);
+  if (!vw->bat)
+    abort ();
+  memset (vw->bat, 0xFF, (size_t) vw->entries * 4);
+  vw->bat_off = FOOTER + DYNHDR;
+  vw->bat_bytes = ((uint64_t) vw->entries * 4 + 511) & ~UINT64_C (511);
+  vw->next = vw->bat_off + vw->bat_bytes;
+  return 0;
+}
+
+static int
+vhd_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
+{
+  struct vhd_writer *vw = w->priv;
+  if (!w->opts.variant)
+    return raw_w_data (w, off, buf, len);
+  const uint8_t *p = buf;
+  while (len) {
+    uint64_t b = off / DYN_BLOCK, in = off % DYN_BLOCK;
+    size_t n = DYN_BLOCK - in < len ? DYN_BLOCK - in : len;
+    if (vw->bat[b] == BAT_ABSENT) {
+      /* Allocate the block: a sector bitmap saying every sector is
+       * present, then 2 MiB of data (unwritten parts are file holes,
+       * which read as zeros). */
+      uint8_t bitmap[512];
+      memset (bitmap, 0xFF, sizeof bitmap);
+      vw->bat[b] = vw->next / 512;
+      if (full_pwrite (w->fd, bitmap, sizeof bitmap, vw->next) == -1)
+        return werr (w);
+      vw->next += 512 + DYN_BLOCK;
+      w->bytes_written += 512;
+    }
+    if (full_pwrite (w->fd, p, n, (uint64_t) vw->bat[b] * 512 + 512 + in) == -1)
+      return werr (w);
+    w->bytes_written += n;
+    p += n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+static int
+vhd_w_finish (struct writer *w)
+{
+  struct vhd_writer *vw = w->priv;
+  uint8_t f[FOOTER];
+  vhd_footer (f, w->size, w->opts.variant ? TYPE_DYNAMIC : TYPE_FIXED, vw->uuid);
+  if (!w->opts.variant) {
+    if (full_pwrite (w->fd, f, FOOTER, w->size) == -1)
+      return werr (w);
+    w->bytes_written += FOOTER;
+    return 0;
+  }
+  uint8_t h[DYNHDR] = { 0 };
+  memcpy (h + H_COOKIE, "cxsparse", 8);
+  wr_be64 (h + H_DATA_OFFSET, UINT64_MAX);
+  wr_be64 (h + H_TABLE_OFFSET, vw->bat_off);
+  wr_be32 (h + H_VERSION, 0x00010000);
+  wr_be32 (h + H_MAX_ENTRIES, vw->entries);
+  wr_be32 (h + H_BLOCK_SIZE, DYN_BLOCK);
+  wr_be32 (h + H_CHECKSUM, vhd_checksum (h, DYNHDR, H_CHECKSUM));
+  uint8_t *bat = calloc (1, vw->bat_bytes);
+  if (!bat)
+    abort ();
+  memset (bat, 0xFF, vw->bat_bytes);
+  for (uint32_t i = 0; i < vw->entries; ++i)
+    wr_be32 (bat + 4 * i, vw->bat[i]);
+  int r = full_pwrite (w->fd, f, FOOTER, 0) == -1
+    || full_pwrite (w->fd, h, DYNHDR, FOOTER) == -1
+    || full_pwrite (w->fd, bat, vw->bat_bytes, vw->bat_off) == -1
+    || full_pwrite (w->fd, f, FOOTER, vw->next) == -1;
+  free (bat);
+  if (r)
+    return werr (w);
+  w->bytes_written += 2 * FOOTER + DYNHDR + vw->bat_bytes;
+  return 0;
+}
+
+static void
+vhd_w_free (struct writer *w)
+{
+  struct vhd_writer *vw = w->priv;
+  if (vw) {
+    free (vw->bat);
+    free (vw);
+  }
+  w->priv = NULL;
+}
+
+const struct format_ops format_vhd = {
+  .name = "vhd", .qemu_name = "vpc", .probe = vhd_probe,
+  .open = vhd_open, .close = vhd_close, .pread = vhd_pread, .extent = vhd_extent,
+  .w_open = vhd_w_open, .w_data = vhd_w_data, .w_finish = vhd_w_finish,
+  .w_free = vhd_w_free, .w_size = vhd_w_size,
+};

@@ -1,0 +1,234 @@
+/* formats: a small thread pool compressing units in batches; results are
+ * delivered in order.  Memory: SLOTS batches of BATCH units, input and
+ * output, whatever the image size. */
+#include <config.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "format.h"
+#include "zpipe.h"
+
+#define BATCH 16                /* units per job */
+
+struct job {
+  int state;                    /* 0 free, 1 queued, 2 working, 3 done */
+  size_t n;
+  uint64_t index[BATCH];
+  size_t inlen[BATCH], outlen[BATCH];
+  int stored[BATCH];
+  uint8_t *in, *out;
+};
+
+struct zpipe {
+  size_t unit, outcap;
+  enum zpipe_mode mode;
+  zpipe_out_fn out;
+  void *opaque;
+  int nthreads, slots;
+  pthread_t *threads;
+  pthread_mutex_t lock;
+  pthread_cond_t work, done;
+  struct job *jobs;
+  int head;                     /* oldest job not yet delivered */
+  int fill;                     /* job being filled */
+  int next_work;                /* next queued job for a worker */
+  int quit;
+  int failed;
+};
+
+/* Compress one unit; sets *stored when deflate does not pay. */
+static size_t
+compress_unit (const struct zpipe *z, const uint8_t *in, size_t len,
+               uint8_t *out, int *stored)
+{
+  z_stream s;
+  int level = Z_DEFAULT_COMPRESSION;
+  *stored = 0;
+  /* A cheap trial on the first 4 KiB: random data does not shrink, so do
+   * not spend a full deflate on it. */
+  if (len >= 8192) {
+    uint8_t trial[4096 + 256];
+    uLongf tl = sizeof trial;
+    if (compress2 (trial, &tl, in, 4096, 1) == Z_OK && tl > 4096 - 64)
+      *stored = 1;
+  }
+  if (*stored) {
+    if (z->mode == ZPIPE_RAW) {
+      memcpy (out, in, len);
+      return len;
+    }
+    level = 0;
+  }
+  memset (&s, 0, sizeof s);
+  if (deflateInit2 (&s, level, Z_DEFLATED, z->mode == ZPIPE_RAW ? -12 : 15, 9,
+                    Z_DEFAULT_STRATEGY) != Z_OK)
+    abort ();
+  s.next_in = (uint8_t *) in;
+  s.avail_in = len;
+  s.next_out = out;
+  s.avail_out = z->outcap;
+  int r = deflate (&s, Z_FINISH);
+  size_t n = z->outcap - s.avail_out;
+  deflateEnd (&s);
+  if (r != Z_STREAM_END)
+    abort ();                   /* outcap is deflateBound: cannot happen */
+  if (z->mode == ZPIPE_RAW && n >= len) {
+    memcpy (out, in, len);
+    *stored = 1;
+    return len;
+  }
+  return n;
+}
+
+static void *
+worker (void *arg)
+{
+  struct zpipe *z = arg;
+  pthread_mutex_lock (&z->lock);
+  for (;;) {
+    while (!z->quit && z->jobs[z->next_work].state != 1)
+      pthread_cond_wait (&z->work, &z->lock);
+    if (z->quit)
+      break;
+    struct job *j = &z->jobs[z->next_work];
+    z->next_work = (z->next_work + 1) % z->slots;
+    j->state = 2;
+    pthread_mutex_unlock (&z->lock);
+    for (size_t i = 0; i < j->n; ++i)
+      j->outlen[i] = compress_unit (z, j->in + i * z->unit, j->inlen[i],
+                                    j->out + i * z->outcap, &j->stored[i]);
+    pthread_mutex_lock (&z->lock);
+    j->state = 3;
+    pthread_cond_broadcast (&z->done);
+  }
+  pthread_mutex_unlock (&z->lock);
+  return NULL;
+}
+
+struct zpipe *
+zpipe_new (int threads, size_t unit, enum zpipe_mode mode, zpipe_out_fn out,
+           void *opaque)
+{
+  struct zpipe *z = calloc (1, sizeof *z);
+  if (!z)
+    abort ();
+  if (threads < 1)
+    threads = 1;
+  if (threads > 64)
+    threads = 64;
+  z->unit = unit;
+  z->outcap = compressBound (unit) + 64;
+  z->mode = mode;
+  z->out = out;
+  z->opaque = opaque;
+  z->nthreads = threads;
+  z->slots = threads + 2;
+  z->jobs = calloc (z->slots, sizeof *z->jobs);
+  z->threads = calloc (threads, sizeof (pthread_t));
+  if (!z->jobs || !z->threads)
+    abort ();
+  for (int i = 0; i < z->slots; ++i) {
+    z->jobs[i].in = malloc (BATCH * unit);
+    z->jobs[i].out = malloc (BATCH * z->outcap);
+    if (!z->jobs[i].in || !z->jobs[i].out)
+      abort ();
+  }
+  pthread_mutex_init (&z->lock, NULL);
+  pthread_cond_init (&z->work, NULL);
+  pthread_cond_init (&z->done, NULL);
+  for (int i = 0; i < threads; ++i)
+    if (pthread_create (&z->threads[i], NULL, worker, z) != 0)
+      abort ();
+  return z;
+}
+
+/* Deliver the oldest job (waiting for it).  Called with the lock held. */
+static int
+deliver_head (struct zpipe *z)
+{
+  struct job *j = &z->jobs[z->head];
+  while (j->state != 3)
+    pthread_cond_wait (&z->done, &z->lock);
+  pthread_mutex_unlock (&z->lock);
+  for (size_t i = 0; i < j->n && !z->failed; ++i)
+    if (z->out (z->opaque, j->index[i], j->out + i * z->outcap, j->outlen[i],
+                j->stored[i]) == -1)
+      z->failed = 1;
+  pthread_mutex_lock (&z->lock);
+  j->state = 0;
+  j->n = 0;
+  z->head = (z->head + 1) % z->slots;
+  return z->failed ? -1 : 0;
+}
+
+/* Queue the job being filled.  Lock held. */
+static void
+queue_fill (struct zpipe *z)
+{
+  struct job *j = &z->jobs[z->fill];
+  if (j->n == 0)
+    return;
+  j->state = 1;
+  z->fill = (z->fill + 1) % z->slots;
+  pthread_cond_broadcast (&z->work);
+}
+
+int
+zpipe_submit (struct zpipe *z, uint64_t index, const void *data, size_t len)
+{
+  int r = 0;
+  pthread_mutex_lock (&z->lock);
+  struct job *j = &z->jobs[z->fill];
+  while (j->state != 0 && r == 0) {   /* every slot busy: deliver the oldest */
+    r = deliver_head (z);
+    j = &z->jobs[z->fill];
+  }
+  if (r == 0) {
+    memcpy (j->in + j->n * z->unit, data, len);
+    j->inlen[j->n] = len;
+    j->index[j->n] = index;
+    j->n++;
+    if (j->n == BATCH)
+      queue_fill (z);
+  }
+  pthread_mutex_unlock (&z->lock);
+  return r;
+}
+
+int
+zpipe_flush (struct zpipe *z)
+{
+  int r = 0;
+  pthread_mutex_lock (&z->lock);
+  queue_fill (z);
+  while (r == 0 && z->jobs[z->head].state != 0)
+    r = deliver_head (z);
+  pthread_mutex_unlock (&z->lock);
+  return r;
+}
+
+void
+zpipe_free (struct zpipe *z)
+{
+  if (!z)
+    return;
+  pthread_mutex_lock (&z->lock);
+  z->quit = 1;
+  pthread_cond_broadcast (&z->work);
+  pthread_mutex_unlock (&z->lock);
+  for (int i = 0; i < z->nthreads; ++i)
+    pthread_join (z->threads[i], NULL);
+  for (int i = 0; i < z->slots; ++i) {
+    free (z->jobs[i].in);
+    free (z->jobs[i].out);
+  }
+  free (z->jobs);
+  free (z->threads);
+  pthread_mutex_destroy (&z->lock);
+  pthread_cond_destroy (&z->work);
+  pthread_cond_destroy (&z->done);
+  free (z);
+}

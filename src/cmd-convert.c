@@ -1,0 +1,217 @@
+/* winseal: `winseal convert IN OUT [--format FMT]` on the formats/ library. */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "format.h"
+#include "json-out.h"
+#include "winseal.h"
+
+static void
+help (void)
+{
+  printf ("Usage: winseal convert [OPTIONS] INPUT OUTPUT\n\n"
+          "Convert a disk image, copying only data.  OUTPUT is written under a\n"
+          "temporary name in its directory and renamed when complete and synced.\n\n"
+          "Options:\n"
+          "  --format FMT           vhd (fixed, the default for .vhd), vhd-dynamic,\n"
+          "                         vmdk (streamOptimized), qcow2 or raw; default:\n"
+          "                         from OUTPUT's extension\n"
+          "  --input-format FMT     raw, vhd, vmdk or qcow2 (default: probed)\n"
+          "  --size SIZE            grow the virtual disk to SIZE (bytes, or with\n"
+          "                         K, M, G, T suffixes)\n"
+          "  -c, --compress         qcow2: compressed clusters\n"
+          "  --threads N            compression threads (default: the cores)\n"
+          "  --progress, --no-progress\n"
+          "                         progress bar (default: when stderr is a terminal)\n"
+          "  --checksum             compute the output's sha256\n"
+          "  --json                 print a JSON summary\n"
+          "  --help                 show this help\n");
+}
+
+/* Parse "10G" and friends.  -1 on error. */
+static int
+parse_size (const char *s, uint64_t *ret)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull (s, &end, 10);
+  if (errno || end == s || s[0] == '-')
+    return -1;
+  uint64_t mult = 1;
+  switch (*end) {
+  case 'k': case 'K': mult = 1ULL << 10; end++; break;
+  case 'm': case 'M': mult = 1ULL << 20; end++; break;
+  case 'g': case 'G': mult = 1ULL << 30; end++; break;
+  case 't': case 'T': mult = 1ULL << 40; end++; break;
+  }
+  if (*end == 'i' || *end == 'B')
+    end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+  if (*end || v > UINT64_MAX / mult)
+    return -1;
+  *ret = v * mult;
+  return 0;
+}
+
+/* Output format from the extension. */
+static const char *
+guess_format (const char *path)
+{
+  const char *dot = strrchr (path, '.');
+  if (!dot)
+    return NULL;
+  if (strcasecmp (dot, ".vhd") == 0 || strcasecmp (dot, ".vpc") == 0)
+    return "vhd";
+  if (strcasecmp (dot, ".vmdk") == 0)
+    return "vmdk";
+  if (strcasecmp (dot, ".qcow2") == 0)
+    return "qcow2";
+  if (strcasecmp (dot, ".img") == 0 || strcasecmp (dot, ".raw") == 0)
+    return "raw";
+  return NULL;
+}
+
+struct bar {
+  int on;
+  struct timespec last;
+};
+
+static void
+progress (void *opaque, uint64_t done, uint64_t total)
+{
+  struct bar *b = opaque;
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  long ms = (now.tv_sec - b->last.tv_sec) * 1000 + (now.tv_nsec - b->last.tv_nsec) / 1000000;
+  if (ms < 100 && done < total)
+    return;
+  b->last = now;
+  int pct = total ? (int) (done * 100 / total) : 100;
+  char bar[41];
+  int fill = pct * 40 / 100;
+  memset (bar, '#', fill);
+  memset (bar + fill, '-', 40 - fill);
+  bar[40] = '\0';
+  fprintf (stderr, "\r[%s] %3d%% %.1f/%.1f GiB", bar, pct,
+           done / 1073741824.0, total / 1073741824.0);
+  if (done >= total)
+    fputc ('\n', stderr);
+}
+
+static void
+report_error (const char *msg)
+{
+  ws_error ("%s", msg);
+}
+
+int
+cmd_convert (int argc, char **argv)
+{
+  enum { O_FORMAT = 256, O_INFMT, O_SIZE, O_THREADS, O_PROGRESS, O_NOPROGRESS,
+         O_CHECKSUM, O_JSON };
+  static const struct option opts[] = {
+    { "help", no_argument, NULL, 'h' },
+    { "format", required_argument, NULL, O_FORMAT },
+    { "input-format", required_argument, NULL, O_INFMT },
+    { "size", required_argument, NULL, O_SIZE },
+    { "compress", no_argument, NULL, 'c' },
+    { "threads", required_argument, NULL, O_THREADS },
+    { "progress", no_argument, NULL, O_PROGRESS },
+    { "no-progress", no_argument, NULL, O_NOPROGRESS },
+    { "checksum", no_argument, NULL, O_CHECKSUM },
+    { "json", no_argument, NULL, O_JSON },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *format = NULL, *infmt = NULL;
+  struct convert_opts o = { 0 };
+  int c, json = 0, show = isatty (2);
+  long cores = sysconf (_SC_NPROCESSORS_ONLN);
+  o.wopts.threads = cores > 0 ? (int) cores : 1;
+
+  format_error_hook = report_error;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, "c", opts, NULL)) != -1) {
+    switch (c) {
+    case 'h': help (); return 0;
+    case O_FORMAT: format = optarg; break;
+    case O_INFMT: infmt = optarg; break;
+    case O_SIZE:
+      if (parse_size (optarg, &o.size) == -1 || o.size == 0)
+        return usage_error ("convert", "--size: '%s' is not a size", optarg);
+      break;
+    case 'c': o.wopts.compress = 1; break;
+    case O_THREADS: {
+      char *end;
+      long n = strtol (optarg, &end, 10);
+      if (*end || n < 1 || n > 256)
+        return usage_error ("convert", "--threads: '%s' is not a number from 1 to 256", optarg);
+      o.wopts.threads = (int) n;
+      break;
+    }
+    case O_PROGRESS: show = 1; break;
+    case O_NOPROGRESS: show = 0; break;
+    case O_CHECKSUM: o.checksum = 1; break;
+    case O_JSON: json = 1; break;
+    case ':':
+      return usage_error ("convert", "option '%s' needs a value", argv[optind - 1]);
+    default:
+      return usage_error ("convert", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (argc - optind != 2)
+    return usage_error ("convert", argc - optind < 2 ? "INPUT and OUTPUT are needed"
+                        : "too many arguments");
+  const char *in_path = argv[optind], *out_path = argv[optind + 1];
+  if (!format && !(format = guess_format (out_path)))
+    return usage_error ("convert", "cannot tell the output format from '%s': use --format",
+                        out_path);
+  o.fmt = format_by_name (format);
+  if (!o.fmt || strcasecmp (format, "vpc") == 0)
+    return usage_error ("convert", "unknown output format '%s' (vhd, vhd-dynamic, vmdk, qcow2, raw)",
+                        format);
+  o.wopts.variant = strcasecmp (format, "vhd-dynamic") == 0;
+  if (o.wopts.compress && o.fmt != &format_qcow2)
+    return usage_error ("convert", "--compress applies to qcow2 only");
+  const struct format_ops *ifmt = NULL;
+  if (infmt && !(ifmt = format_by_name (infmt)))
+    return usage_error ("convert", "unknown input format '%s'", infmt);
+
+  struct image *in = image_open (in_path, ifmt);
+  if (!in)
+    return WS_EXIT_UNREADABLE;
+  struct bar b = { .on = show };
+  if (show) {
+    o.progress = progress;
+    o.opaque = &b;
+  }
+  struct convert_result r;
+  int ret = convert_image (in, out_path, &o, &r);
+  const char *in_name = in->ops->name;
+  if (ret == 0 && json) {
+    json_object *j = json_object_new_object ();
+    jadd_str (j, "input", in_path);
+    jadd_str (j, "input_format", in_name);
+    jadd_str (j, "output", out_path);
+    jadd_str (j, "format", o.wopts.variant ? "vhd-dynamic" : o.fmt->name);
+    jadd_int (j, "input_virtual_size", in->size);
+    jadd_int (j, "virtual_size", r.virtual_size);
+    jadd_int (j, "bytes_written", r.bytes_written);
+    jadd_int (j, "file_size", r.file_size);
+    jadd_str (j, "sha256", o.checksum ? r.sha256 : NULL);
+    json_print (j);
+    json_object_put (j);
+  }
+  else if (ret == 0 && o.checksum)
+    printf ("%s  %s\n", r.sha256, out_path);
+  image_close (in);
+  return ret == 0 ? 0 : WS_EXIT_ERROR;
+}

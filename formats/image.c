@@ -96,7 +96,8 @@ open_at_depth (const char *path, const struct format_ops *fmt, int depth,
   struct stat sb;
 
   if (depth > MAX_BACKING_DEPTH) {
-    format_error ("%s: backing chain is deeper than %d images", path, MAX_BACKING_DEPTH);
+    format_error ("%s: backing chain is deeper than %d images (at %s)",
+                  above && above[0] ? above[0] : path, MAX_BACKING_DEPTH, path);
     return NULL;
   }
   if (!realpath (path, real)) {

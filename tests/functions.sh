@@ -1,5 +1,5 @@
 # winseal tests: shared helpers, sourced by every tests/test-*.sh.
-set -euo pipefail
+set -eu
 
 : "${top_srcdir:?run the tests with make check}"
 : "${FIXTURES_DIR:=$top_builddir/tests/images}"
@@ -102,3 +102,6 @@ umount /"
   with_lock "$FIXTURES_DIR/hives.lock" _extract || fail "cannot copy hives out of the fixtures"
   echo "$dir"
 }
+
+# compressible N: N bytes of repetitive text on stdout.
+compressible () { ( set +o pipefail; yes "winseal test data, compressible line $1" | head -c "$1" ); }

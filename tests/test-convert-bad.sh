@@ -1,0 +1,80 @@
+#!/bin/bash
+# Malformed inputs get one clear line naming the file, a non-zero exit, and
+# leave nothing in the output directory: truncated files, bad checksums,
+# table entries past the end of the file, absurd sizes, backing chains that
+# loop or are too deep, compressed grains that do not inflate, and
+# differencing VHDs.
+. "$top_srcdir/tests/functions.sh"
+requires command -v qemu-img
+
+outdir="$tmp/out"
+mkdir "$outdir"
+src="$tmp/src.raw"
+truncate -s 32M "$src"
+head -c 4M /dev/urandom | dd of="$src" bs=1M seek=2 conv=notrunc status=none
+compressible 4M | dd of="$src" bs=1M seek=20 conv=notrunc status=none
+
+expect_bad () {   # expect_bad PATTERN FILE [OPTIONS]
+  local pattern=$1 file=$2 status=0; shift 2
+  winseal convert --format raw "$@" "$file" "$outdir/out.raw" > "$tmp/o" 2> "$tmp/err" || status=$?
+  [ $status -ne 0 ] || fail "$(basename "$file"): accepted"
+  [ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "$(basename "$file"): not one line: $(cat "$tmp/err")"
+  grep -q "^winseal: .*$(basename "$file")" "$tmp/err" || fail "$(basename "$file"): message does not name the file: $(cat "$tmp/err")"
+  grep -Eq "$pattern" "$tmp/err" || fail "$(basename "$file"): '$(cat "$tmp/err")' lacks /$pattern/"
+  [ -z "$(ls -A "$outdir")" ] || fail "$(basename "$file"): left $(ls -A "$outdir")"
+  echo "ok: $(cat "$tmp/err")"
+}
+
+# Patch bytes (hex string) into a file at an offset.
+patch () { printf "$(echo "$3" | sed 's/../\\x&/g')" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
+
+# VHD: a fixed VHD with a corrupted footer checksum; a dynamic VHD cut
+# short (block table entries past the end); a differencing VHD.
+winseal convert "$src" "$tmp/fixed.vhd"
+size=$(stat -c %s "$tmp/fixed.vhd")
+patch "$tmp/fixed.vhd" $((size - 512 + 64)) 00000000
+expect_bad 'checksum' "$tmp/fixed.vhd"
+winseal convert --format vhd-dynamic "$src" "$tmp/dyn.vhd"
+head -c $(( $(stat -c %s "$tmp/dyn.vhd") / 2 )) "$tmp/dyn.vhd" > "$tmp/dyn-cut.vhd"
+expect_bad 'beyond the end' "$tmp/dyn-cut.vhd"
+# Differencing: disk type 4, checksum recomputed.
+cp "$tmp/dyn.vhd" "$tmp/diff.vhd"
+f=$(( $(stat -c %s "$tmp/diff.vhd") - 512 ))
+patch "$tmp/diff.vhd" $((f + 60)) 00000004
+patch "$tmp/diff.vhd" $((f + 64)) 00000000
+sum=$(tail -c 512 "$tmp/diff.vhd" | od -An -v -tu1 | awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s }')
+patch "$tmp/diff.vhd" $((f + 64)) "$(printf '%08x' $(( (~sum) & 0xffffffff )))"
+expect_bad 'differencing' "$tmp/diff.vhd"
+
+# qcow2: truncated (L2 entries past the end), absurd size, a backing loop
+# and a chain deeper than 16.
+qemu-img convert -O qcow2 "$src" "$tmp/q.qcow2"
+head -c 1M "$tmp/q.qcow2" > "$tmp/q-cut.qcow2"
+expect_bad 'beyond the end' "$tmp/q-cut.qcow2"
+cp "$tmp/q.qcow2" "$tmp/q-huge.qcow2"
+patch "$tmp/q-huge.qcow2" 24 1000000000000000
+expect_bad 'absurd' "$tmp/q-huge.qcow2"
+qemu-img create -q -f qcow2 "$tmp/loop-a.qcow2" 32M
+qemu-img create -q -f qcow2 -b loop-a.qcow2 -F qcow2 "$tmp/loop-b.qcow2" 32M
+qemu-img rebase -q -u -f qcow2 -b loop-b.qcow2 -F qcow2 "$tmp/loop-a.qcow2"
+expect_bad 'loops' "$tmp/loop-b.qcow2"
+qemu-img create -q -f qcow2 "$tmp/chain0.qcow2" 32M
+for i in $(seq 1 18); do
+  qemu-img create -q -f qcow2 -b "chain$((i-1)).qcow2" -F qcow2 "$tmp/chain$i.qcow2" 32M
+done
+expect_bad 'deeper than 16' "$tmp/chain18.qcow2"
+
+# VMDK: a stream cut short (no footer); a compressed grain that does not
+# inflate.
+winseal convert "$src" "$tmp/s.vmdk"
+head -c $(( $(stat -c %s "$tmp/s.vmdk") - 4096 )) "$tmp/s.vmdk" > "$tmp/s-cut.vmdk"
+expect_bad 'footer|beyond the end' "$tmp/s-cut.vmdk"
+cp "$tmp/s.vmdk" "$tmp/s-bad.vmdk"
+# The first grain starts at sector 128: its marker is 12 bytes, then zlib.
+patch "$tmp/s-bad.vmdk" $((128 * 512 + 12 + 40)) ffffffffffffffffffffffffffffffff
+expect_bad 'does not inflate' "$tmp/s-bad.vmdk"
+
+# Not an image at all, and an empty file.
+: > "$tmp/empty.img"
+expect_bad 'empty|too small|no ' "$tmp/empty.img" --input-format qcow2
+echo ok

@@ -1,0 +1,40 @@
+#!/bin/bash
+# Images written by qemu-img are read correctly: dynamic and fixed VHD,
+# streamOptimized, monolithicSparse and monolithicFlat VMDK, and a
+# compressed qcow2 used as the backing file of another qcow2.
+. "$top_srcdir/tests/functions.sh"
+requires command -v qemu-img
+requires command -v qemu-io
+
+in="$tmp/in.raw"
+truncate -s 64M "$in"
+head -c 6M /dev/urandom | dd of="$in" bs=1M seek=1 conv=notrunc status=none
+compressible 5M | dd of="$in" bs=1M seek=30 conv=notrunc status=none
+
+check () {   # check FILE EXPECTED_RAW
+  winseal convert --format raw "$1" "$tmp/back.raw" || fail "$1: convert"
+  cmp "$2" "$tmp/back.raw" || fail "$1: content differs"
+  echo "$(basename "$1"): ok"
+}
+
+qemu-img convert -O vpc "$in" "$tmp/q-dyn.vhd"
+qemu-img convert -O vpc -o subformat=fixed "$in" "$tmp/q-fix.vhd"
+# qemu's VHDs are sized by CHS geometry: compare with qemu's own reading.
+qemu-img convert -f vpc -O raw "$tmp/q-dyn.vhd" "$tmp/q-dyn.ref"
+check "$tmp/q-dyn.vhd" "$tmp/q-dyn.ref"
+check "$tmp/q-fix.vhd" "$tmp/q-dyn.ref"
+for sub in streamOptimized monolithicSparse monolithicFlat; do
+  qemu-img convert -O vmdk -o subformat=$sub "$in" "$tmp/q-$sub.vmdk"
+  check "$tmp/q-$sub.vmdk" "$in"
+done
+head -c 20M /dev/urandom > "$tmp/base.raw"
+compressible 20M >> "$tmp/base.raw"
+qemu-img convert -c -O qcow2 "$tmp/base.raw" "$tmp/base.qcow2"
+qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 "$tmp/top.qcow2" 64M
+qemu-io -c 'write -P 0x55 10M 3M' -c 'write -z 25M 1M' "$tmp/top.qcow2" > /dev/null
+qemu-img convert -O raw "$tmp/top.qcow2" "$tmp/top.ref"
+check "$tmp/top.qcow2" "$tmp/top.ref"
+# A v2 qcow2 (compat=0.10) backed by a raw file, with no backing format.
+qemu-img create -q -f qcow2 -o compat=0.10 -b in.raw "$tmp/v2.qcow2" 64M 2>/dev/null \
+  || qemu-img create -q -f qcow2 -o compat=0.10 -b in.raw -F raw "$tmp/v2.qcow2" 64M
+check "$tmp/v2.qcow2" "$in"

@@ -1,0 +1,62 @@
+#!/bin/bash
+# raw -> every output format -> raw is byte-identical; qemu-img compare
+# agrees with the input, qemu-img check accepts qcow2 and VMDK outputs,
+# and libvhdi, libvmdk and libqcow report the right sizes.
+. "$top_srcdir/tests/functions.sh"
+requires command -v qemu-img
+requires command -v jq
+
+# 96 MiB sparse disk: random data, a compressible text run, zeros between.
+in="$tmp/in.raw"
+truncate -s 96M "$in"
+head -c 8M /dev/urandom | dd of="$in" bs=1M seek=3 conv=notrunc status=none
+compressible 12M \
+  | dd of="$in" bs=1M seek=40 conv=notrunc status=none
+printf 'last sector' | dd of="$in" bs=1 seek=$((96*1048576 - 11)) conv=notrunc status=none
+
+declare -A qfmt=([vhd]=vpc [vhd-dynamic]=vpc [vmdk]=vmdk [qcow2]=qcow2 [qcow2-c]=qcow2 [raw]=raw)
+for f in vhd vhd-dynamic vmdk qcow2 qcow2-c raw; do
+  out="$tmp/out.$f"
+  args=(--format "${f%-c}")
+  [ "$f" = qcow2-c ] && args+=(-c)
+  winseal convert "${args[@]}" --json --checksum "$in" "$out" > "$tmp/$f.json" \
+    || fail "convert to $f"
+  [ "$(jq -r .virtual_size "$tmp/$f.json")" = $((96*1048576)) ] || fail "$f: virtual size"
+  [ "$(jq -r .sha256 "$tmp/$f.json")" = "$(sha256sum "$out" | cut -d' ' -f1)" ] || fail "$f: sha256"
+  qemu-img compare -q -f raw -F "${qfmt[$f]}" "$in" "$out" || fail "$f: qemu-img compare"
+  winseal convert --format raw "$out" "$tmp/back.raw" || fail "$f: convert back"
+  cmp "$in" "$tmp/back.raw" || fail "$f: round trip differs"
+  case $f in
+    qcow2*|vmdk) qemu-img check -q -f "${qfmt[$f]}" "$out" || fail "$f: qemu-img check" ;;
+  esac
+  echo "$f: ok ($(stat -c %s "$out") bytes)"
+done
+
+# Compression happened where it pays: the text run, not the random data.
+qemu-img check -f qcow2 "$tmp/out.qcow2-c" | grep -Eq '[1-9][0-9.]*% compressed clusters' \
+  || fail "qcow2 -c wrote no compressed clusters"
+[ "$(stat -c %s "$tmp/out.vmdk")" -lt $((15 * 1048576)) ] || fail "vmdk: text run not compressed"
+
+# Independent readers report the sizes.
+if command -v vhdiinfo >/dev/null; then
+  for f in vhd vhd-dynamic; do
+    vhdiinfo "$tmp/out.$f" | grep -q "Media size.*(100663296 bytes)" || fail "vhdiinfo $f"
+  done
+  vhdiinfo "$tmp/out.vhd" | grep -q 'Disk type.*Fixed' || fail "vhdiinfo: not fixed"
+  vhdiinfo "$tmp/out.vhd-dynamic" | grep -q 'Disk type.*Dynamic' || fail "vhdiinfo: not dynamic"
+fi
+if command -v vmdkinfo >/dev/null; then
+  vmdkinfo "$tmp/out.vmdk" > "$tmp/vi" || fail vmdkinfo
+  grep -q 'Disk type.*Stream optimized' "$tmp/vi" || fail "vmdkinfo: type"
+  grep -q 'Media size.*(100663296 bytes)' "$tmp/vi" || fail "vmdkinfo: size"
+fi
+if command -v qcowinfo >/dev/null; then
+  qcowinfo "$tmp/out.qcow2" | grep -q 'Media size.*(100663296 bytes)' || fail qcowinfo
+fi
+qemu-img info -f vpc "$tmp/out.vhd" | grep -q 'virtual size: 96 MiB (100663296 bytes)' \
+  || fail "qemu-img reads the fixed VHD at another size"
+# The streamOptimized VMDK ends with an end-of-stream marker (a zero sector)
+# after the footer.
+[ "$(tail -c 512 "$tmp/out.vmdk" | od -An -v -tx1 | tr -d ' \n' | tr -d 0)" = "" ] \
+  || fail "vmdk: no end-of-stream marker"
+[ "$(tail -c 1024 "$tmp/out.vmdk" | head -c 4)" = KDMV ] || fail "vmdk: no footer"

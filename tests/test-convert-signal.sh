@@ -1,0 +1,35 @@
+#!/bin/bash
+# A conversion interrupted by SIGTERM or SIGINT leaves no file at the
+# output path and no temporary file beside it; an existing output is kept.
+. "$top_srcdir/tests/functions.sh"
+
+in="$tmp/in.raw"
+compressible 300M > "$in"
+outdir="$tmp/out"
+mkdir "$outdir"
+for sig in TERM INT; do
+  # One thread and deflate on text: several seconds of work.
+  $WINSEAL convert --threads 1 --no-progress "$in" "$outdir/out.vmdk" &
+  pid=$!
+  # Wait until the temporary file exists, then interrupt.
+  for i in $(seq 1 100); do
+    [ -n "$(ls -A "$outdir")" ] && break
+    sleep 0.05
+  done
+  sleep 0.3
+  kill -$sig $pid
+  status=0
+  wait $pid || status=$?
+  [ $status -ne 0 ] || fail "SIG$sig: the conversion finished before the signal (too fast)"
+  [ -z "$(ls -A "$outdir")" ] || fail "SIG$sig left: $(ls -A "$outdir")"
+  echo "SIG$sig: nothing left (exit $status)"
+done
+# An existing output file survives an interrupted overwrite.
+echo previous > "$outdir/keep.vmdk"
+$WINSEAL convert --threads 1 --no-progress "$in" "$outdir/keep.vmdk" &
+pid=$!
+sleep 0.5
+kill -TERM $pid
+wait $pid || true
+[ "$(cat "$outdir/keep.vmdk")" = previous ] || fail "the existing output was damaged"
+[ "$(ls -A "$outdir")" = keep.vmdk ] || fail "left: $(ls -A "$outdir")"

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sys/resource.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,9 @@ cmd_convert (int argc, char **argv)
     jadd_int (j, "bytes_written", r.bytes_written);
     jadd_int (j, "file_size", r.file_size);
     jadd_str (j, "sha256", o.checksum ? r.sha256 : NULL);
+    struct rusage ru;
+    if (getrusage (RUSAGE_SELF, &ru) == 0)
+      jadd_int (j, "max_rss_kib", ru.ru_maxrss);
     json_print (j);
     json_object_put (j);
   }

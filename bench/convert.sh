@@ -1,0 +1,71 @@
+#!/bin/bash
+# bench/convert.sh: time winseal convert against qemu-img convert, side by
+# side in one run, on a 4 GiB sparse disk holding ~1 GiB of random data and
+# on a 1 GiB highly compressible disk.  Prints one line per case: both
+# median times, the ratio qemu-img/winseal, both output sizes, and
+# winseal's peak memory.
+#
+# usage: bench/convert.sh [WORKDIR] [RUNS]   (default /var/tmp/winseal-bench, 3)
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+winseal=${WINSEAL:-$here/winseal}
+work=${1:-/var/tmp/winseal-bench}
+runs=${2:-3}
+[ -x "$winseal" ] || { echo "build winseal first (./setup.sh check or make)" >&2; exit 1; }
+command -v qemu-img >/dev/null || { echo "qemu-img is needed (apt-get install qemu-utils)" >&2; exit 1; }
+mkdir -p "$work"
+
+random="$work/random.raw"
+if [ ! -f "$random" ]; then
+  truncate -s 4G "$random.tmp"
+  # ~1 GiB of random data in 64 MiB runs spread over the disk.
+  for i in $(seq 0 15); do
+    head -c 64M /dev/urandom | dd of="$random.tmp" bs=1M seek=$((i * 256)) conv=notrunc status=none
+  done
+  mv "$random.tmp" "$random"
+fi
+text="$work/compressible.raw"
+if [ ! -f "$text" ]; then
+  ( set +o pipefail; yes "winseal benchmark: a highly compressible line of text 0123456789" | head -c 1G ) > "$text.tmp"
+  mv "$text.tmp" "$text"
+fi
+cores=$(nproc)
+
+median () { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+now () { date +%s.%N; }
+
+run () {   # run NAME INPUT QEMU-ARGS -- WINSEAL-ARGS
+  local name=$1 in=$2; shift 2
+  local qargs=() wargs=()
+  while [ "$1" != -- ]; do qargs+=("$1"); shift; done
+  shift
+  wargs=("$@")
+  local qo="$work/q.out" wo="$work/w.out" qt=() wt=() t0 rss=0
+  for r in $(seq 1 "$runs"); do
+    rm -f "$qo" "$wo"
+    t0=$(now); qemu-img convert -f raw "${qargs[@]}" "$in" "$qo"; qt+=("$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')")
+    t0=$(now); "$winseal" convert --no-progress --json "${wargs[@]}" "$in" "$wo" > "$work/w.json"
+    wt+=("$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')")
+    rss=$(sed -n 's/.*"max_rss_kib": *\([0-9]*\).*/\1/p' "$work/w.json")
+  done
+  local qm wm
+  qm=$(printf '%s\n' "${qt[@]}" | median)
+  wm=$(printf '%s\n' "${wt[@]}" | median)
+  printf '%-34s qemu-img %7.2fs  winseal %7.2fs  ratio %6.2f  size qemu-img %11d winseal %11d  (on disk %d/%d KiB)  winseal RSS %d MiB\n' \
+    "$name" "$qm" "$wm" "$(awk -v a="$qm" -v b="$wm" 'BEGIN { print a / b }')" \
+    "$(stat -c %s "$qo")" "$(stat -c %s "$wo")" \
+    "$(du -k "$qo" | cut -f1)" "$(du -k "$wo" | cut -f1)" $((rss / 1024))
+  rm -f "$qo" "$wo"
+}
+
+echo "winseal $("$winseal" --version | cut -d' ' -f2) vs $(qemu-img --version | head -n1), $cores cores, median of $runs"
+cat "$random" "$text" > /dev/null    # warm the page cache for both
+for data in random text; do
+  in=$random
+  [ $data = text ] && in=$text
+  run "raw->fixed VHD ($data)"          "$in" -O vpc -o subformat=fixed -- --format vhd
+  run "raw->dynamic VHD ($data)"        "$in" -O vpc -- --format vhd-dynamic
+  run "raw->streamOptimized VMDK ($data)" "$in" -O vmdk -o subformat=streamOptimized -- --format vmdk
+  run "raw->qcow2 ($data)"              "$in" -O qcow2 -- --format qcow2
+  run "raw->compressed qcow2 ($data)"   "$in" -c -O qcow2 -- --format qcow2 -c
+done

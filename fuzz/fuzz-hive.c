@@ -1,0 +1,49 @@
+/* fuzz: the hive base-block, SID, SAM descriptor-table and alias-member
+ * parsers on arbitrary bytes. */
+#include <config.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hive.h"
+#include "sam.h"
+#include "sid.h"
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  struct hive_state st;
+  const char *why;
+  struct sid s;
+  char str[SID_STRING_MAX];
+  const uint8_t *p;
+  size_t l;
+  uint32_t q;
+
+  hive_parse_base_block (data, size, size, &st, &why);
+  if (sid_from_binary (data, size, &s) > 0)
+    sid_to_string (&s, str);
+  const struct sam_layout *lays[] = {
+    &sam_domain_v_layout, &sam_user_v_layout, &sam_alias_c_layout,
+  };
+  for (size_t k = 0; k < 3; ++k)
+    for (size_t i = 0; i < lays[k]->count; ++i)
+      if (sam_item (data, size, lays[k], i, &p, &l, &q) == 0 && l)
+        free (utf16le_to_utf8 (p, l));
+  struct sid *m;
+  size_t n;
+  if (sam_alias_members (data, size, &m, &n) == 0)
+    free (m);
+  /* Strings: NUL-terminate a copy for sid_parse. */
+  char *copy = malloc (size + 1);
+  if (!copy)
+    abort ();
+  memcpy (copy, data, size);
+  copy[size] = '\0';
+  sid_parse (copy, &s);
+  free (copy);
+  return 0;
+}

@@ -1,0 +1,67 @@
+/* fuzz: one harness per image reader (FUZZ_FORMAT = vhd, vmdk or qcow2).
+ * Built as a libFuzzer target by `make fuzz` (clang), and by `make check`
+ * as a standalone mutation driver under AddressSanitizer (see
+ * fuzz-main.c).  The input is a whole image file. */
+#include <config.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "format.h"
+
+#define STR2(x) #x
+#define STR(x) STR2 (x)
+
+static void
+quiet (const char *msg)
+{
+}
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  static const struct format_ops *fmt;
+  static uint8_t *buf;
+  if (!fmt) {
+    format_error_hook = quiet;
+    fmt = format_by_name (STR (FUZZ_FORMAT));
+    buf = malloc (1 << 20);
+    if (!fmt || !buf)
+      abort ();
+  }
+  int fd = memfd_create ("fuzz", 0);
+  if (fd == -1 || write (fd, data, size) != (ssize_t) size)
+    abort ();
+  char path[64];
+  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  struct image *img = image_open (path, fmt);
+  if (img) {
+    /* Walk the extent map and read what it says is data: at most 256
+     * extents and 8 MiB, so absurd sizes cannot make a run slow. */
+    uint64_t off = 0, budget = 8 << 20;
+    for (int i = 0; i < 256 && off < img->size && budget; ++i) {
+      uint64_t len;
+      enum extent_type t;
+      if (image_extent (img, off, img->size - off, &len, &t) == -1)
+        break;
+      if (t == EXTENT_DATA) {
+        size_t n = len < (1 << 20) ? len : (1 << 20);
+        if (n > budget)
+          n = budget;
+        if (image_pread (img, buf, n, off) == -1)
+          break;
+        budget -= n;
+      }
+      off += len;
+    }
+    image_close (img);
+  }
+  close (fd);
+  return 0;
+}

@@ -1,0 +1,39 @@
+#!/bin/bash
+# Every reader survives thousands of mutated images (bit flips, boundary
+# values, truncations) under AddressSanitizer and UBSan: no crash, no
+# memory error, no hang.  Seeds are small images written by qemu-img and
+# by winseal, and real hives.
+. "$top_srcdir/tests/functions.sh"
+requires command -v qemu-img
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+seeds="$tmp/seeds"
+mkdir -p "$seeds"
+truncate -s 4M "$tmp/in.raw"
+head -c 200K /dev/urandom | dd of="$tmp/in.raw" bs=64K seek=3 conv=notrunc status=none
+compressible 300K | dd of="$tmp/in.raw" bs=64K seek=20 conv=notrunc status=none
+qemu-img convert -O vpc "$tmp/in.raw" "$seeds/q.vhd"
+winseal convert --format vhd-dynamic "$tmp/in.raw" "$seeds/w.vhd"
+winseal convert --format vhd "$tmp/in.raw" "$seeds/w-fixed.vhd"
+qemu-img convert -O vmdk -o subformat=monolithicSparse "$tmp/in.raw" "$seeds/q.vmdk"
+winseal convert "$tmp/in.raw" "$seeds/w.vmdk"
+qemu-img convert -c -O qcow2 "$tmp/in.raw" "$seeds/q.qcow2"
+winseal convert -c "$tmp/in.raw" "$seeds/w.qcow2"
+qemu-img convert -O qcow2 -o compat=0.10 "$tmp/in.raw" "$seeds/q2.qcow2"
+
+n=${FUZZ_ITERATIONS:-1500}
+fz="$top_builddir/fuzz"
+timeout 600 "$fz/fuzz-vhd" "$n" "$seeds"/*.vhd || fail "vhd reader"
+timeout 600 "$fz/fuzz-vmdk" "$n" "$seeds"/*.vmdk || fail "vmdk reader"
+timeout 600 "$fz/fuzz-qcow2" "$n" "$seeds"/*.qcow2 || fail "qcow2 reader"
+hives=()
+for h in SAM SECURITY; do
+  if [ -f "$SHARED_HIVES/$h.xz" ]; then
+    xz -dc "$SHARED_HIVES/$h.xz" | head -c 65536 > "$tmp/$h"
+    hives+=("$tmp/$h")
+  fi
+done
+# A SAM user V value and alias C value from the fixture generator's layout.
+printf 'regf' > "$tmp/tiny"
+timeout 600 "$fz/fuzz-hive" $((n * 4)) "$tmp/tiny" "${hives[@]}" || fail "hive parsers"

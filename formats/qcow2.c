@@ -395,8 +395,14 @@ struct qw {
   /* Compressed mode: a temporary file of u16 reference counts per host
    * cluster (compressed clusters share host clusters). */
   FILE *spill;
+  /* Compressed mode: finished L2 tables wait in a temporary file and go
+   * after the data, so they do not break the packed compressed stream. */
+  FILE *l2spill;
+  uint64_t l2_spilled;
   struct writer *w;
 };
+
+#define L1_PENDING (UINT64_C (1) << 62)   /* L1 value: slot in l2spill */
 
 static int
 qw_err (struct writer *w, const char *what)
@@ -441,6 +447,14 @@ flush_l2 (struct qw *qw)
   struct writer *w = qw->w;
   if (qw->l2_index == UINT64_MAX)
     return 0;
+  if (qw->l2spill) {
+    if (full_pwrite (fileno (qw->l2spill), qw->l2, W_CLUSTER,
+                     qw->l2_spilled * W_CLUSTER) == -1)
+      return qw_err (w, "L2 spill file");
+    qw->l1[qw->l2_index] = L1_PENDING | qw->l2_spilled++;
+    qw->l2_index = UINT64_MAX;
+    return 0;
+  }
   uint64_t off = qw_alloc_cluster (qw);
   if (full_pwrite (w->fd, qw->l2, W_CLUSTER, off) == -1)
     return qw_err (w, "write error");
@@ -533,7 +547,8 @@ qcow2_w_open (struct writer *w)
   qw->next = qw->l1_off + ((qw->l1_size * 8 + W_CLUSTER - 1) & ~(W_CLUSTER - 1));
   if (w->opts.compress) {
     qw->spill = tmpfile ();
-    if (!qw->spill)
+    qw->l2spill = tmpfile ();
+    if (!qw->spill || !qw->l2spill)
       return qw_err (w, "cannot create a temporary file");
     /* The header and L1 clusters are referenced once. */
     if (count_refs (qw, 0, qw->next / W_CLUSTER - 1) == -1)
@@ -572,6 +587,27 @@ qcow2_w_finish (struct writer *w)
   if (flush_cbuf (qw) == -1 || (qw->zp && zpipe_flush (qw->zp) == -1)
       || flush_l2 (qw) == -1)
     return -1;
+  /* Spilled L2 tables go after the data. */
+  if (qw->l2spill) {
+    uint8_t *t = malloc (W_CLUSTER);
+    if (!t)
+      abort ();
+    for (uint64_t i = 0; i < qw->l1_size; ++i) {
+      if (!(qw->l1[i] & L1_PENDING))
+        continue;
+      uint64_t slot = qw->l1[i] & ~L1_PENDING;
+      uint64_t off = qw_alloc_cluster (qw);
+      if (full_pread (fileno (qw->l2spill), t, W_CLUSTER, slot * W_CLUSTER) == -1
+          || full_pwrite (w->fd, t, W_CLUSTER, off) == -1
+          || count_refs (qw, off / W_CLUSTER, off / W_CLUSTER) == -1) {
+        free (t);
+        return qw_err (w, "write error");
+      }
+      w->bytes_written += W_CLUSTER;
+      qw->l1[i] = off | OFLAG_COPIED;
+    }
+    free (t);
+  }
 
   /* Refcounts (16-bit).  The structures go at the end; size them so they
    * also count themselves. */
@@ -670,6 +706,8 @@ qcow2_w_free (struct writer *w)
   zpipe_free (qw->zp);
   if (qw->spill)
     fclose (qw->spill);
+  if (qw->l2spill)
+    fclose (qw->l2spill);
   free (qw->l1);
   free (qw->l2);
   free (qw->cbuf);

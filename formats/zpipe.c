@@ -39,20 +39,74 @@ struct zpipe {
   int failed;
 };
 
+/* Per-thread deflate state, reused with deflateReset: a small fast stream
+ * for the trial, and the real one. */
+struct zctx {
+  z_stream trial, main;
+  uint8_t tbuf[4096 + 512];
+};
+
+static void
+zctx_init (struct zctx *c, const struct zpipe *z)
+{
+  memset (c, 0, sizeof *c);
+  if (deflateInit2 (&c->trial, 1, Z_DEFLATED, -12, 8, Z_DEFAULT_STRATEGY) != Z_OK
+      || deflateInit2 (&c->main, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+                       z->mode == ZPIPE_RAW ? -12 : 15, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+    abort ();
+}
+
+static void
+zctx_end (struct zctx *c)
+{
+  deflateEnd (&c->trial);
+  deflateEnd (&c->main);
+}
+
+/* A zlib stream of stored blocks (what deflate level 0 writes), built
+ * directly: header, blocks of at most 65535 bytes, Adler-32. */
+static size_t
+zlib_stored (const uint8_t *in, size_t len, uint8_t *out)
+{
+  size_t o = 0;
+  out[o++] = 0x78;
+  out[o++] = 0x01;
+  size_t i = 0;
+  do {
+    size_t n = len - i < 65535 ? len - i : 65535;
+    out[o++] = i + n == len ? 1 : 0;          /* BFINAL, BTYPE 00 */
+    out[o++] = n & 0xff;
+    out[o++] = n >> 8;
+    out[o++] = ~n & 0xff;
+    out[o++] = (~n >> 8) & 0xff;
+    memcpy (out + o, in + i, n);
+    o += n;
+    i += n;
+  } while (i < len);
+  uint32_t a = adler32 (adler32 (0, NULL, 0), in, len);
+  out[o++] = a >> 24;
+  out[o++] = a >> 16;
+  out[o++] = a >> 8;
+  out[o++] = a;
+  return o;
+}
+
 /* Compress one unit; sets *stored when deflate does not pay. */
 static size_t
-compress_unit (const struct zpipe *z, const uint8_t *in, size_t len,
-               uint8_t *out, int *stored)
+compress_unit (const struct zpipe *z, struct zctx *c, const uint8_t *in,
+               size_t len, uint8_t *out, int *stored)
 {
-  z_stream s;
-  int level = Z_DEFAULT_COMPRESSION;
   *stored = 0;
   /* A cheap trial on the first 4 KiB: random data does not shrink, so do
    * not spend a full deflate on it. */
   if (len >= 8192) {
-    uint8_t trial[4096 + 256];
-    uLongf tl = sizeof trial;
-    if (compress2 (trial, &tl, in, 4096, 1) == Z_OK && tl > 4096 - 64)
+    deflateReset (&c->trial);
+    c->trial.next_in = (uint8_t *) in;
+    c->trial.avail_in = 4096;
+    c->trial.next_out = c->tbuf;
+    c->trial.avail_out = sizeof c->tbuf;
+    if (deflate (&c->trial, Z_FINISH) == Z_STREAM_END
+        && sizeof c->tbuf - c->trial.avail_out > 4096 - 64)
       *stored = 1;
   }
   if (*stored) {
@@ -60,25 +114,24 @@ compress_unit (const struct zpipe *z, const uint8_t *in, size_t len,
       memcpy (out, in, len);
       return len;
     }
-    level = 0;
+    return zlib_stored (in, len, out);
   }
-  memset (&s, 0, sizeof s);
-  if (deflateInit2 (&s, level, Z_DEFLATED, z->mode == ZPIPE_RAW ? -12 : 15, 9,
-                    Z_DEFAULT_STRATEGY) != Z_OK)
-    abort ();
-  s.next_in = (uint8_t *) in;
-  s.avail_in = len;
-  s.next_out = out;
-  s.avail_out = z->outcap;
-  int r = deflate (&s, Z_FINISH);
-  size_t n = z->outcap - s.avail_out;
-  deflateEnd (&s);
+  deflateReset (&c->main);
+  c->main.next_in = (uint8_t *) in;
+  c->main.avail_in = len;
+  c->main.next_out = out;
+  c->main.avail_out = z->outcap;
+  int r = deflate (&c->main, Z_FINISH);
+  size_t n = z->outcap - c->main.avail_out;
   if (r != Z_STREAM_END)
-    abort ();                   /* outcap is deflateBound: cannot happen */
-  if (z->mode == ZPIPE_RAW && n >= len) {
-    memcpy (out, in, len);
+    abort ();                   /* outcap is above deflateBound: cannot happen */
+  if (n >= len) {               /* deflate did not pay after all */
     *stored = 1;
-    return len;
+    if (z->mode == ZPIPE_RAW) {
+      memcpy (out, in, len);
+      return len;
+    }
+    return zlib_stored (in, len, out);
   }
   return n;
 }
@@ -87,6 +140,10 @@ static void *
 worker (void *arg)
 {
   struct zpipe *z = arg;
+  struct zctx *c = malloc (sizeof *c);
+  if (!c)
+    abort ();
+  zctx_init (c, z);
   pthread_mutex_lock (&z->lock);
   for (;;) {
     while (!z->quit && z->jobs[z->next_work].state != 1)
@@ -98,13 +155,15 @@ worker (void *arg)
     j->state = 2;
     pthread_mutex_unlock (&z->lock);
     for (size_t i = 0; i < j->n; ++i)
-      j->outlen[i] = compress_unit (z, j->in + i * z->unit, j->inlen[i],
+      j->outlen[i] = compress_unit (z, c, j->in + i * z->unit, j->inlen[i],
                                     j->out + i * z->outcap, &j->stored[i]);
     pthread_mutex_lock (&z->lock);
     j->state = 3;
     pthread_cond_broadcast (&z->done);
   }
   pthread_mutex_unlock (&z->lock);
+  zctx_end (c);
+  free (c);
   return NULL;
 }
 
@@ -120,7 +179,7 @@ zpipe_new (int threads, size_t unit, enum zpipe_mode mode, zpipe_out_fn out,
   if (threads > 64)
     threads = 64;
   z->unit = unit;
-  z->outcap = compressBound (unit) + 64;
+  z->outcap = compressBound (unit) + 64 + 5 * (unit / 65535 + 1);
   z->mode = mode;
   z->out = out;
   z->opaque = opaque;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +17,9 @@
 
 #include "format.h"
 
-#define CHUNK (4u << 20)        /* read buffer */
+#define CHUNK (2u << 20)        /* read buffer */
+#define NBUF 4                  /* buffers between the reader and the writer */
+#define WRITEBACK (64u << 20)   /* start writeback after this many bytes */
 #define ZBLOCK 4096             /* zero-detection granularity */
 
 /* The temporary file, removed by the signal handler. */
@@ -78,6 +81,88 @@ write_nonzero (struct writer *w, const uint8_t *buf, size_t len, uint64_t off)
   return 0;
 }
 
+/* The reader thread walks the input's extents and fills buffers with
+ * data; the calling thread checks them for zeros and writes them.  Reading
+ * and writing (each a copy through the page cache) overlap on two cores. */
+struct slot {
+  uint64_t off;
+  size_t len;                   /* 0 with end set: no more data */
+  int end, error;
+  uint8_t *buf;
+};
+
+struct pipe_state {
+  struct image *in;
+  struct slot slots[NBUF];
+  int full[NBUF];
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int stop;
+};
+
+static void
+put_slot (struct pipe_state *ps, int i)
+{
+  pthread_mutex_lock (&ps->lock);
+  ps->full[i] = 1;
+  pthread_cond_broadcast (&ps->cond);
+  pthread_mutex_unlock (&ps->lock);
+}
+
+static int
+wait_slot (struct pipe_state *ps, int i, int want_full)
+{
+  pthread_mutex_lock (&ps->lock);
+  while (ps->full[i] != want_full && !ps->stop)
+    pthread_cond_wait (&ps->cond, &ps->lock);
+  int stop = ps->stop;
+  pthread_mutex_unlock (&ps->lock);
+  return stop;
+}
+
+static void *
+reader (void *arg)
+{
+  struct pipe_state *ps = arg;
+  struct image *in = ps->in;
+  int i = 0, err = 0;
+  for (uint64_t off = 0; off < in->size && !err; ) {
+    uint64_t len;
+    enum extent_type t;
+    if (image_extent (in, off, in->size - off, &len, &t) == -1) {
+      err = 1;
+      break;
+    }
+    for (uint64_t done = 0; t == EXTENT_DATA && done < len; ) {
+      size_t n = CHUNK - (off + done) % CHUNK;
+      if (n > len - done)
+        n = len - done;
+      if (wait_slot (ps, i, 0))
+        return NULL;
+      struct slot *sl = &ps->slots[i];
+      sl->off = off + done;
+      sl->len = n;
+      sl->end = sl->error = 0;
+      if (image_pread (in, sl->buf, n, off + done) == -1) {
+        err = 1;
+        break;
+      }
+      put_slot (ps, i);
+      i = (i + 1) % NBUF;
+      done += n;
+    }
+    off += len;
+  }
+  if (wait_slot (ps, i, 0))
+    return NULL;
+  ps->slots[i].len = 0;
+  ps->slots[i].end = 1;
+  ps->slots[i].error = err;
+  ps->slots[i].off = in->size;
+  put_slot (ps, i);
+  return NULL;
+}
+
 int
 convert_image (struct image *in, const char *out_path,
                const struct convert_opts *o, struct convert_result *r)
@@ -124,36 +209,61 @@ convert_image (struct image *in, const char *out_path,
     .ops = fmt, .fd = fd, .path = tmp, .name = base, .size = (uint64_t) vsize,
     .opts = o->wopts,
   };
-  uint8_t *buf = malloc (CHUNK);
-  if (!buf)
-    abort ();
   int ret = -1;
   if (fmt->w_open (&w) == -1)
     goto out;
 
-  for (uint64_t off = 0; off < in->size; ) {
-    uint64_t len;
-    enum extent_type t;
-    if (image_extent (in, off, in->size - off, &len, &t) == -1)
-      goto out;
-    if (t == EXTENT_DATA) {
-      for (uint64_t done = 0; done < len; ) {
-        /* Keep reads aligned to the buffer size where possible. */
-        size_t n = CHUNK - (off + done) % CHUNK;
-        if (n > len - done)
-          n = len - done;
-        if (image_pread (in, buf, n, off + done) == -1
-            || write_nonzero (&w, buf, n, off + done) == -1)
-          goto out;
-        done += n;
-        if (o->progress)
-          o->progress (o->opaque, off + done, in->size);
-      }
-    }
-    off += len;
-    if (o->progress)
-      o->progress (o->opaque, off, in->size);
+  struct pipe_state ps = { .in = in };
+  pthread_mutex_init (&ps.lock, NULL);
+  pthread_cond_init (&ps.cond, NULL);
+  for (int i = 0; i < NBUF; ++i) {
+    ps.slots[i].buf = malloc (CHUNK);
+    if (!ps.slots[i].buf)
+      abort ();
   }
+  pthread_t th;
+  if (pthread_create (&th, NULL, reader, &ps) != 0)
+    abort ();
+  int failed = 0;
+  uint64_t since_writeback = 0;
+  for (int i = 0; ; i = (i + 1) % NBUF) {
+    wait_slot (&ps, i, 1);
+    struct slot *sl = &ps.slots[i];
+    if (sl->end) {
+      failed = sl->error;
+      break;
+    }
+    uint64_t before = w.bytes_written;
+    if (write_nonzero (&w, sl->buf, sl->len, sl->off) == -1) {
+      failed = 1;
+      break;
+    }
+    /* Start writing back early, so the final fsync has little left. */
+    since_writeback += w.bytes_written - before;
+    if (since_writeback >= WRITEBACK) {
+      sync_file_range (fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+      since_writeback = 0;
+    }
+    if (o->progress)
+      o->progress (o->opaque, sl->off + sl->len, in->size);
+    pthread_mutex_lock (&ps.lock);
+    ps.full[i] = 0;
+    pthread_cond_broadcast (&ps.cond);
+    pthread_mutex_unlock (&ps.lock);
+  }
+  pthread_mutex_lock (&ps.lock);
+  ps.stop = 1;
+  pthread_cond_broadcast (&ps.cond);
+  pthread_mutex_unlock (&ps.lock);
+  pthread_join (th, NULL);
+  for (int i = 0; i < NBUF; ++i)
+    free (ps.slots[i].buf);
+  pthread_mutex_destroy (&ps.lock);
+  pthread_cond_destroy (&ps.cond);
+  if (failed)
+    goto out;
+  if (o->progress)
+    o->progress (o->opaque, in->size, in->size);
   if (fmt->w_finish (&w) == -1)
     goto out;
   if (fsync (fd) == -1) {
@@ -182,7 +292,6 @@ convert_image (struct image *in, const char *out_path,
  out:
   if (fmt->w_free)
     fmt->w_free (&w);
-  free (buf);
   close (fd);
   if (ret == -1)
     unlink (tmp);

@@ -14,8 +14,12 @@ winseal inspect --help > "$tmp/ihelp"
 grep -q '^Usage: winseal inspect' "$tmp/ihelp" || fail "inspect --help"
 grep -q -- '--json' "$tmp/ihelp" || fail "inspect --help does not mention --json"
 
-# Every documented option of inspect appears in the manual page too.
-for opt in $(grep -o -- '--[a-z-]*' "$tmp/ihelp" | sort -u); do
+winseal convert --help > "$tmp/chelp"
+grep -q '^Usage: winseal convert' "$tmp/chelp" || fail "convert --help"
+grep -q 'convert' "$tmp/help" || fail "--help does not list convert"
+
+# Every option in --help appears in the manual page too.
+for opt in $(cat "$tmp/ihelp" "$tmp/chelp" | grep -o -- '--[a-z-]*' | sort -u); do
   grep -q -- "$opt" "$top_srcdir/man/winseal.pod" || fail "man page lacks $opt"
 done
 
@@ -35,6 +39,15 @@ check_usage_error inspect --no-such-option x.img
 check_usage_error inspect a.img b.img
 check_usage_error inspect --input-format
 check_usage_error inspect --input-format bogus "$top_srcdir/README.md"
+
+check_usage_error convert
+check_usage_error convert a.raw
+check_usage_error convert a.raw b.unknown-extension
+check_usage_error convert --format vhdx a.raw b.vhd
+check_usage_error convert --size lots a.raw b.vhd
+check_usage_error convert --threads 0 a.raw b.vmdk
+check_usage_error convert -c a.raw b.vhd
+check_usage_error convert a.raw b.vhd c.vhd
 
 # A missing file is an error before any appliance starts.
 status=0

@@ -36,24 +36,32 @@ cores=$(nproc)
 median () { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 now () { date +%s.%N; }
 
+run_qemu () {
+  sync
+  t0=$(now); qemu-img convert -f raw "${qargs[@]}" "$in" "$qo"; t1=$(now)
+  sync -f "$qo"                        # winseal fsyncs its output; qemu-img does not
+  qt+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')")
+  qst+=("$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')")
+}
+run_winseal () {
+  sync
+  t0=$(now); "$winseal" convert --no-progress --json "${wargs[@]}" "$in" "$wo" > "$work/w.json"
+  wt+=("$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')")
+  rss=$(sed -n 's/.*"max_rss_kib": *\([0-9]*\).*/\1/p' "$work/w.json")
+}
+
 run () {   # run NAME INPUT QEMU-ARGS -- WINSEAL-ARGS
-  local name=$1 in=$2; shift 2
-  local qargs=() wargs=()
+  local name=$1; in=$2; shift 2
+  qargs=() wargs=()
   while [ "$1" != -- ]; do qargs+=("$1"); shift; done
   shift
   wargs=("$@")
-  local qo="$work/q.out" wo="$work/w.out" qt=() qst=() wt=() t0 t1 rss=0
+  qo="$work/q.out" wo="$work/w.out" qt=() qst=() wt=() rss=0
   for r in $(seq 1 "$runs"); do
     rm -f "$qo" "$wo"
-    sync
-    t0=$(now); qemu-img convert -f raw "${qargs[@]}" "$in" "$qo"; t1=$(now)
-    sync -f "$qo"                      # winseal fsyncs its output; qemu-img does not
-    qt+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')")
-    qst+=("$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')")
-    sync
-    t0=$(now); "$winseal" convert --no-progress --json "${wargs[@]}" "$in" "$wo" > "$work/w.json"
-    wt+=("$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')")
-    rss=$(sed -n 's/.*"max_rss_kib": *\([0-9]*\).*/\1/p' "$work/w.json")
+    # Alternate which tool goes first: on a virtual machine the first writer
+    # after a delete can pay for fresh memory pages that the second reuses.
+    if [ $((r % 2)) -eq 1 ]; then run_qemu; run_winseal; else run_winseal; run_qemu; fi
   done
   local qm qsm wm
   qm=$(printf '%s\n' "${qt[@]}" | median)

@@ -34,6 +34,11 @@ qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 "$tmp/top.qcow2" 64M
 qemu-io -c 'write -P 0x55 10M 3M' -c 'write -z 25M 1M' "$tmp/top.qcow2" > /dev/null
 qemu-img convert -O raw "$tmp/top.qcow2" "$tmp/top.ref"
 check "$tmp/top.qcow2" "$tmp/top.ref"
+# A compressed qcow2 that itself has a (compressed) backing file.
+qemu-img convert -c -O qcow2 -B base.qcow2 -F qcow2 "$tmp/top.qcow2" "$tmp/top-c.qcow2"
+qemu-img info --backing-chain "$tmp/top-c.qcow2" | grep -q 'backing file: base.qcow2' \
+  || fail "qemu-img did not make a backed compressed image"
+check "$tmp/top-c.qcow2" "$tmp/top.ref"
 # A v2 qcow2 (compat=0.10) backed by a raw file, with no backing format.
 qemu-img create -q -f qcow2 -o compat=0.10 -b in.raw "$tmp/v2.qcow2" 64M 2>/dev/null \
   || qemu-img create -q -f qcow2 -o compat=0.10 -b in.raw -F raw "$tmp/v2.qcow2" 64M

@@ -1,0 +1,33 @@
+#!/bin/bash
+# With clang present, the libFuzzer targets (make fuzz) run for a short,
+# bounded time on each reader, seeded with real images: no crash, no
+# sanitizer report, no leak.
+. "$top_srcdir/tests/functions.sh"
+requires command -v clang
+requires command -v qemu-img
+
+make -s -C "$top_builddir" fuzz > "$tmp/build.log" 2>&1 || skip "clang cannot build libFuzzer targets here: $(tail -n 2 "$tmp/build.log")"
+secs=${FUZZ_SECONDS:-8}
+truncate -s 2M "$tmp/in.raw"
+head -c 100K /dev/urandom | dd of="$tmp/in.raw" bs=64K seek=3 conv=notrunc status=none
+compressible 200K | dd of="$tmp/in.raw" bs=64K seek=10 conv=notrunc status=none
+for f in vhd vmdk qcow2; do
+  mkdir -p "$tmp/corpus-$f"
+done
+qemu-img convert -O vpc "$tmp/in.raw" "$tmp/corpus-vhd/q"
+winseal convert --format vhd-dynamic "$tmp/in.raw" "$tmp/corpus-vhd/w.vhd"
+qemu-img convert -O vmdk "$tmp/in.raw" "$tmp/corpus-vmdk/q"
+winseal convert "$tmp/in.raw" "$tmp/corpus-vmdk/w.vmdk"
+qemu-img convert -c -O qcow2 "$tmp/in.raw" "$tmp/corpus-qcow2/q"
+winseal convert -c "$tmp/in.raw" "$tmp/corpus-qcow2/w.qcow2"
+for f in vhd vmdk qcow2; do
+  "$top_builddir/fuzz/libfuzzer-$f" -max_total_time="$secs" -rss_limit_mb=2048 \
+    -timeout=10 -max_len=3000000 "$tmp/corpus-$f" > "$tmp/$f.log" 2>&1 \
+    || fail "libFuzzer found a problem in the $f reader: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/$f.log")"
+  echo "$f: $(grep -Eo 'Done [0-9]+ runs' "$tmp/$f.log")"
+done
+mkdir -p "$tmp/corpus-hive"
+printf 'regf' > "$tmp/corpus-hive/a"
+"$top_builddir/fuzz/libfuzzer-hive" -max_total_time="$secs" "$tmp/corpus-hive" > "$tmp/hive.log" 2>&1 \
+  || fail "libFuzzer found a problem in the hive parsers: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/hive.log")"
+echo "hive: $(grep -Eo 'Done [0-9]+ runs' "$tmp/hive.log")"

@@ -566,6 +566,19 @@ qcow2_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
   while (len) {
     uint64_t cl = off / W_CLUSTER, in = off % W_CLUSTER;
     size_t n = W_CLUSTER - in < len ? W_CLUSTER - in : len;
+    if (in == 0 && n == W_CLUSTER && qw->cbuf_index == UINT64_MAX) {
+      /* A whole cluster: no need to assemble it. */
+      int r = 0;
+      if (!is_zero (p, W_CLUSTER))
+        r = qw->zp ? zpipe_submit (qw->zp, cl, p, W_CLUSTER)
+                   : write_plain_cluster (qw, cl, p);
+      if (r == -1)
+        return -1;
+      p += n;
+      off += n;
+      len -= n;
+      continue;
+    }
     if (qw->cbuf_index != cl) {
       if (flush_cbuf (qw) == -1)
         return -1;

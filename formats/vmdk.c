@@ -697,6 +697,16 @@ vmdk_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
   while (len) {
     uint64_t g = off / W_GRAIN, in = off % W_GRAIN;
     size_t n = W_GRAIN - in < len ? W_GRAIN - in : len;
+    if (in == 0 && n == W_GRAIN && vw->gbuf_index == UINT64_MAX
+        && (g + 1) * W_GRAIN <= vw->w->size) {
+      /* A whole grain: hand it over without assembling it. */
+      if (!is_zero (p, W_GRAIN) && zpipe_submit (vw->zp, g, p, W_GRAIN) == -1)
+        return -1;
+      p += n;
+      off += n;
+      len -= n;
+      continue;
+    }
     if (vw->gbuf_index != g) {
       if (flush_gbuf (vw) == -1)
         return -1;

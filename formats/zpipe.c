@@ -3,6 +3,7 @@
  * output, whatever the image size. */
 #include <config.h>
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,15 +92,34 @@ zlib_stored (const uint8_t *in, size_t len, uint8_t *out)
   return o;
 }
 
+/* Does this sample look like random (or already compressed) data?  Its
+ * byte entropy, estimated from a histogram, is close to 8 bits. */
+static int
+looks_random (const uint8_t *p, size_t n)
+{
+  uint32_t h[256] = { 0 };
+  for (size_t i = 0; i < n; ++i)
+    h[p[i]]++;
+  double e = 0;
+  for (int i = 0; i < 256; ++i)
+    if (h[i]) {
+      double q = (double) h[i] / n;
+      e -= q * log2 (q);
+    }
+  return e > 7.6;
+}
+
 /* Compress one unit; sets *stored when deflate does not pay. */
 static size_t
 compress_unit (const struct zpipe *z, struct zctx *c, const uint8_t *in,
                size_t len, uint8_t *out, int *stored)
 {
   *stored = 0;
-  /* A cheap trial on the first 4 KiB: random data does not shrink, so do
-   * not spend a full deflate on it. */
-  if (len >= 8192) {
+  /* Random data does not shrink: a byte histogram of the first 4 KiB spots
+   * it cheaply; borderline data gets a quick deflate trial. */
+  if (len >= 8192 && looks_random (in, 4096))
+    *stored = 1;
+  else if (len >= 8192) {
     deflateReset (&c->trial);
     c->trial.next_in = (uint8_t *) in;
     c->trial.avail_in = 4096;

@@ -82,10 +82,6 @@ raw_extent (struct image *img, uint64_t off, uint64_t max,
 static int
 raw_w_open (struct writer *w)
 {
-  if (ftruncate (w->fd, (off_t) w->size) == -1) {
-    format_error ("%s: cannot size the output: %s", w->path, strerror (errno));
-    return -1;
-  }
   return 0;
 }
 
@@ -103,6 +99,12 @@ raw_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
 static int
 raw_w_finish (struct writer *w)
 {
+  /* Sized at the end: writing into a file already extended over holes is
+   * slower on some file systems than extending it. */
+  if (ftruncate (w->fd, (off_t) w->size) == -1) {
+    format_error ("%s: cannot size the output: %s", w->path, strerror (errno));
+    return -1;
+  }
   return 0;
 }
 

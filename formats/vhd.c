@@ -340,11 +340,8 @@ vhd_w_open (struct writer *w)
       vw->uuid[i] = (uint8_t) rand ();
   vw->uuid[6] = (vw->uuid[6] & 0x0F) | 0x40;          /* version 4 */
   vw->uuid[8] = (vw->uuid[8] & 0x3F) | 0x80;
-  if (!w->opts.variant) {
-    if (ftruncate (w->fd, (off_t) (w->size + FOOTER)) == -1)
-      return werr (w);
-    return 0;
-  }
+  if (!w->opts.variant)
+    return 0;                   /* the footer, written last, sizes the file */
   vw->entries = w->size / DYN_BLOCK;
   vw->bat = malloc ((size_t) vw->entries * 4);
   if (!vw->bat)

@@ -13,6 +13,7 @@
 
 #include "bytes.h"
 #include "format.h"
+#include "units.h"
 #include "zpipe.h"
 
 #define QCOW_MAGIC "QFI\xfb"
@@ -388,8 +389,7 @@ struct qw {
   uint64_t *l1;                 /* host-endian */
   uint64_t *l2;                 /* current L2 table, big-endian entries */
   uint64_t l2_index;            /* UINT64_MAX: none */
-  uint8_t *cbuf;                /* cluster being assembled */
-  uint64_t cbuf_index;          /* UINT64_MAX: none */
+  struct units clusters;
   uint64_t next;                /* next free byte in the file */
   struct zpipe *zp;
   /* Compressed mode: a temporary file of u16 reference counts per host
@@ -512,18 +512,14 @@ qw_out (void *opaque, uint64_t cluster, const uint8_t *data, size_t len, int sto
   return set_entry (qw, cluster, OFLAG_COMPRESSED | nb << W_CSHIFT | off);
 }
 
+/* A cluster with data (unit-sized, zero padded): compressed or plain. */
 static int
-flush_cbuf (struct qw *qw)
+cluster_emit (void *opaque, uint64_t cl, const uint8_t *data, size_t len)
 {
-  if (qw->cbuf_index == UINT64_MAX)
-    return 0;
-  uint64_t idx = qw->cbuf_index;
-  qw->cbuf_index = UINT64_MAX;
-  if (is_zero (qw->cbuf, W_CLUSTER))
-    return 0;
+  struct qw *qw = opaque;
   if (qw->zp)
-    return zpipe_submit (qw->zp, idx, qw->cbuf, W_CLUSTER);
-  return write_plain_cluster (qw, idx, qw->cbuf);
+    return zpipe_submit (qw->zp, cl, data, W_CLUSTER);
+  return write_plain_cluster (qw, cl, data);
 }
 
 static int
@@ -539,10 +535,10 @@ qcow2_w_open (struct writer *w)
     qw->l1_size = 1;
   qw->l1 = calloc (qw->l1_size, 8);
   qw->l2 = malloc (W_CLUSTER);
-  qw->cbuf = malloc (W_CLUSTER);
-  if (!qw->l1 || !qw->l2 || !qw->cbuf)
+  if (!qw->l1 || !qw->l2)
     abort ();
-  qw->l2_index = qw->cbuf_index = UINT64_MAX;
+  qw->l2_index = UINT64_MAX;
+  units_init (&qw->clusters, W_CLUSTER, w->size, cluster_emit, qw);
   qw->l1_off = W_CLUSTER;
   qw->next = qw->l1_off + ((qw->l1_size * 8 + W_CLUSTER - 1) & ~(W_CLUSTER - 1));
   if (w->opts.compress) {
@@ -562,42 +558,14 @@ static int
 qcow2_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
 {
   struct qw *qw = w->priv;
-  const uint8_t *p = buf;
-  while (len) {
-    uint64_t cl = off / W_CLUSTER, in = off % W_CLUSTER;
-    size_t n = W_CLUSTER - in < len ? W_CLUSTER - in : len;
-    if (in == 0 && n == W_CLUSTER && qw->cbuf_index == UINT64_MAX) {
-      /* A whole cluster: no need to assemble it. */
-      int r = 0;
-      if (!is_zero (p, W_CLUSTER))
-        r = qw->zp ? zpipe_submit (qw->zp, cl, p, W_CLUSTER)
-                   : write_plain_cluster (qw, cl, p);
-      if (r == -1)
-        return -1;
-      p += n;
-      off += n;
-      len -= n;
-      continue;
-    }
-    if (qw->cbuf_index != cl) {
-      if (flush_cbuf (qw) == -1)
-        return -1;
-      memset (qw->cbuf, 0, W_CLUSTER);
-      qw->cbuf_index = cl;
-    }
-    memcpy (qw->cbuf + in, p, n);
-    p += n;
-    off += n;
-    len -= n;
-  }
-  return 0;
+  return units_data (&qw->clusters, off, buf, len);
 }
 
 static int
 qcow2_w_finish (struct writer *w)
 {
   struct qw *qw = w->priv;
-  if (flush_cbuf (qw) == -1 || (qw->zp && zpipe_flush (qw->zp) == -1)
+  if (units_flush (&qw->clusters) == -1 || (qw->zp && zpipe_flush (qw->zp) == -1)
       || flush_l2 (qw) == -1)
     return -1;
   /* Spilled L2 tables go after the data. */
@@ -723,7 +691,7 @@ qcow2_w_free (struct writer *w)
     fclose (qw->l2spill);
   free (qw->l1);
   free (qw->l2);
-  free (qw->cbuf);
+  units_free (&qw->clusters);
   free (qw);
   w->priv = NULL;
 }

@@ -23,6 +23,7 @@
 #include "bytes.h"
 #include "format.h"
 #include "raw.h"
+#include "units.h"
 #include "zpipe.h"
 
 #define SECTOR 512
@@ -507,8 +508,7 @@ struct vw {
   uint32_t *gd;                 /* sectors of written grain tables */
   uint32_t gt[W_GTES];          /* current grain table */
   uint64_t gt_index;            /* UINT64_MAX: none */
-  uint8_t *gbuf;                /* grain being assembled */
-  uint64_t gbuf_index;
+  struct units grains;
   uint8_t header[SECTOR];
 };
 
@@ -611,6 +611,8 @@ vw_header (struct vw *vw, uint64_t gd_sector)
   wr_le16 (h + S_COMPRESS, 1);
 }
 
+static int grain_emit (void *opaque, uint64_t g, const uint8_t *data, size_t len);
+
 static int
 vmdk_w_open (struct writer *w)
 {
@@ -622,10 +624,9 @@ vmdk_w_open (struct writer *w)
   uint64_t per_gt = (uint64_t) W_GTES * W_GRAIN;
   vw->gd_entries = (w->size + per_gt - 1) / per_gt;
   vw->gd = calloc (vw->gd_entries ? vw->gd_entries : 1, 4);
-  vw->gbuf = malloc (W_GRAIN);
-  if (!vw->gd || !vw->gbuf)
+  if (!vw->gd)
     abort ();
-  vw->gt_index = vw->gbuf_index = UINT64_MAX;
+  vw->gt_index = UINT64_MAX;
 
   /* Header with the directory "at the end", and the descriptor. */
   vw_header (vw, GD_AT_END);
@@ -670,62 +671,32 @@ vmdk_w_open (struct writer *w)
     return -1;
   vw->pos = W_OVERHEAD * SECTOR;
   vw->zp = zpipe_new (w->opts.threads, W_GRAIN, ZPIPE_ZLIB, vw_out, vw);
+  units_init (&vw->grains, W_GRAIN, w->size, grain_emit, vw);
   return 0;
 }
 
+/* A grain with data: to the compressors (the last grain of a disk whose
+ * size is not a multiple of the grain holds only the bytes inside it). */
 static int
-flush_gbuf (struct vw *vw)
+grain_emit (void *opaque, uint64_t g, const uint8_t *data, size_t len)
 {
-  if (vw->gbuf_index == UINT64_MAX)
-    return 0;
-  uint64_t g = vw->gbuf_index;
-  vw->gbuf_index = UINT64_MAX;
-  if (is_zero (vw->gbuf, W_GRAIN))
-    return 0;
-  /* The last grain of a disk whose size is not a multiple of the grain
-   * holds only the bytes inside the disk. */
-  uint64_t start = g * W_GRAIN;
-  size_t len = vw->w->size - start < W_GRAIN ? vw->w->size - start : W_GRAIN;
-  return zpipe_submit (vw->zp, g, vw->gbuf, len);
+  struct vw *vw = opaque;
+  return zpipe_submit (vw->zp, g, data, len);
 }
 
 static int
 vmdk_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
 {
   struct vw *vw = w->priv;
-  const uint8_t *p = buf;
-  while (len) {
-    uint64_t g = off / W_GRAIN, in = off % W_GRAIN;
-    size_t n = W_GRAIN - in < len ? W_GRAIN - in : len;
-    if (in == 0 && n == W_GRAIN && vw->gbuf_index == UINT64_MAX
-        && (g + 1) * W_GRAIN <= vw->w->size) {
-      /* A whole grain: hand it over without assembling it. */
-      if (!is_zero (p, W_GRAIN) && zpipe_submit (vw->zp, g, p, W_GRAIN) == -1)
-        return -1;
-      p += n;
-      off += n;
-      len -= n;
-      continue;
-    }
-    if (vw->gbuf_index != g) {
-      if (flush_gbuf (vw) == -1)
-        return -1;
-      memset (vw->gbuf, 0, W_GRAIN);
-      vw->gbuf_index = g;
-    }
-    memcpy (vw->gbuf + in, p, n);
-    p += n;
-    off += n;
-    len -= n;
-  }
-  return 0;
+  return units_data (&vw->grains, off, buf, len);
 }
 
 static int
 vmdk_w_finish (struct writer *w)
 {
   struct vw *vw = w->priv;
-  if (flush_gbuf (vw) == -1 || zpipe_flush (vw->zp) == -1 || flush_gt (vw) == -1)
+  if (units_flush (&vw->grains) == -1 || zpipe_flush (vw->zp) == -1
+      || flush_gt (vw) == -1)
     return -1;
   /* Grain directory. */
   size_t gdb = (vw->gd_entries * 4 + SECTOR - 1) / SECTOR * SECTOR;
@@ -761,7 +732,7 @@ vmdk_w_free (struct writer *w)
     return;
   zpipe_free (vw->zp);
   free (vw->gd);
-  free (vw->gbuf);
+  units_free (&vw->grains);
   free (vw);
   w->priv = NULL;
 }

@@ -561,6 +561,17 @@ qcow2_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
   return units_data (&qw->clusters, off, buf, len);
 }
 
+/* Metadata clusters are written only up to their last non-zero 4 KiB
+ * block: the rest stays a hole (the file is extended at the end). */
+static size_t
+used_bytes (const uint8_t *p, size_t len)
+{
+  size_t n = len;
+  while (n >= 4096 && is_zero (p + n - 4096, 4096))
+    n -= 4096;
+  return n ? n : 512;
+}
+
 static int
 qcow2_w_finish (struct writer *w)
 {
@@ -618,7 +629,7 @@ qcow2_w_finish (struct writer *w)
       if (b < blocks)
         wr_be64 (buf + 8 * i, blocks_off + b * W_CLUSTER);
     }
-    if (full_pwrite (w->fd, buf, W_CLUSTER, table_off + t * W_CLUSTER) == -1)
+    if (full_pwrite (w->fd, buf, used_bytes (buf, W_CLUSTER), table_off + t * W_CLUSTER) == -1)
       goto werr;
   }
   /* Refcount blocks: every cluster in use holds 1, except host clusters
@@ -639,7 +650,7 @@ qcow2_w_finish (struct writer *w)
       }
       wr_be16 (buf + 2 * i, v);
     }
-    if (full_pwrite (w->fd, buf, W_CLUSTER, blocks_off + b * W_CLUSTER) == -1)
+    if (full_pwrite (w->fd, buf, used_bytes (buf, W_CLUSTER), blocks_off + b * W_CLUSTER) == -1)
       goto werr;
   }
   /* L1 table. */
@@ -649,7 +660,7 @@ qcow2_w_finish (struct writer *w)
     abort ();
   for (uint64_t i = 0; i < qw->l1_size; ++i)
     wr_be64 (l1 + 8 * i, qw->l1[i]);
-  int r = full_pwrite (w->fd, l1, l1b, qw->l1_off);
+  int r = full_pwrite (w->fd, l1, used_bytes (l1, l1b), qw->l1_off);
   free (l1);
   if (r == -1)
     goto werr;
@@ -665,7 +676,7 @@ qcow2_w_finish (struct writer *w)
   wr_be32 (buf + Q_REFTABLE_CLUSTERS, table_clusters);
   wr_be32 (buf + Q_REFCOUNT_ORDER, 4);
   wr_be32 (buf + Q_HEADER_LEN, 104);
-  if (full_pwrite (w->fd, buf, W_CLUSTER, 0) == -1)
+  if (full_pwrite (w->fd, buf, used_bytes (buf, W_CLUSTER), 0) == -1)
     goto werr;
   free (buf);
   uint64_t end = blocks_off + blocks * W_CLUSTER;

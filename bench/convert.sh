@@ -8,6 +8,7 @@
 # output (the same durability), and the ratio against that.
 #
 # usage: bench/convert.sh [WORKDIR] [RUNS]   (default /var/tmp/winseal-bench, 3)
+#        BENCH_CASES='VMDK' bench/convert.sh    (only the matching cases)
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 winseal=${WINSEAL:-$here/winseal}
@@ -52,6 +53,8 @@ run_winseal () {
 
 run () {   # run NAME INPUT QEMU-ARGS -- WINSEAL-ARGS
   local name=$1; in=$2; shift 2
+  # BENCH_CASES=PATTERN runs only the cases whose name matches (grep -E).
+  if [ -n "${BENCH_CASES:-}" ] && ! echo "$name" | grep -Eq "$BENCH_CASES"; then return 0; fi
   qargs=() wargs=()
   while [ "$1" != -- ]; do qargs+=("$1"); shift; done
   shift

@@ -495,7 +495,7 @@ write_plain_cluster (struct qw *qw, uint64_t cluster, const uint8_t *data)
 
 /* zpipe output: a compressed cluster (or a stored one). */
 static int
-qw_out (void *opaque, uint64_t cluster, const uint8_t *data, size_t len, int stored)
+qw_out (void *opaque, uint64_t cluster, uint8_t *data, size_t len, int stored)
 {
   struct qw *qw = opaque;
   struct writer *w = qw->w;

@@ -560,9 +560,11 @@ flush_gt (struct vw *vw)
   return 0;
 }
 
-/* zpipe output: one grain, in LBA order. */
+/* zpipe output: one grain, in LBA order.  The grain marker goes in the
+ * headroom before the data and the sector padding after it, so each grain
+ * is one write. */
 static int
-vw_out (void *opaque, uint64_t g, const uint8_t *data, size_t len, int stored)
+vw_out (void *opaque, uint64_t g, uint8_t *data, size_t len, int stored)
 {
   struct vw *vw = opaque;
   uint64_t gi = g / W_GTES;
@@ -573,18 +575,15 @@ vw_out (void *opaque, uint64_t g, const uint8_t *data, size_t len, int stored)
     vw->gt_index = gi;
   }
   vw->gt[g % W_GTES] = vw->pos / SECTOR;
-  uint8_t m[12];
+  uint8_t *m = data - 12;
   wr_le64 (m, g * W_GRAIN_SECTORS);
   wr_le32 (m + 8, len);
-  /* Marker and data together, then padding to a sector. */
-  static const uint8_t zeros[SECTOR];
-  size_t pad = (SECTOR - (12 + len) % SECTOR) % SECTOR;
-  if (full_pwrite (vw->w->fd, m, 12, vw->pos) == -1
-      || full_pwrite (vw->w->fd, data, len, vw->pos + 12) == -1
-      || (pad && full_pwrite (vw->w->fd, zeros, pad, vw->pos + 12 + len) == -1))
+  size_t total = 12 + len, pad = (SECTOR - total % SECTOR) % SECTOR;
+  memset (data + len, 0, pad);
+  if (full_pwrite (vw->w->fd, m, total + pad, vw->pos) == -1)
     return vw_err (vw->w);
-  vw->pos += 12 + len + pad;
-  vw->w->bytes_written += 12 + len + pad;
+  vw->pos += total + pad;
+  vw->w->bytes_written += total + pad;
   return 0;
 }
 

@@ -25,6 +25,7 @@ struct job {
 
 struct zpipe {
   size_t unit, outcap;
+  size_t stride;                /* headroom + outcap + tailroom */
   enum zpipe_mode mode;
   zpipe_out_fn out;
   void *opaque;
@@ -176,7 +177,8 @@ worker (void *arg)
     pthread_mutex_unlock (&z->lock);
     for (size_t i = 0; i < j->n; ++i)
       j->outlen[i] = compress_unit (z, c, j->in + i * z->unit, j->inlen[i],
-                                    j->out + i * z->outcap, &j->stored[i]);
+                                    j->out + i * z->stride + ZPIPE_HEADROOM,
+                                    &j->stored[i]);
     pthread_mutex_lock (&z->lock);
     j->state = 3;
     pthread_cond_broadcast (&z->done);
@@ -200,6 +202,7 @@ zpipe_new (int threads, size_t unit, enum zpipe_mode mode, zpipe_out_fn out,
     threads = 64;
   z->unit = unit;
   z->outcap = compressBound (unit) + 64 + 5 * (unit / 65535 + 1);
+  z->stride = ZPIPE_HEADROOM + z->outcap + ZPIPE_TAILROOM;
   z->mode = mode;
   z->out = out;
   z->opaque = opaque;
@@ -211,7 +214,7 @@ zpipe_new (int threads, size_t unit, enum zpipe_mode mode, zpipe_out_fn out,
     abort ();
   for (int i = 0; i < z->slots; ++i) {
     z->jobs[i].in = malloc (BATCH * unit);
-    z->jobs[i].out = malloc (BATCH * z->outcap);
+    z->jobs[i].out = malloc (BATCH * z->stride);
     if (!z->jobs[i].in || !z->jobs[i].out)
       abort ();
   }
@@ -233,7 +236,8 @@ deliver_head (struct zpipe *z)
     pthread_cond_wait (&z->done, &z->lock);
   pthread_mutex_unlock (&z->lock);
   for (size_t i = 0; i < j->n && !z->failed; ++i)
-    if (z->out (z->opaque, j->index[i], j->out + i * z->outcap, j->outlen[i],
+    if (z->out (z->opaque, j->index[i], j->out + i * z->stride + ZPIPE_HEADROOM,
+                j->outlen[i],
                 j->stored[i]) == -1)
       z->failed = 1;
   pthread_mutex_lock (&z->lock);

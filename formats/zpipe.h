@@ -13,8 +13,12 @@ enum zpipe_mode {
 
 /* Called in submission order, in the submitting thread.  stored is true
  * when deflate did not pay: for ZPIPE_ZLIB data is then a zlib stream of
- * stored blocks, for ZPIPE_RAW it is the uncompressed unit. */
-typedef int (*zpipe_out_fn) (void *opaque, uint64_t index, const uint8_t *data,
+ * stored blocks, for ZPIPE_RAW it is the uncompressed unit.  The callback
+ * may write ZPIPE_HEADROOM bytes before data and ZPIPE_TAILROOM after
+ * data + len (to put a marker and padding around it and write it once). */
+#define ZPIPE_HEADROOM 16
+#define ZPIPE_TAILROOM 512
+typedef int (*zpipe_out_fn) (void *opaque, uint64_t index, uint8_t *data,
                              size_t len, int stored);
 
 struct zpipe;

@@ -115,6 +115,18 @@ int image_extent (struct image *img, uint64_t off, uint64_t max,
                   uint64_t *len_ret, enum extent_type *type_ret);
 
 /* Helpers for drivers. */
+/* A small cache of metadata tables (qcow2 L2 tables, VMDK grain tables)
+ * read from the image file, least recently used first out. */
+#define TCACHE_SLOTS 16
+struct tcache {
+  size_t bytes;                 /* table size */
+  unsigned clock;
+  struct { uint64_t off; uint8_t *data; unsigned age; } s[TCACHE_SLOTS];
+};
+void tcache_init (struct tcache *c, size_t bytes);
+void tcache_free (struct tcache *c);
+/* The table at file offset off, read on a miss; NULL on a read error. */
+const uint8_t *tcache_get (struct tcache *c, int fd, uint64_t off);
 /* Read a hole: from the backing image, or zeros. */
 int hole_read (struct image *img, void *buf, size_t len, uint64_t off);
 int full_pread (int fd, void *buf, size_t len, uint64_t off);

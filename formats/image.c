@@ -248,3 +248,45 @@ image_extent (struct image *img, uint64_t off, uint64_t max,
   }
   return 0;
 }
+
+void
+tcache_init (struct tcache *c, size_t bytes)
+{
+  memset (c, 0, sizeof *c);
+  c->bytes = bytes;
+  for (int i = 0; i < TCACHE_SLOTS; ++i) {
+    c->s[i].off = UINT64_MAX;
+    c->s[i].data = malloc (bytes);
+    if (!c->s[i].data)
+      abort ();
+  }
+}
+
+void
+tcache_free (struct tcache *c)
+{
+  for (int i = 0; i < TCACHE_SLOTS; ++i)
+    free (c->s[i].data);
+  memset (c, 0, sizeof *c);
+}
+
+const uint8_t *
+tcache_get (struct tcache *c, int fd, uint64_t off)
+{
+  int hit = -1, old = 0;
+  for (int i = 0; i < TCACHE_SLOTS; ++i) {
+    if (c->s[i].off == off)
+      hit = i;
+    if (c->s[i].age < c->s[old].age)
+      old = i;
+  }
+  if (hit < 0) {
+    hit = old;
+    c->s[hit].off = UINT64_MAX;
+    if (full_pread (fd, c->s[hit].data, c->bytes, off) == -1)
+      return NULL;
+    c->s[hit].off = off;
+  }
+  c->s[hit].age = ++c->clock;
+  return c->s[hit].data;
+}

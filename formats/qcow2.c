@@ -24,7 +24,6 @@
 #define EXT_BACKING_FORMAT 0xE2792ACA
 #define MAX_SIZE (UINT64_C (1) << 50)             /* 1 PiB: anything more is absurd */
 #define MAX_L1_BYTES (32u << 20)
-#define L2_CACHE 16
 
 /* Header offsets. */
 enum {
@@ -43,12 +42,6 @@ qcow2_probe (const uint8_t *head, size_t headlen, const uint8_t *tail,
   return headlen >= 4 && memcmp (head, QCOW_MAGIC, 4) == 0 ? 100 : 0;
 }
 
-struct l2c {
-  uint64_t l1_index;            /* which table; UINT64_MAX = empty */
-  uint64_t *e;
-  unsigned age;
-};
-
 struct qcow2 {
   unsigned cluster_bits;
   uint64_t cluster_size, l2_entries;
@@ -58,8 +51,7 @@ struct qcow2 {
   unsigned csize_shift;
   uint64_t csize_mask;
   int version;
-  struct l2c cache[L2_CACHE];
-  unsigned clock;
+  struct tcache l2;             /* L2 tables */
   uint8_t *cbuf;                /* compressed input */
   uint8_t *dbuf;                /* last decompressed cluster */
   uint64_t dbuf_entry;
@@ -147,12 +139,7 @@ qcow2_open (struct image *img)
       return bad (img, "an L2 table overlaps the L1 table");
     q->l1[i] = off;
   }
-  for (int i = 0; i < L2_CACHE; ++i) {
-    q->cache[i].l1_index = UINT64_MAX;
-    q->cache[i].e = malloc (q->cluster_size);
-    if (!q->cache[i].e)
-      abort ();
-  }
+  tcache_init (&q->l2, q->cluster_size);
   q->cbuf = malloc (q->cluster_size * 2 + 512);
   q->dbuf = malloc (q->cluster_size);
   q->dbuf_entry = 0;
@@ -210,8 +197,7 @@ qcow2_close (struct image *img)
 {
   struct qcow2 *q = img->priv;
   free (q->l1);
-  for (int i = 0; i < L2_CACHE; ++i)
-    free (q->cache[i].e);
+  tcache_free (&q->l2);
   free (q->cbuf);
   free (q->dbuf);
   free (q);
@@ -227,21 +213,10 @@ l2_entry (struct image *img, uint64_t cluster, uint64_t *entry_ret)
     *entry_ret = 0;
     return 0;
   }
-  struct l2c *c = NULL, *old = &q->cache[0];
-  for (int i = 0; i < L2_CACHE; ++i) {
-    if (q->cache[i].l1_index == i1)
-      c = &q->cache[i];
-    if (q->cache[i].age < old->age)
-      old = &q->cache[i];
-  }
-  if (!c) {
-    c = old;
-    if (full_pread (img->fd, c->e, q->cluster_size, q->l1[i1]) == -1)
-      return bad (img, "cannot read an L2 table");
-    c->l1_index = i1;
-  }
-  c->age = ++q->clock;
-  *entry_ret = rd_be64 ((uint8_t *) &c->e[i2]);
+  const uint8_t *t = tcache_get (&q->l2, img->fd, q->l1[i1]);
+  if (!t)
+    return bad (img, "cannot read an L2 table");
+  *entry_ret = rd_be64 (t + 8 * i2);
   return 0;
 }
 

@@ -38,7 +38,6 @@
 #define MARKER_GD 2
 #define MARKER_FOOTER 3
 #define MAX_CAPACITY ((UINT64_C (1) << 50) / SECTOR)
-#define GT_CACHE 16
 #define MAX_EXTENTS 1024
 
 /* Sparse header offsets. */
@@ -60,12 +59,6 @@ vmdk_probe (const uint8_t *head, size_t headlen, const uint8_t *tail,
   return 0;
 }
 
-struct gtc {
-  uint32_t gd_index;            /* UINT32_MAX: empty */
-  uint32_t *e;
-  unsigned age;
-};
-
 /* A sparse extent (the whole file of a monolithicSparse or
  * streamOptimized disk). */
 struct sparse {
@@ -74,8 +67,7 @@ struct sparse {
   uint32_t gtes;                /* entries per grain table */
   uint64_t gd_entries;
   uint32_t *gd;                 /* sectors of grain tables */
-  struct gtc cache[GT_CACHE];
-  unsigned clock;
+  struct tcache gt;             /* grain tables */
   uint8_t *cbuf, *dbuf;
   uint64_t dbuf_grain;          /* UINT64_MAX: none */
 };
@@ -164,12 +156,7 @@ open_sparse (struct image *img, struct sparse *sp)
     if (e && e < 1)
       return bad (img, "a grain table overlaps the header");
   }
-  for (int i = 0; i < GT_CACHE; ++i) {
-    sp->cache[i].gd_index = UINT32_MAX;
-    sp->cache[i].e = malloc (gt_bytes);
-    if (!sp->cache[i].e)
-      abort ();
-  }
+  tcache_init (&sp->gt, gt_bytes);
   sp->cbuf = malloc (sp->grain * 2 + 1024);
   sp->dbuf = malloc (sp->grain);
   if (!sp->cbuf || !sp->dbuf)
@@ -182,8 +169,7 @@ static void
 close_sparse (struct sparse *sp)
 {
   free (sp->gd);
-  for (int i = 0; i < GT_CACHE; ++i)
-    free (sp->cache[i].e);
+  tcache_free (&sp->gt);
   free (sp->cbuf);
   free (sp->dbuf);
 }
@@ -198,21 +184,10 @@ gte (struct image *img, struct sparse *sp, uint64_t g, uint32_t *ret)
     *ret = 0;
     return 0;
   }
-  struct gtc *c = NULL, *old = &sp->cache[0];
-  for (int i = 0; i < GT_CACHE; ++i) {
-    if (sp->cache[i].gd_index == gi)
-      c = &sp->cache[i];
-    if (sp->cache[i].age < old->age)
-      old = &sp->cache[i];
-  }
-  if (!c) {
-    c = old;
-    if (full_pread (img->fd, c->e, (size_t) sp->gtes * 4, (uint64_t) sp->gd[gi] * SECTOR) == -1)
-      return bad (img, "cannot read a grain table");
-    c->gd_index = gi;
-  }
-  c->age = ++sp->clock;
-  *ret = rd_le32 ((uint8_t *) &c->e[ti]);
+  const uint8_t *t = tcache_get (&sp->gt, img->fd, (uint64_t) sp->gd[gi] * SECTOR);
+  if (!t)
+    return bad (img, "cannot read a grain table");
+  *ret = rd_le32 (t + 4 * ti);
   return 0;
 }
 

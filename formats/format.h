@@ -114,6 +114,11 @@ int image_pread (struct image *img, void *buf, size_t len, uint64_t off);
 int image_extent (struct image *img, uint64_t off, uint64_t max,
                   uint64_t *len_ret, enum extent_type *type_ret);
 
+/* Open a regular file or block device read-only and find its size.
+ * Returns the fd, or -1 with an error reported and errno set (ENOENT for a
+ * missing file, EINVAL for another kind of file). */
+int open_disk_file (const char *path, uint64_t *size_ret);
+
 /* Helpers for drivers. */
 /* A small cache of metadata tables (qcow2 L2 tables, VMDK grain tables)
  * read from the image file, least recently used first out. */

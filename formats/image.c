@@ -88,12 +88,34 @@ is_zero (const void *buf, size_t len)
   return len <= 16 || memcmp (p, p + 16, len - 16) == 0;
 }
 
+int
+open_disk_file (const char *path, uint64_t *size_ret)
+{
+  struct stat sb;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) {
+    format_error ("%s: %s", path, strerror (errno));
+    return -1;
+  }
+  if (fstat (fd, &sb) == -1 || !(S_ISREG (sb.st_mode) || S_ISBLK (sb.st_mode))) {
+    format_error ("%s: not a regular file or block device", path);
+    close (fd);
+    errno = EINVAL;
+    return -1;
+  }
+  *size_ret = sb.st_size;
+  if (S_ISBLK (sb.st_mode)) {
+    off_t end = lseek (fd, 0, SEEK_END);
+    *size_ret = end > 0 ? (uint64_t) end : 0;
+  }
+  return fd;
+}
+
 static struct image *
 open_at_depth (const char *path, const struct format_ops *fmt, int depth,
                char **above)
 {
   char real[PATH_MAX];
-  struct stat sb;
 
   if (depth > MAX_BACKING_DEPTH) {
     format_error ("%s: backing chain is deeper than %d images (at %s)",
@@ -110,21 +132,10 @@ open_at_depth (const char *path, const struct format_ops *fmt, int depth,
       format_error ("%s: backing chain loops back to %s", path, real);
       return NULL;
     }
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd == -1) {
-    format_error ("%s: %s", path, strerror (errno));
+  uint64_t fsize;
+  int fd = open_disk_file (path, &fsize);
+  if (fd == -1)
     return NULL;
-  }
-  if (fstat (fd, &sb) == -1 || !(S_ISREG (sb.st_mode) || S_ISBLK (sb.st_mode))) {
-    format_error ("%s: not a regular file or block device", path);
-    close (fd);
-    return NULL;
-  }
-  uint64_t fsize = sb.st_size;
-  if (S_ISBLK (sb.st_mode)) {
-    off_t end = lseek (fd, 0, SEEK_END);
-    fsize = end > 0 ? (uint64_t) end : 0;
-  }
   if (!fmt) {
     fmt = format_probe_fd (fd, fsize);
     if (!fmt) {

@@ -30,22 +30,10 @@ appliance_error (guestfs_h *g)
 int
 image_precheck (const char *path, const char **format_ret)
 {
-  struct stat sb;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd == -1) {
-    ws_error ("%s: %m", path);
+  uint64_t size;
+  int fd = open_disk_file (path, &size);
+  if (fd == -1)
     return errno == ENOENT ? WS_EXIT_ERROR : WS_EXIT_UNREADABLE;
-  }
-  if (fstat (fd, &sb) == -1 || !(S_ISREG (sb.st_mode) || S_ISBLK (sb.st_mode))) {
-    ws_error ("%s: not a regular file or block device", path);
-    close (fd);
-    return WS_EXIT_UNREADABLE;
-  }
-  uint64_t size = sb.st_size;
-  if (S_ISBLK (sb.st_mode)) {
-    off_t end = lseek (fd, 0, SEEK_END);
-    size = end > 0 ? (uint64_t) end : 0;
-  }
   if (size < 512) {
     ws_error ("%s: %s (%llu bytes) is too small to be a disk image", path,
               size ? "file" : "empty file", (unsigned long long) size);

@@ -188,7 +188,7 @@ cmd_convert (int argc, char **argv)
 
   struct image *in = image_open (in_path, ifmt);
   if (!in)
-    return WS_EXIT_UNREADABLE;
+    return errno == ENOENT ? WS_EXIT_ERROR : WS_EXIT_UNREADABLE;
   struct bar b = { .on = show };
   if (show) {
     o.progress = progress;

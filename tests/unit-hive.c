@@ -60,15 +60,14 @@ main (void)
 {
   synthetic ();
 
-  char dir[] = "/tmp/winseal-unit.XXXXXX";
-  if (!mkdtemp (dir))
-    abort ();
-  CLEANUP_FREE char *system = unit_shared_hive (dir, "SYSTEM");
-  CLEANUP_FREE char *security = unit_shared_hive (dir, "SECURITY");
-  CLEANUP_FREE char *system_b = unit_shared_hive (dir, "SYSTEM_B");
-  CLEANUP_FREE char *corrupt = unit_shared_hive (dir, "corrupted_system_hive");
-  if (!system || !security || !system_b || !corrupt) {
-    fprintf (stderr, "unit-hive: ../shared/hives not found; real-hive checks skipped\n");
+  static const char *const names[] = {
+    "SYSTEM", "SECURITY", "SYSTEM_B", "corrupted_system_hive", NULL,
+  };
+  char *dir, *paths[4] = { NULL };
+  int have = unit_shared_hives (&dir, names, paths) == 0;
+  CLEANUP_FREE char *system = paths[0], *security = paths[1];
+  CLEANUP_FREE char *system_b = paths[2], *corrupt = paths[3];
+  if (!have) {
     ws_rmtree (dir);
     return unit_failures ? 1 : 77;
   }

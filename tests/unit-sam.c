@@ -58,14 +58,11 @@ main (void)
 {
   malformed ();
 
-  char dir[] = "/tmp/winseal-unit.XXXXXX";
-  if (!mkdtemp (dir))
-    abort ();
-  CLEANUP_FREE char *sam = unit_shared_hive (dir, "SAM");
-  CLEANUP_FREE char *sec = unit_shared_hive (dir, "SECURITY");
-  CLEANUP_FREE char *sys = unit_shared_hive (dir, "SYSTEM");
-  if (!sam || !sec || !sys) {
-    fprintf (stderr, "unit-sam: ../shared/hives not found; real-hive checks skipped\n");
+  static const char *const names[] = { "SAM", "SECURITY", "SYSTEM", NULL };
+  char *dir, *paths[3] = { NULL };
+  int have = unit_shared_hives (&dir, names, paths) == 0;
+  CLEANUP_FREE char *sam = paths[0], *sec = paths[1], *sys = paths[2];
+  if (!have) {
     ws_rmtree (dir);
     return unit_failures ? 1 : 77;
   }

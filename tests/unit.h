@@ -54,4 +54,22 @@ unit_shared_hive (const char *dir, const char *name)
   return path;
 }
 
+/* Decompress the named shared hives into a new temporary directory
+ * (*dir_ret, caller removes).  Returns 0, or -1 when any is missing. */
+static inline int
+unit_shared_hives (char **dir_ret, const char *const *names, char **paths)
+{
+  static char dir[] = "/tmp/winseal-unit.XXXXXX";
+  if (!mkdtemp (dir))
+    abort ();
+  *dir_ret = dir;
+  int r = 0;
+  for (size_t i = 0; names[i]; ++i)
+    if (!(paths[i] = unit_shared_hive (dir, names[i])))
+      r = -1;
+  if (r)
+    fprintf (stderr, "../shared/hives not found; real-hive checks skipped\n");
+  return r;
+}
+
 #endif

@@ -40,7 +40,7 @@ help (void)
 }
 
 /* Parse "10G" and friends.  -1 on error. */
-static int
+int
 parse_size (const char *s, uint64_t *ret)
 {
   char *end;
@@ -81,15 +81,10 @@ guess_format (const char *path)
   return NULL;
 }
 
-struct bar {
-  int on;
-  struct timespec last;
-};
-
-static void
-progress (void *opaque, uint64_t done, uint64_t total)
+void
+progress_bar (void *opaque, uint64_t done, uint64_t total)
 {
-  struct bar *b = opaque;
+  struct progress_bar *b = opaque;
   struct timespec now;
   clock_gettime (CLOCK_MONOTONIC, &now);
   long ms = (now.tv_sec - b->last.tv_sec) * 1000 + (now.tv_nsec - b->last.tv_nsec) / 1000000;
@@ -115,6 +110,33 @@ report_error (const char *msg)
 }
 
 int
+output_format_setup (const char *cmd, const char *format, const char *out_path,
+                     struct convert_opts *o)
+{
+  if (!format && !(format = guess_format (out_path)))
+    return usage_error (cmd, "cannot tell the output format from '%s': use --format",
+                        out_path), -1;
+  o->fmt = format_by_name (format);
+  if (!o->fmt || strcasecmp (format, "vpc") == 0)
+    return usage_error (cmd, "unknown output format '%s' (vhd, vhd-dynamic, vmdk, qcow2, raw)",
+                        format), -1;
+  o->wopts.variant = strcasecmp (format, "vhd-dynamic") == 0;
+  if (o->wopts.compress && o->fmt != &format_qcow2)
+    return usage_error (cmd, "--compress applies to qcow2 only"), -1;
+  if (o->wopts.threads == 0) {
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    o->wopts.threads = cores > 0 ? (int) cores : 1;
+  }
+  return 0;
+}
+
+const char *
+output_format_name (const struct convert_opts *o)
+{
+  return o->wopts.variant ? "vhd-dynamic" : o->fmt->name;
+}
+
+int
 cmd_convert (int argc, char **argv)
 {
   enum { O_FORMAT = 256, O_INFMT, O_SIZE, O_THREADS, O_PROGRESS, O_NOPROGRESS,
@@ -135,8 +157,6 @@ cmd_convert (int argc, char **argv)
   const char *format = NULL, *infmt = NULL;
   struct convert_opts o = { 0 };
   int c, json = 0, show = isatty (2);
-  long cores = sysconf (_SC_NPROCESSORS_ONLN);
-  o.wopts.threads = cores > 0 ? (int) cores : 1;
 
   format_error_hook = report_error;
   opterr = 0;
@@ -172,16 +192,8 @@ cmd_convert (int argc, char **argv)
     return usage_error ("convert", argc - optind < 2 ? "INPUT and OUTPUT are needed"
                         : "too many arguments");
   const char *in_path = argv[optind], *out_path = argv[optind + 1];
-  if (!format && !(format = guess_format (out_path)))
-    return usage_error ("convert", "cannot tell the output format from '%s': use --format",
-                        out_path);
-  o.fmt = format_by_name (format);
-  if (!o.fmt || strcasecmp (format, "vpc") == 0)
-    return usage_error ("convert", "unknown output format '%s' (vhd, vhd-dynamic, vmdk, qcow2, raw)",
-                        format);
-  o.wopts.variant = strcasecmp (format, "vhd-dynamic") == 0;
-  if (o.wopts.compress && o.fmt != &format_qcow2)
-    return usage_error ("convert", "--compress applies to qcow2 only");
+  if (output_format_setup ("convert", format, out_path, &o) == -1)
+    return WS_EXIT_ERROR;
   const struct format_ops *ifmt = NULL;
   if (infmt && !(ifmt = format_by_name (infmt)))
     return usage_error ("convert", "unknown input format '%s'", infmt);
@@ -189,9 +201,9 @@ cmd_convert (int argc, char **argv)
   struct image *in = image_open (in_path, ifmt);
   if (!in)
     return errno == ENOENT ? WS_EXIT_ERROR : WS_EXIT_UNREADABLE;
-  struct bar b = { .on = show };
+  struct progress_bar b = { .on = show };
   if (show) {
-    o.progress = progress;
+    o.progress = progress_bar;
     o.opaque = &b;
   }
   struct convert_result r;
@@ -202,7 +214,7 @@ cmd_convert (int argc, char **argv)
     jadd_str (j, "input", in_path);
     jadd_str (j, "input_format", in_name);
     jadd_str (j, "output", out_path);
-    jadd_str (j, "format", o.wopts.variant ? "vhd-dynamic" : o.fmt->name);
+    jadd_str (j, "format", output_format_name (&o));
     jadd_int (j, "input_virtual_size", in->size);
     jadd_int (j, "virtual_size", r.virtual_size);
     jadd_int (j, "bytes_written", r.bytes_written);

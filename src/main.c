@@ -12,6 +12,9 @@
 
 static const struct command commands[] = {
   { "inspect", "report what a Windows image contains (read-only)", cmd_inspect },
+  { "generalize", "generalize a Windows image offline and write it (the main job)", cmd_generalize },
+  { "verify", "check a generalized image (read-only)", cmd_verify },
+  { "unattend", "print or check an answer file (unattend.xml)", cmd_unattend },
   { "convert", "convert a disk image (raw, vhd, vmdk, qcow2)", cmd_convert },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])

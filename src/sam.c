@@ -203,3 +203,44 @@ lsa_policy_name (hive_h *h, const char *key)
     return NULL;
   return utf16le_to_utf8 (v + off, l);
 }
+
+int
+sam_alias_remove_member (const uint8_t *c, size_t len, const struct sid *member,
+                         uint8_t **out_ret, size_t *out_len_ret)
+{
+  const uint8_t *p;
+  size_t l;
+  uint32_t count;
+  if (sam_item (c, len, &sam_alias_c_layout, 3, &p, &l, &count) == -1 || count > l / 8)
+    return -1;
+  uint8_t want[SID_MAX_BINARY];
+  size_t wl = sid_binary_len (member);
+  sid_to_binary (member, want);
+  for (size_t off = 0, i = 0; i < count; ++i) {
+    struct sid s;
+    int used = sid_from_binary (p + off, l - off, &s);
+    if (used < 0)
+      return -1;
+    if ((size_t) used == wl && memcmp (p + off, want, wl) == 0) {
+      size_t at = (size_t) (p - c) + off;         /* absolute position */
+      uint8_t *o = ws_malloc (len - wl + 1);
+      memcpy (o, c, at);
+      memcpy (o + at, c + at + wl, len - at - wl);
+      uint32_t rel = (uint32_t) (at - sam_alias_c_layout.base);
+      for (size_t d = 0; d < sam_alias_c_layout.count; ++d) {
+        uint8_t *e = o + sam_alias_c_layout.table + 12 * d;
+        if (d == 3) {
+          put_le32 (e + 4, le32 (e + 4) - (uint32_t) wl);
+          put_le32 (e + 8, count - 1);
+        }
+        else if (le32 (e) > rel)
+          put_le32 (e, le32 (e) - (uint32_t) wl);
+      }
+      *out_ret = o;
+      *out_len_ret = len - wl;
+      return 1;
+    }
+    off += used;
+  }
+  return 0;
+}

@@ -50,6 +50,12 @@ void sam_free_users (struct sam_user *u, size_t n);
 int sam_alias_members (const uint8_t *c, size_t len, struct sid **sids_ret,
                        size_t *n_ret);
 
+/* Remove one member SID from an alias's C value.  Returns 1 with a new
+ * value in *out_ret (caller frees), 0 when the SID is not a member, -1
+ * when the value is malformed. */
+int sam_alias_remove_member (const uint8_t *c, size_t len, const struct sid *member,
+                             uint8_t **out_ret, size_t *out_len_ret);
+
 /* SECURITY hive: Policy\PolAcDmS (machine SID), PolAcDmN (account domain
  * name, UTF-8, caller frees), PolPrDmN (primary domain or workgroup). */
 int lsa_machine_sid (hive_h *h, struct sid *ret);

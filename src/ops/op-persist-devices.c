@@ -1,0 +1,72 @@
+/* winseal operation persist-devices: keep installed drivers through the
+ * generalize pass — PersistAllDeviceInstalls and
+ * DoNotCleanUpNonPresentDevices in the answer file (Microsoft-Windows-
+ * PnpSysprep, generalize pass; the unattend operation writes them) and
+ * the registry value Control\Windows\PersistAllDeviceInstalls=1 that the
+ * reference-image checklist in the project's seeds documents. */
+#include <config.h>
+
+#include "generalize.h"
+#include "hive.h"
+#include "winseal.h"
+
+#define WIN_KEY "Control\\Windows"
+
+static int
+perform (struct gen *g)
+{
+  size_t n;
+  CLEANUP_FREE hive_node_h *sets = gen_control_sets (g, &n);
+  hive_h *h = gen_hive (g, "SYSTEM");
+  if (!sets || !h)
+    return -1;
+  for (size_t i = 0; i < n; ++i) {
+    hive_node_h k = gen_mkkey (g, h, sets[i], WIN_KEY);
+    CLEANUP_FREE char *cs = hivex_node_name (h, sets[i]);
+    CLEANUP_FREE char *kp = ws_strconcat (cs, "\\", WIN_KEY, NULL);
+    if (!k || gen_set_dword (g, "SYSTEM", k, kp, "PersistAllDeviceInstalls", 1) == -1)
+      return -1;
+  }
+  if (!op_enabled (g->sel, "unattend"))
+    gen_warn (g, "persist-devices: the unattend operation is disabled, so the answer "
+              "file's PnpSysprep settings are not written");
+  return 0;
+}
+
+static void
+verify (struct gen *g)
+{
+  size_t n;
+  CLEANUP_FREE hive_node_h *sets = gen_control_sets (g, &n);
+  hive_h *h = gen_hive (g, "SYSTEM");
+  for (size_t i = 0; sets && i < n; ++i) {
+    hive_node_h k = hive_walk (h, sets[i], WIN_KEY);
+    uint32_t v;
+    if (!k || hive_get_dword (h, k, "PersistAllDeviceInstalls", &v) == -1 || v != 1) {
+      CLEANUP_FREE char *cs = hivex_node_name (h, sets[i]);
+      gen_fail (g, "persist-devices: %s\\%s\\PersistAllDeviceInstalls is not 1", cs, WIN_KEY);
+    }
+  }
+  CLEANUP_FREE char *path = win_sysroot_path (g->w, "Panther/unattend.xml");
+  size_t len = 0;
+  CLEANUP_FREE char *xml = gen_read_file (g, path, &len);
+  if (!xml || !unattend_has_setting (xml, len, "generalize", "Microsoft-Windows-PnpSysprep",
+                                     "PersistAllDeviceInstalls", "true"))
+    gen_fail (g, "persist-devices: the answer file does not set PersistAllDeviceInstalls");
+}
+
+const struct operation op_persist_devices = {
+  .name = "persist-devices",
+  .heading = "Keep installed device drivers through generalize",
+  .description =
+    "Asks the generalize pass to keep device installations: "
+    "PersistAllDeviceInstalls and DoNotCleanUpNonPresentDevices in "
+    "Microsoft-Windows-PnpSysprep (generalize pass) of the answer file, and "
+    "PersistAllDeviceInstalls=1 under Control\\Windows in every control set (the "
+    "registry form given by the reference-image checklist this project started "
+    "from, not by Microsoft documentation).  --no-persist-devices turns it off.",
+  .enabled_by_default = 1,
+  .options = "--no-persist-devices",
+  .perform = perform,
+  .verify = verify,
+};

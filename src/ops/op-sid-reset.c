@@ -1,0 +1,196 @@
+/* winseal operation sid-reset: move the machine (account domain) SID to a
+ * new one in every hive — binary SIDs (SAM V and C values, PolAcDmS,
+ * ProfileList Sid, security descriptors in sk cells) and string SIDs
+ * (key names such as ProfileList\<SID>, Aliases\Members\<SID>,
+ * Policy\Accounts\<SID>, UsrClass's <SID>_Classes, and string values). */
+#include <config.h>
+
+#include <string.h>
+#include <sys/random.h>
+
+#include "generalize.h"
+#include "json-out.h"
+#include "hive.h"
+#include "regedit.h"
+#include "sam.h"
+#include "winseal.h"
+
+static uint32_t
+random_u32 (void)
+{
+  uint32_t v;
+  if (getrandom (&v, sizeof v, 0) != sizeof v)
+    abort ();
+  return v;
+}
+
+static int
+digits (uint32_t v)
+{
+  int d = 1;
+  while (v >= 10) {
+    v /= 10;
+    d++;
+  }
+  return d;
+}
+
+/* A random sub-authority with as many decimal digits as old, so that
+ * string SIDs keep their length and most renames happen in place. */
+static uint32_t
+random_like (uint32_t old)
+{
+  uint64_t lo = 1, hi;
+  for (int i = 1; i < digits (old); ++i)
+    lo *= 10;
+  hi = lo * 10 - 1;
+  if (hi > UINT32_MAX)
+    hi = UINT32_MAX;
+  if (lo == 1)
+    lo = 1;
+  for (;;) {
+    uint32_t v = (uint32_t) (lo + random_u32 () % (hi - lo + 1));
+    if (v != old)
+      return v;
+  }
+}
+
+static int
+perform (struct gen *g)
+{
+  hive_h *sam = gen_hive (g, "SAM"), *sec = gen_hive (g, "SECURITY");
+  if (!sam || !sec)
+    return -1;
+  struct sid old, lsa;
+  if (sam_domain_sid (sam, &old) == -1 || lsa_machine_sid (sec, &lsa) == -1)
+    return -1;
+  int lsa_differs = !sid_equal (&old, &lsa);
+  struct sid nw = old;
+  if (g->o->have_sid)
+    nw = g->o->sid;
+  else
+    for (int i = 1; i <= 3; ++i)
+      nw.sub[i] = random_like (old.sub[i]);
+  char os[SID_STRING_MAX], ns[SID_STRING_MAX], ls[SID_STRING_MAX];
+  sid_to_string (&old, os);
+  sid_to_string (&nw, ns);
+  sid_to_string (&lsa, ls);
+  if (sid_equal (&old, &nw)) {
+    ws_error ("--sid %s is already the image's machine SID", ns);
+    return -1;
+  }
+  if (lsa_differs)
+    gen_warn (g, "SECURITY's PolAcDmS (%s) differs from the SAM's domain SID (%s); "
+              "both are moved to %s", ls, os, ns);
+  g->old_sid = old;
+  g->new_sid = nw;
+  g->have_new_sid = 1;
+  jadd_str (g->op, "old_sid", os);
+  jadd_str (g->op, "new_sid", ns);
+
+  for (size_t i = 0; i < g->nhives; ++i) {
+    struct ghive *gh = &g->hives[i];
+    if (gen_hive_flush (g, gh) == -1)
+      return -1;
+    struct regf r;
+    if (regf_load (&r, gh->local, gh->label) == -1)
+      return -1;
+    struct sid_rewrite_stats st, st2 = { 0 };
+    long n = regf_rewrite_domain (&r, &old, &nw, &st);
+    if (n >= 0 && lsa_differs)
+      n = regf_rewrite_domain (&r, &lsa, &nw, &st2);
+    if (n < 0 || (r.changed && regf_save (&r, gh->local) == -1)) {
+      regf_free (&r);
+      return -1;
+    }
+    if (r.changed) {
+      gh->changed = 1;
+      gen_change (g, "%s: %zu binary SIDs, %zu keys renamed, %zu value names, "
+                  "%zu string values", gh->label, st.binary + st2.binary,
+                  st.str.keys_renamed + st2.str.keys_renamed,
+                  st.str.value_names + st2.str.value_names,
+                  st.str.values + st2.str.values);
+    }
+    if (st.bare)
+      gen_warn (g, "%s hive: the old domain's 12 bytes occur %zu times outside any SID "
+                "header; left as they are", gh->label, st.bare);
+    if (st.str.skipped_big)
+      gen_warn (g, "%s hive: %zu big-data values were not searched for the old SID",
+                gh->label, st.str.skipped_big);
+    regf_free (&r);
+  }
+  return 0;
+}
+
+static void
+verify (struct gen *g)
+{
+  hive_h *sam = gen_hive (g, "SAM"), *sec = gen_hive (g, "SECURITY");
+  struct sid dom, lsa;
+  char ds[SID_STRING_MAX], ls[SID_STRING_MAX];
+  if (!sam || !sec || sam_domain_sid (sam, &dom) == -1 || lsa_machine_sid (sec, &lsa) == -1) {
+    gen_fail (g, "sid-reset: cannot read the machine SID");
+    return;
+  }
+  sid_to_string (&dom, ds);
+  jadd_str (g->op, "machine_sid", ds);
+  if (!sid_equal (&dom, &lsa))
+    gen_fail (g, "sid-reset: SAM domain SID %s differs from SECURITY PolAcDmS %s", ds,
+              sid_to_string (&lsa, ls));
+  /* Every local profile belongs to the machine domain. */
+  hive_h *sw = gen_hive (g, "SOFTWARE");
+  hive_node_h pl = sw ? hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion\\ProfileList") : 0;
+  CLEANUP_FREE hive_node_h *kids = pl ? hivex_node_children (sw, pl) : NULL;
+  for (size_t i = 0; kids && kids[i]; ++i) {
+    CLEANUP_FREE char *name = hivex_node_name (sw, kids[i]);
+    struct sid s;
+    if (name && sid_parse (name, &s) == 0 && s.count == 5 && s.sub[0] == 21
+        && !sid_in_domain (&s, &dom))
+      gen_fail (g, "sid-reset: ProfileList\\%s is not in the machine domain %s", name, ds);
+  }
+  if (!g->o->have_old_sid)
+    return;
+  char os[SID_STRING_MAX];
+  sid_to_string (&g->o->old_sid, os);
+  if (sid_equal (&dom, &g->o->old_sid))
+    gen_fail (g, "sid-reset: the machine SID is still %s", os);
+  uint8_t fb[12];
+  for (int k = 0; k < 3; ++k)
+    put_le32 (fb + 4 * k, g->o->old_sid.sub[1 + k]);
+  for (size_t i = 0; i < g->nhives; ++i) {
+    struct ghive *gh = &g->hives[i];
+    struct regf r;
+    if (regf_load (&r, gh->local, gh->label) == -1) {
+      gen_fail (g, "sid-reset: %s hive cannot be read", gh->label);
+      continue;
+    }
+    size_t bytes = regf_count_bytes (&r, fb, sizeof fb);
+    struct regf_rewrite_stats st;
+    int rr = regf_rewrite_string (&r, os, os, &st);   /* counts, changes nothing */
+    size_t strs = st.keys_renamed + st.value_names + st.values;
+    if (bytes || strs || rr == -1)
+      gen_fail (g, "sid-reset: %s hive still holds the old SID %s (%zu binary, %zu in "
+                "names or strings)", gh->label, os, bytes, strs);
+    regf_free (&r);
+  }
+}
+
+const struct operation op_sid_reset = {
+  .name = "sid-reset",
+  .heading = "Give the image a new machine SID",
+  .description =
+    "Moves the machine (account domain) SID S-1-5-21-x-y-z to a new one in every hive: "
+    "SAM, SECURITY, SYSTEM, SOFTWARE, DEFAULT and each profile's NTUSER.DAT and "
+    "UsrClass.dat.  Binary SIDs are rewritten wherever they follow a SID header "
+    "(SAM V and C values, PolAcDmS, ProfileList Sid, security descriptors in sk "
+    "cells); string SIDs in key names (ProfileList, Aliases\\Members, "
+    "Policy\\Accounts, <SID>_Classes), value names and string values.  Renamed keys "
+    "keep their values, type numbers, subkeys, class and security cell, and are "
+    "placed in sorted, correctly hashed subkey lists.  The new SID is random with "
+    "as many digits per sub-authority as the old one, unless --sid is given.  NTFS "
+    "file ACLs are not changed by this operation.",
+  .enabled_by_default = 1,
+  .options = "--sid S-1-5-21-X-Y-Z",
+  .perform = perform,
+  .verify = verify,
+};

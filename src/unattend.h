@@ -1,0 +1,50 @@
+/* winseal: Windows Setup answer files (unattend.xml): generated with
+ * libxml2's tree API, and validated before any appliance starts. */
+#ifndef WINSEAL_UNATTEND_H
+#define WINSEAL_UNATTEND_H
+
+#include <stddef.h>
+
+struct unattend_opts {
+  const char *arch;             /* amd64, x86 or arm64 */
+  const char *locale;           /* e.g. en-US; NULL = en-US */
+  const char *timezone;         /* NULL = UTC */
+  const char *org, *owner;      /* NULL = left out */
+  const char *computer_name;    /* NULL = "*" (Setup picks one) */
+  const char *password_file;    /* --admin-password-file */
+  char *password;               /* read from it; never printed */
+  int copy_profile;
+  int persist_devices;          /* PnpSysprep in the generalize pass */
+  char **run_sync;              /* RunSynchronous commands, in order */
+};
+
+#define UNATTEND_NS "urn:schemas-microsoft-com:unattend"
+#define WCM_NS "http://schemas.microsoft.com/WMIConfig/2002/State"
+
+/* Read the administrator password (first line of the file, without its
+ * line end) into o->password.  Returns 0 or -1 (reported; the password is
+ * never part of a message). */
+int unattend_read_password (struct unattend_opts *o);
+void unattend_clear_password (struct unattend_opts *o);
+
+/* The answer file as UTF-8 XML text: caller frees; *len_ret set. */
+char *unattend_generate (const struct unattend_opts *o, size_t *len_ret);
+
+/* Validate an answer file: well-formed, no DTD, root 'unattend' in the
+ * unattend namespace, known pass names, every component with name,
+ * processorArchitecture (equal to arch unless arch is NULL),
+ * publicKeyToken, language and versionScope.  Returns 0, or -1 with one
+ * line reported naming the file (and line). */
+int unattend_check_buffer (const char *buf, size_t len, const char *name, const char *arch);
+int unattend_check_file (const char *path, const char *arch);
+
+/* Does a valid answer file set 'element' (e.g. "PersistAllDeviceInstalls")
+ * to "true" in component 'component' of pass 'pass'?  1 yes, 0 no. */
+int unattend_has_setting (const char *buf, size_t len, const char *pass,
+                          const char *component, const char *element, const char *value);
+
+/* The answer file's processorArchitecture for a libguestfs arch (x86_64
+ * -> amd64, i386 -> x86, aarch64 -> arm64); NULL when unknown. */
+const char *image_unattend_arch (const char *guestfs_arch);
+
+#endif

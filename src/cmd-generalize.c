@@ -36,7 +36,9 @@ help (void)
           "  --input-format FMT         raw, vhd, vmdk or qcow2 (default: probed)\n"
           "  --dry-run                  print every change it would make; write nothing\n"
           "  --json                     print the report as JSON\n"
-          "  --progress, --no-progress  progress on stderr (default: on a terminal)\n\n"
+          "  --progress, --no-progress  progress on stderr (default: on a terminal)\n"
+          "  --keep-overlay FILE        keep the qcow2 overlay (backed by IMAGE) that holds\n"
+          "                             the changes, at FILE\n\n"
           "Operations:\n"
           "  --list-operations          list them and exit\n"
           "  --operations A,B,...       run only these\n"
@@ -179,7 +181,7 @@ cmd_generalize (int argc, char **argv)
   enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPROGRESS,
          O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
          O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
-         O_RUNSYNC, O_SC, O_FIRSTBOOT };
+         O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV };
   static const struct option opts[] = {
     { "help", no_argument, NULL, 'h' },
     { "output", required_argument, NULL, 'o' },
@@ -211,6 +213,7 @@ cmd_generalize (int argc, char **argv)
     { "run-sync", required_argument, NULL, O_RUNSYNC },
     { "setupcomplete", required_argument, NULL, O_SC },
     { "firstboot-command", required_argument, NULL, O_FIRSTBOOT },
+    { "keep-overlay", required_argument, NULL, O_KEEPOV },
     { "verbose", no_argument, NULL, 'v' },
     { "trace", no_argument, NULL, 'x' },
     { NULL, 0, NULL, 0 },
@@ -218,7 +221,7 @@ cmd_generalize (int argc, char **argv)
   struct gen_opts o = { .persist_devices = 1 };
   struct op_selection sel;
   struct convert_opts co = { 0 };
-  const char *output = NULL, *format = "vhd", *infmt = NULL;
+  const char *output = NULL, *format = "vhd", *infmt = NULL, *keep_overlay = NULL;
   int c, json = 0, in_place = 0;
   show_progress = isatty (2);
   t0 = now ();
@@ -273,6 +276,7 @@ cmd_generalize (int argc, char **argv)
     case O_RUNSYNC: o.ua.run_sync = push (o.ua.run_sync, optarg); break;
     case O_SC: o.setupcomplete_file = optarg; break;
     case O_FIRSTBOOT: o.firstboot = push (o.firstboot, optarg); break;
+    case O_KEEPOV: keep_overlay = optarg; break;
     case 'v': ws_globals.verbose = 1; break;
     case 'x': ws_globals.trace = 1; break;
     case ':':
@@ -286,6 +290,8 @@ cmd_generalize (int argc, char **argv)
   const char *image = argv[optind];
   if (in_place && output)
     return usage_error ("generalize", "--in-place and -o exclude each other");
+  if (in_place && keep_overlay)
+    return usage_error ("generalize", "--in-place uses no overlay (--keep-overlay)");
   if (!in_place && !output && !o.dry_run)
     return usage_error ("generalize", "no output given (-o OUTPUT, or --in-place)");
   if (o.unattend_file && (o.ua.timezone || o.ua.locale || o.ua.org || o.ua.owner
@@ -340,7 +346,7 @@ cmd_generalize (int argc, char **argv)
       ws_rmtree (tmp);
       return WS_EXIT_ERROR;
     }
-    overlay = ws_strconcat (tmp, "/overlay.qcow2", NULL);
+    overlay = keep_overlay ? ws_strdup (keep_overlay) : ws_strconcat (tmp, "/overlay.qcow2", NULL);
     guestfs_h *h0 = guestfs_create ();
     if (!h0 || guestfs_disk_create (h0, overlay, "qcow2", -1,
                                     GUESTFS_DISK_CREATE_BACKINGFILE, abs,

@@ -201,16 +201,37 @@ fetch_hive (struct gen *g, struct ghive *gh)
   /* libhivex must be able to read it, and so must the raw editor. */
   hive_h *h = hivex_open (gh->local, 0);
   if (!h) {
-    ws_error ("%s: the %s hive (%s) is corrupt: %s", g->w->image, gh->label,
-              gh->guest_path, strerror (errno));
+    ws_error ("%s: the %s hive (%s) is corrupt: libhivex cannot parse it (%s)",
+              g->w->image, gh->label, gh->guest_path, strerror (errno));
     return -1;
   }
   hivex_close (h);
   return 0;
 }
 
-/* The profiles in ProfileList: SID string and mounted path (may be NULL
- * when on another drive). */
+/* Add and fetch the NTUSER.DAT and UsrClass.dat of the profile in dir
+ * (a mounted path), labelled with its directory name. */
+static int
+add_profile_hives (struct gen *g, const char *dir, const char *sid)
+{
+  static const char *const files[] = { "NTUSER.DAT", "AppData/Local/Microsoft/Windows/UsrClass.dat" };
+  const char *base = strrchr (dir, '/') ? strrchr (dir, '/') + 1 : dir;
+  for (int f = 0; f < 2; ++f) {
+    CLEANUP_FREE char *rel = ws_strconcat (dir + 1, "/", files[f], NULL);
+    CLEANUP_FREE char *path = win_path (g->w, rel);
+    if (!win_is_file (g->w, path))
+      continue;
+    CLEANUP_FREE char *label = ws_asprintf ("%s of %s", f ? "UsrClass.dat" : "NTUSER.DAT", base);
+    struct ghive *gh = add_hive (g, label, path, 1);
+    gh->profile_sid = sid ? ws_strdup (sid) : NULL;
+    if (fetch_hive (g, gh) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* The hives of every local profile in ProfileList whose directory is on
+ * the Windows volume, and of the Default profile. */
 static int
 load_user_hives (struct gen *g)
 {
@@ -225,29 +246,12 @@ load_user_hives (struct gen *g)
     if (!sid || !pip || strncmp (sid, "S-1-5-21-", 9) != 0)
       continue;
     CLEANUP_FREE char *dir = win_map_path (g->w, pip);
-    if (!dir || !win_is_dir (g->w, dir))
-      continue;
-    const char *base = strrchr (pip, '\\') ? strrchr (pip, '\\') + 1 : pip;
-    static const char *const files[] = { "NTUSER.DAT", "AppData/Local/Microsoft/Windows/UsrClass.dat" };
-    for (int f = 0; f < 2; ++f) {
-      CLEANUP_FREE char *rel = ws_strconcat (dir + 1, "/", files[f], NULL);
-      CLEANUP_FREE char *path = win_path (g->w, rel);
-      if (!win_is_file (g->w, path))
-        continue;
-      CLEANUP_FREE char *label = ws_asprintf ("%s of %s", f ? "UsrClass.dat" : "NTUSER.DAT", base);
-      struct ghive *gh = add_hive (g, label, path, 1);
-      gh->profile_sid = ws_strdup (sid);
-      if (fetch_hive (g, gh) == -1)
-        return -1;
-    }
-  }
-  /* The Default profile (new users start from it). */
-  CLEANUP_FREE char *def = win_path (g->w, "Users/Default/NTUSER.DAT");
-  if (win_is_file (g->w, def)) {
-    struct ghive *gh = add_hive (g, "NTUSER.DAT of Default", def, 1);
-    if (fetch_hive (g, gh) == -1)
+    if (dir && win_is_dir (g->w, dir) && add_profile_hives (g, dir, sid) == -1)
       return -1;
   }
+  CLEANUP_FREE char *def = win_path (g->w, "Users/Default");
+  if (win_is_dir (g->w, def) && add_profile_hives (g, def, NULL) == -1)
+    return -1;
   return 0;
 }
 

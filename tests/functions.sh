@@ -105,3 +105,56 @@ umount /"
 
 # compressible N: N bytes of repetitive text on stdout.
 compressible () { ( set +o pipefail; yes "winseal test data, compressible line $1" | head -c "$1" ); }
+
+# c_part IMAGE: the partition number of the fixture's C: volume.
+c_part () {
+  spec_lines "$1" | sed -n 's/^PART=\([0-9]*\):ntfs:[^:]*:[^:]*:[^:]*:c:.*/\1/p'
+}
+
+# generalized IMAGE: run `winseal generalize` on a fixture once (shared by
+# the tests, cached while neither the image nor winseal changed) into
+# $FIXTURES_DIR/gen/IMAGE/: out.vhd, overlay.qcow2 (--keep-overlay),
+# report.json, input.sha256 / input.sha256.after (the input before and
+# after), and files/ holding what guestfish copies out of out.vhd
+# (config, Users, Panther, Setup, winevt).
+generalized () {
+  local name=$1 img; img=$(image "$1")
+  local dir="$FIXTURES_DIR/gen${VG:+.valgrind}/$name"
+  _generalize () {
+    if [ -f "$dir/.stamp" ] && [ ! "$img" -nt "$dir/.stamp" ] && [ ! "$WINSEAL" -nt "$dir/.stamp" ]; then
+      return 0
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir/files"
+    sha256sum < "$img" > "$dir/input.sha256"
+    winseal generalize --json --no-progress --keep-overlay "$dir/overlay.qcow2" \
+      "$img" -o "$dir/out.vhd" > "$dir/report.json" 2> "$dir/stderr" \
+      || { cat "$dir/stderr" >&2; return 1; }
+    sha256sum < "$img" > "$dir/input.sha256.after"
+    guestfish --ro --format=vpc -a "$dir/out.vhd" > /dev/null <<EOS
+run
+mount-ro /dev/sda$(c_part "$name") /
+copy-out /Windows/System32/config $dir/files
+copy-out /Users $dir/files
+copy-out /Windows/Panther $dir/files
+copy-out /Windows/Setup $dir/files
+-copy-out /Windows/System32/winevt $dir/files
+EOS
+    touch "$dir/.stamp"
+  }
+  mkdir -p "$(dirname "$dir")"
+  with_lock "$dir.lock" _generalize || fail "winseal generalize $name failed"
+  echo "$dir"
+}
+
+# count_bytes FILE HEX: how many times the bytes (hex) occur in FILE.
+count_bytes () {
+  perl -e 'local $/; open my $f, "<:raw", $ARGV[0] or die; my $d = <$f>;
+           my $p = pack "H*", $ARGV[1]; my $n = () = $d =~ /\Q$p\E/g; print "$n\n"' "$1" "$2"
+}
+
+# sid_hex SID: the 12 bytes of a machine SID's three sub-authorities
+# (little-endian), as hex.
+sid_hex () {
+  echo "$1" | awk -F- '{ for (i = 5; i <= 7; i++) { v = $i; printf "%02x%02x%02x%02x", v % 256, int(v / 256) % 256, int(v / 65536) % 256, int(v / 16777216) % 256 } print "" }'
+}

@@ -1,0 +1,104 @@
+# winseal tests: what must hold after `winseal generalize` on a fixture,
+# checked with independent tools.  Sourced by test-generalize-IMAGE.sh
+# after functions.sh; call check_generalized IMAGE.
+check_generalized () {
+  local name=$1 dir; dir=$(generalized "$name")
+  local r="$dir/report.json" f="$dir/files"
+  local old new
+  old=$(spec_get "$name" MACHINE_SID)
+  new=$(jq -r .new_sid "$r")
+
+  # The input is untouched.
+  cmp -s "$dir/input.sha256" "$dir/input.sha256.after" || fail "$name: the input image changed"
+
+  # The report.
+  [ "$(jq -r .old_sid "$r")" = "$old" ] || fail "$name: report old_sid is not $old"
+  [[ $new =~ ^S-1-5-21-[0-9]+-[0-9]+-[0-9]+$ ]] && [ "$new" != "$old" ] \
+    || fail "$name: report new_sid '$new'"
+  [[ $(jq -r .computer_name "$r") =~ ^WIN-[A-Z0-9]{11}$ ]] || fail "$name: computer_name"
+  [ "$(jq -r .format "$r")" = vhd ] || fail "$name: format"
+  local vs; vs=$(jq -r .virtual_size "$r")
+  [ $((vs % 1048576)) -eq 0 ] || fail "$name: virtual size $vs is not whole MiB"
+  [ "$(stat -c %s "$dir/out.vhd")" -eq $((vs + 512)) ] || fail "$name: VHD file size"
+
+  # The VHD: libvhdi reads it at its virtual size; its content is the
+  # overlay's (input + changes), byte for byte.
+  if command -v vhdiinfo >/dev/null; then
+    vhdiinfo "$dir/out.vhd" | grep -Eq "Media size.*\($vs bytes\)" \
+      || fail "$name: vhdiinfo does not read $vs bytes"
+  fi
+  qemu-img compare -q -f vpc -F qcow2 "$dir/out.vhd" "$dir/overlay.qcow2" \
+    || fail "$name: out.vhd differs from the overlay"
+
+  # Hives: libregf parses each one; the old domain's 12 bytes are in none.
+  local hex; hex=$(sid_hex "$old")
+  local hives=("$f"/config/{SYSTEM,SOFTWARE,SAM,SECURITY,DEFAULT})
+  while IFS= read -r h; do hives+=("$h"); done < <(find "$f/Users" -iname 'ntuser.dat' -o -iname 'usrclass.dat')
+  [ ${#hives[@]} -ge 7 ] || fail "$name: too few hives copied out (${#hives[@]})"
+  for h in "${hives[@]}"; do
+    if command -v regfexport >/dev/null; then
+      regfexport "$h" > /dev/null 2> "$tmp/export.err" || fail "$name: regfexport fails on ${h#$f/}"
+      [ ! -s "$tmp/export.err" ] || fail "$name: regfexport reports errors on ${h#$f/}: $(head -c 300 "$tmp/export.err")"
+    fi
+    [ "$(count_bytes "$h" "$hex")" = 0 ] || fail "$name: the old SID's bytes are still in ${h#$f/}"
+    ! LC_ALL=C grep -aq -- "$old" "$h" || fail "$name: the old SID string is still in ${h#$f/}"
+  done
+
+  # RegRipper: users under the new SID; profiles renamed; RDP denied.
+  if command -v regripper >/dev/null; then
+    regripper -r "$f/config/SAM" -p samparse > "$tmp/sam" 2>/dev/null || fail "$name: samparse"
+    local nsid; nsid=$(grep -c "^SID *: $new-" "$tmp/sam" || true)
+    local nusers; nusers=$(grep -c "^Username" "$tmp/sam" || true)
+    [ "$nusers" -gt 0 ] && [ "$nsid" = "$nusers" ] \
+      || fail "$name: samparse shows $nsid of $nusers users under $new"
+    ! grep -q -- "$old" "$tmp/sam" || fail "$name: samparse still shows $old"
+    regripper -r "$f/config/SOFTWARE" -p profilelist > "$tmp/pl" 2>/dev/null || fail "$name: profilelist"
+    grep -q "^SID *: $new-500$" "$tmp/pl" || fail "$name: profilelist lacks $new-500"
+    [ "$(grep -c '^SID *: S-1-5-21-' "$tmp/pl")" = 1 ] \
+      || fail "$name: profilelist still lists other local profiles"
+    regripper -r "$f/config/SYSTEM" -p termserv > "$tmp/ts" 2>/dev/null || fail "$name: termserv"
+    grep -q "fDenyTSConnections = 1" "$tmp/ts" || fail "$name: termserv does not show RDP denied"
+  fi
+
+  # The answer file: well-formed, and what generalize promised.
+  local ua="$f/Panther/unattend.xml"
+  xmllint --noout "$ua" || fail "$name: unattend.xml is not well-formed"
+  local x="declare namespace u='urn:schemas-microsoft-com:unattend';"
+  _xp () { xmllint --xpath "string($1)" "$ua" 2>/dev/null; }
+  local ns="*[local-name()='unattend' and namespace-uri()='urn:schemas-microsoft-com:unattend']"
+  local set="$ns/*[local-name()='settings']"
+  [ "$(_xp "count(/$ns)")" = 1 ] || fail "$name: unattend root/namespace"
+  [ "$(_xp "$set[@pass='generalize']/*[@name='Microsoft-Windows-PnpSysprep']/*[local-name()='PersistAllDeviceInstalls']")" = true ] \
+    || fail "$name: PersistAllDeviceInstalls"
+  [ "$(_xp "$set[@pass='generalize']/*[@name='Microsoft-Windows-PnpSysprep']/*[local-name()='DoNotCleanUpNonPresentDevices']")" = true ] \
+    || fail "$name: DoNotCleanUpNonPresentDevices"
+  [ "$(_xp "$set[@pass='specialize']/*[@name='Microsoft-Windows-Shell-Setup']/*[local-name()='ComputerName']")" = '*' ] \
+    || fail "$name: ComputerName is not *"
+  [ "$(_xp "$set[@pass='specialize']/*[@name='Microsoft-Windows-Shell-Setup']/*[local-name()='TimeZone']")" = UTC ] \
+    || fail "$name: TimeZone"
+  [ "$(_xp "$set[@pass='oobeSystem']/*[@name='Microsoft-Windows-International-Core']/*[local-name()='UserLocale']")" = "$(spec_get "$name" LOCALE)" ] \
+    || fail "$name: UserLocale is not the image's locale"
+  [ "$(_xp "count(//*[local-name()='component'][@processorArchitecture!='amd64'])")" = 0 ] \
+    || fail "$name: a component is not amd64"
+
+  # SetupComplete.cmd: CRLF everywhere, one winseal block, RDP re-opened.
+  local sc="$f/Setup/Scripts/SetupComplete.cmd"
+  [ -f "$sc" ] || fail "$name: no SetupComplete.cmd"
+  [ "$(grep -c $'[^\r]$' "$sc" || true)" = 0 ] || fail "$name: SetupComplete.cmd has LF-only lines"
+  [ "$(grep -c '^REM >>> winseal' "$sc")" = 1 ] || fail "$name: winseal blocks in SetupComplete.cmd"
+  grep -q 'fDenyTSConnections /t REG_DWORD /d 0' "$sc" || fail "$name: SetupComplete does not re-open RDP"
+
+  # Reseal state, logs, profiles.
+  grep -q "^ImageState=IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE" "$f/Setup/State/State.ini" \
+    || fail "$name: State.ini"
+  [ -z "$(find "$f" -iname '*.evtx')" ] || fail "$name: event logs left"
+  for u in $(spec_users "$name" | awk '$4 == "profile" && $1 != 500 { print $2 }'); do
+    [ ! -e "$f/Users/$u" ] || fail "$name: profile $u is still there"
+  done
+  [ -d "$f/Users/Administrator" ] && [ -d "$f/Users/Default" ] || fail "$name: kept profiles missing"
+
+  # winseal's own verify agrees (with the old SID to look for).
+  winseal verify --old-sid "$old" "$dir/out.vhd" > "$tmp/verify" \
+    || { cat "$tmp/verify"; fail "$name: winseal verify fails on the output"; }
+  echo "$name: generalized $old -> $new; all checks hold"
+}

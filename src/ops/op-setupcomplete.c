@@ -61,10 +61,9 @@ perform (struct gen *g)
   CLEANUP_FREE char *path = win_sysroot_path (g->w, "Setup/Scripts/SetupComplete.cmd");
   size_t olen = 0;
   CLEANUP_FREE char *old = gen_read_file (g, path, &olen);
+  /* winseal's block goes first: an existing script may end with "exit". */
   CLEANUP_FREE char *buf = NULL;
   size_t len = 0;
-  if (old)
-    strip_block (old, olen, &buf, &len);
   append_line (&buf, &len, SC_BEGIN);
   if (op_enabled (g->sel, "rdp-deny") && !g->o->keep_rdp_closed) {
     append_line (&buf, &len, "REM Remote Desktop was closed for the first boot; open it again.");
@@ -90,6 +89,8 @@ perform (struct gen *g)
   for (size_t i = 0; g->o->firstboot && g->o->firstboot[i]; ++i)
     append_line (&buf, &len, g->o->firstboot[i]);
   append_line (&buf, &len, SC_END);
+  if (old)
+    strip_block (old, olen, &buf, &len);
   if (gen_mkdir_p (g, dir) == -1 || gen_write_file (g, path, buf, len) == -1)
     return -1;
   gen_change (g, "%s: %s (%zu bytes)", path,
@@ -126,8 +127,9 @@ const struct operation op_setupcomplete = {
   .heading = "Write the first-boot script (SetupComplete.cmd)",
   .description =
     "Writes Windows\\Setup\\Scripts\\SetupComplete.cmd (CRLF line ends), which "
-    "Windows runs as LocalSystem after OOBE.  An existing script is kept; "
-    "winseal's part is one marked block, replaced on a second run.  The block opens "
+    "Windows runs as LocalSystem after OOBE.  An existing script is kept after "
+    "winseal's part, which is one marked block at the top (so an \"exit\" in the "
+    "old script cannot skip it), replaced on a second run.  The block opens "
     "Remote Desktop again (unless --keep-rdp-closed or rdp-deny is off), deletes "
     "the answer-file copies that can hold the administrator password, then runs "
     "the lines of --setupcomplete FILE and each --firstboot-command in order.  "

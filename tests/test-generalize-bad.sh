@@ -1,0 +1,58 @@
+#!/bin/bash
+# winseal generalize refuses bad inputs and bad options with one clear
+# line and the documented exit status, and leaves no output file behind.
+. "$top_srcdir/tests/functions.sh"
+
+out="$tmp/out"
+mkdir -p "$out"
+ws=$(image ws2022)
+
+# expect STATUS PATTERN ARGS...: winseal generalize ARGS exits STATUS,
+# says PATTERN on stderr, and $out stays empty.
+expect () {
+  local want=$1 pat=$2; shift 2
+  set +e
+  winseal generalize --no-progress "$@" > "$tmp/stdout" 2> "$tmp/stderr"
+  local st=$?
+  set -e
+  [ "$st" = "$want" ] || { cat "$tmp/stderr"; fail "generalize $*: exit $st, expected $want"; }
+  grep -Eq "$pat" "$tmp/stderr" || { cat "$tmp/stderr"; fail "generalize $*: no '$pat' in the message"; }
+  [ -z "$(ls -A "$out")" ] || fail "generalize $*: left $(ls -A "$out") behind"
+  echo "ok: exit $st: $(grep -E "$pat" "$tmp/stderr" | head -n1)"
+}
+
+# Options, checked before any appliance starts.
+expect 1 "no output given" "$ws"
+expect 1 "exclude each other" --in-place "$ws" -o "$out/x.vhd"
+expect 1 "not a machine SID" --sid S-1-5-32-544 "$ws" -o "$out/x.vhd"
+expect 1 "not a valid computer name" --computer-name 'bad name!' "$ws" -o "$out/x.vhd"
+expect 1 "unknown operation" --disable no-such-op "$ws" -o "$out/x.vhd"
+expect 1 "unknown output format" --format vdi "$ws" -o "$out/x.vdi"
+expect 1 "cannot write in" "$ws" -o "$tmp/no/such/dir/x.vhd"
+expect 1 "is the input image" "$ws" -o "$ws"
+printf 'pw\n' > "$tmp/pw"
+expect 1 "options that build one do not apply" --unattend "$tmp/pw" --admin-password-file "$tmp/pw" "$ws" -o "$out/x.vhd"
+
+# Invalid answer files.
+good='<component name="Microsoft-Windows-Shell-Setup" processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS"/>'
+printf '<unattend xmlns="urn:schemas-microsoft-com:unattend"><settings pass="oobeSystem">%s</settings>' "$good" > "$tmp/u1.xml"
+printf '<unattend xmlns="urn:example"><settings pass="oobeSystem">%s</settings></unattend>' "$good" > "$tmp/u2.xml"
+printf '<unattend xmlns="urn:schemas-microsoft-com:unattend"><settings pass="firstBoot">%s</settings></unattend>' "$good" > "$tmp/u3.xml"
+printf '<unattend xmlns="urn:schemas-microsoft-com:unattend"><settings pass="oobeSystem"><component name="x" processorArchitecture="amd64"/></settings></unattend>' > "$tmp/u4.xml"
+printf '<?xml version="1.0"?>\n<!DOCTYPE unattend [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<unattend xmlns="urn:schemas-microsoft-com:unattend"><settings pass="oobeSystem">%s</settings>&x;</unattend>' "$good" > "$tmp/u5.xml"
+expect 1 "u1.xml:.*not a valid answer file" --unattend "$tmp/u1.xml" "$ws" -o "$out/x.vhd"
+expect 1 "u2.xml:.*root element must be 'unattend'" --unattend "$tmp/u2.xml" "$ws" -o "$out/x.vhd"
+expect 1 "u3.xml:.*firstBoot" --unattend "$tmp/u3.xml" "$ws" -o "$out/x.vhd"
+expect 1 "u4.xml:.*lacks the publicKeyToken" --unattend "$tmp/u4.xml" "$ws" -o "$out/x.vhd"
+expect 1 "u5.xml:.*DOCTYPE" --unattend "$tmp/u5.xml" "$ws" -o "$out/x.vhd"
+! grep -q "root:" "$tmp/stderr" "$tmp/stdout" || fail "an external entity was loaded"
+
+# Images winseal must not seal (each one appliance launch).
+expect 3 "no Windows installation found" "$(image bad-linux)" -o "$out/x.vhd"
+expect 4 "BitLocker" "$(image bad-bitlocker)" -o "$out/x.vhd"
+expect 5 "hibernat" "$(image bad-hibernated)" -o "$out/x.vhd"
+expect 1 "SYSTEM hive .* is dirty and .*LOG1 holds changes" "$(image bad-dirty)" -o "$out/x.vhd"
+if [ -f "$FIXTURES_DIR/bad-corrupt-hive.img" ]; then
+  expect 1 "SAM hive .* is corrupt" "$(image bad-corrupt-hive)" -o "$out/x.vhd"
+fi
+expect 2 "" "$(image bad-truncated)" -o "$out/x.vhd"

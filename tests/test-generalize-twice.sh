@@ -1,0 +1,65 @@
+#!/bin/bash
+# --dry-run writes nothing; generalizing an already generalized image (a
+# VHD input, qcow2 output) keeps one winseal block in SetupComplete.cmd
+# after the image's own lines, moves the SID again and takes the options.
+. "$top_srcdir/tests/functions.sh"
+requires command -v jq
+requires command -v guestfish
+requires command -v regripper
+
+img=$(image ws2012r2)
+sum=$(sha256sum < "$img")
+
+# Dry run: the plan, nothing written, the password never printed.
+pw='Dry-Run-Secret-42'
+echo "$pw" > "$tmp/pw"
+winseal generalize --dry-run --json --no-progress --admin-password-file "$tmp/pw" \
+  "$img" -o "$tmp/dry.vhd" > "$tmp/dry.json" 2> "$tmp/dry.err"
+rm -f "$tmp/pw"
+! grep -q "$pw" "$tmp/dry.json" "$tmp/dry.err" || fail "the password was printed"
+[ "$(jq -r '.operations.unattend.administrator_password' "$tmp/dry.json")" = true ] \
+  || fail "the report does not say a password is set"
+[ "$(jq -r .dry_run "$tmp/dry.json")" = true ] || fail "dry_run is not true"
+[ "$(jq '.operations | length' "$tmp/dry.json")" = 9 ] || fail "the plan does not list 9 operations"
+jq -e '.operations["rdp-deny"].changes | length > 0' "$tmp/dry.json" >/dev/null \
+  || fail "the plan lists no rdp-deny change"
+jq -e '.operations["profile-cleanup"].profiles_removed | length == 2' "$tmp/dry.json" >/dev/null \
+  || fail "the plan does not remove the two user profiles"
+[ ! -e "$tmp/dry.vhd" ] || fail "--dry-run wrote the output"
+[ -z "$(ls -A "$tmp" | grep -v 'dry\.')" ] || fail "--dry-run left files: $(ls -A "$tmp")"
+[ "$(sha256sum < "$img")" = "$sum" ] || fail "--dry-run changed the input"
+
+# Second run over the first run's output.
+first=$(generalized ws2012r2)
+sid1=$(jq -r .new_sid "$first/report.json")
+sid2=S-1-5-21-111-2222-33333
+winseal generalize --json --no-progress --format qcow2 --sid "$sid2" --computer-name WS-SECOND \
+  --firstboot-command 'echo second run' "$first/out.vhd" -o "$tmp/two.qcow2" > "$tmp/two.json"
+[ "$(jq -r .old_sid "$tmp/two.json")" = "$sid1" ] || fail "the second run did not start from $sid1"
+[ "$(jq -r .new_sid "$tmp/two.json")" = "$sid2" ] || fail "--sid was not used"
+qemu-img check -q "$tmp/two.qcow2" || fail "qemu-img check fails on the qcow2 output"
+
+guestfish --ro --format=qcow2 -a "$tmp/two.qcow2" > /dev/null <<EOS
+run
+mount-ro /dev/sda$(c_part ws2012r2) /
+download /Windows/Setup/Scripts/SetupComplete.cmd $tmp/sc.cmd
+download /Windows/System32/config/SYSTEM $tmp/SYSTEM
+download /Windows/System32/config/SAM $tmp/SAM
+EOS
+sc=$tmp/sc.cmd
+[ "$(grep -c '^REM >>> winseal' "$sc")" = 1 ] || fail "$(grep -c '^REM >>> winseal' "$sc") winseal blocks after two runs"
+[ "$(grep -c '^REM <<< winseal' "$sc")" = 1 ] || fail "block ends after two runs"
+[ "$(grep -c 'PostSysprep.cmd' "$sc")" = 1 ] || fail "the image's own line is not kept exactly once"
+grep -q '^echo second run' "$sc" || fail "--firstboot-command missing"
+[ "$(grep -c $'[^\r]$' "$sc" || true)" = 0 ] || fail "SetupComplete.cmd has LF-only lines"
+# winseal's block comes first, the image's line after it.
+[ "$(grep -n 'PostSysprep' "$sc" | cut -d: -f1)" -gt "$(grep -n '^REM <<< winseal' "$sc" | cut -d: -f1)" ] \
+  || fail "the image's own lines are not after winseal's block"
+
+regripper -r "$tmp/SYSTEM" -p compname 2>/dev/null | grep -q "ComputerName *= WS-SECOND" \
+  || fail "compname does not show WS-SECOND"
+regripper -r "$tmp/SAM" -p samparse 2>/dev/null | grep -q "^SID *: $sid2-500" \
+  || fail "samparse does not show $sid2-500"
+winseal verify --old-sid "$sid1" "$tmp/two.qcow2" > "$tmp/verify" \
+  || { cat "$tmp/verify"; fail "verify fails after the second run"; }
+echo "two runs: $sid1 -> $sid2, one winseal block"

@@ -73,8 +73,10 @@ case "$what" in
 demo)
   say "building the sample image (Windows Server 2022 fixture)"
   builddir=$here fixtures/build-fixtures.sh "$here/demo" ws2022 >/dev/null
-  say "running: winseal inspect demo/ws2022.img"
-  ./winseal inspect demo/ws2022.img
+  say "running: winseal generalize demo/ws2022.img -o demo/ws2022-sealed.vhd"
+  ./winseal generalize demo/ws2022.img -o demo/ws2022-sealed.vhd
+  say "running: winseal verify demo/ws2022-sealed.vhd"
+  ./winseal verify demo/ws2022-sealed.vhd
   ;;
 check)
   status=0

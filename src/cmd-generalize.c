@@ -77,6 +77,23 @@ list_operations (void)
   printf ("\n* = enabled by default.  winseal(1) describes each operation.\n");
 }
 
+/* The man page's OPERATIONS section, from the same table (make builds
+ * winseal.1 with it). */
+static void
+operations_pod (void)
+{
+  printf ("=over 4\n\n");
+  for (size_t i = 0; i < n_operations; ++i) {
+    const struct operation *op = operations[i];
+    printf ("=item B<%s>%s\n\n%s.\n\n%s\n\n", op->name,
+            op->enabled_by_default ? "" : " (not enabled by default)", op->heading,
+            op->description);
+    if (op->options)
+      printf ("Options: %s.\n\n", op->options);
+  }
+  printf ("=back\n");
+}
+
 static char **
 push (char **list, const char *s)
 {
@@ -181,7 +198,7 @@ cmd_generalize (int argc, char **argv)
   enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPROGRESS,
          O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
          O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
-         O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV };
+         O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD };
   static const struct option opts[] = {
     { "help", no_argument, NULL, 'h' },
     { "output", required_argument, NULL, 'o' },
@@ -214,6 +231,7 @@ cmd_generalize (int argc, char **argv)
     { "setupcomplete", required_argument, NULL, O_SC },
     { "firstboot-command", required_argument, NULL, O_FIRSTBOOT },
     { "keep-overlay", required_argument, NULL, O_KEEPOV },
+    { "operations-pod", no_argument, NULL, O_OPSPOD },
     { "verbose", no_argument, NULL, 'v' },
     { "trace", no_argument, NULL, 'x' },
     { NULL, 0, NULL, 0 },
@@ -242,6 +260,7 @@ cmd_generalize (int argc, char **argv)
     case O_PROGRESS: show_progress = 1; break;
     case O_NOPROGRESS: show_progress = 0; break;
     case O_LIST: list_operations (); return 0;
+    case O_OPSPOD: operations_pod (); return 0;
     case O_OPS:
       if (op_selection_only (&sel, optarg) == -1)
         return WS_EXIT_ERROR;

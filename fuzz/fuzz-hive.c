@@ -1,5 +1,6 @@
 /* fuzz: the hive base-block, SID, SAM descriptor-table and alias-member
- * parsers on arbitrary bytes. */
+ * parsers, and the raw hive editor (walk, list check, SID rewrite with
+ * renames that grow names), on arbitrary bytes. */
 #include <config.h>
 
 #include <stdint.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "hive.h"
+#include "regedit.h"
 #include "sam.h"
 #include "sid.h"
 
@@ -35,8 +37,25 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         free (utf16le_to_utf8 (p, l));
   struct sid *m;
   size_t n;
-  if (sam_alias_members (data, size, &m, &n) == 0)
+  if (sam_alias_members (data, size, &m, &n) == 0) {
+    uint8_t *o;
+    size_t ol;
+    if (n && sam_alias_remove_member (data, size, &m[0], &o, &ol) == 1)
+      free (o);
     free (m);
+  }
+  /* The raw editor: the domain of the hive's first machine SID, if any,
+   * moved to a longer one; else a fixed one. */
+  struct regf r;
+  if (regf_load_buffer (&r, data, size, "FUZZ") == 0) {
+    regf_check_lists (&r, NULL);
+    struct sid from, to;
+    sid_parse ("S-1-5-21-1760460187-1592185332-161725925", &from);
+    sid_parse ("S-1-5-21-4294967295-4294967294-4294967293", &to);
+    regf_rewrite_domain (&r, &from, &to, NULL);
+    regf_check_lists (&r, NULL);
+  }
+  regf_free (&r);
   /* Strings: NUL-terminate a copy for sid_parse. */
   char *copy = malloc (size + 1);
   if (!copy)

@@ -43,6 +43,33 @@ bad (struct regf *r, const char *fmt, ...)
   return -1;
 }
 
+/* Check the base block and bins size of a loaded hive. */
+static int
+regf_check_loaded (struct regf *r)
+{
+  struct hive_state hs;
+  const char *why;
+  if (hive_parse_base_block (r->buf, r->cap, r->cap, &hs, &why) == -1)
+    return bad (r, "%s", why);
+  r->bins_size = hs.bins_size;
+  if (r->bins_size == 0 || r->bins_size % BINS || BINS + (uint64_t) r->bins_size > r->cap)
+    return bad (r, "hive bins size %u does not fit the file", r->bins_size);
+  return 0;
+}
+
+int
+regf_load_buffer (struct regf *r, const uint8_t *data, size_t len, const char *label)
+{
+  memset (r, 0, sizeof *r);
+  r->label = ws_strdup (label);
+  if (len > MAX_HIVE || len < BINS)
+    return bad (r, "size %zu is not that of a hive", len);
+  r->cap = len;
+  r->buf = ws_malloc (len);
+  memcpy (r->buf, data, len);
+  return regf_check_loaded (r);
+}
+
 int
 regf_load (struct regf *r, const char *path, const char *label)
 {
@@ -72,14 +99,7 @@ regf_load (struct regf *r, const char *path, const char *label)
     got += n;
   }
   close (fd);
-  struct hive_state hs;
-  const char *why;
-  if (hive_parse_base_block (r->buf, r->cap, r->cap, &hs, &why) == -1)
-    return bad (r, "%s", why);
-  r->bins_size = hs.bins_size;
-  if (r->bins_size == 0 || r->bins_size % BINS || BINS + (uint64_t) r->bins_size > r->cap)
-    return bad (r, "hive bins size %u does not fit the file", r->bins_size);
-  return 0;
+  return regf_check_loaded (r);
 }
 
 int
@@ -461,10 +481,11 @@ relink_child (struct regf *r, uint32_t parent, uint32_t old_off, uint32_t new_of
   for (pos = 0; pos < s.n - 1; ++pos) {
     const uint8_t *ck = nk_cell (r, s.e[pos].off, NULL);
     if (!ck) {
+      uint32_t bad_off = s.e[pos].off;
       free (other);
       free (types);
       sublist_free (&s);
-      return bad (r, "subkey list entry 0x%x is not a key", s.e[pos].off);
+      return bad (r, "subkey list entry 0x%x is not a key", bad_off);
     }
     size_t on = nk_name (ck, other);
     if (name_cmp (u, n, other, on) < 0)

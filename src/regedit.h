@@ -21,6 +21,8 @@ struct regf {
 /* Load a hive file.  Returns 0, or -1 with an error reported naming label
  * (the hive is malformed or unreadable). */
 int regf_load (struct regf *r, const char *path, const char *label);
+/* The same from memory (copied). */
+int regf_load_buffer (struct regf *r, const uint8_t *data, size_t len, const char *label);
 /* Write the hive with equal sequence numbers and a fresh base-block
  * checksum.  Returns 0 or -1. */
 int regf_save (struct regf *r, const char *path);

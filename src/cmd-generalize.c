@@ -94,16 +94,6 @@ operations_pod (void)
   printf ("=back\n");
 }
 
-static char **
-push (char **list, const char *s)
-{
-  size_t n = list ? count_strings (list) : 0;
-  list = ws_realloc (list, (n + 2) * sizeof *list);
-  list[n] = (char *) s;
-  list[n + 1] = NULL;
-  return list;
-}
-
 /* A computer name Windows accepts: 1-15 of [A-Za-z0-9-], not all digits. */
 static int
 valid_computer_name (const char *n)
@@ -281,7 +271,7 @@ cmd_generalize (int argc, char **argv)
                             "name (1 to 15 letters, digits or '-', not only digits)", optarg);
       o.computer_name = optarg;
       break;
-    case O_KEEP: o.keep_profiles = push (o.keep_profiles, optarg); break;
+    case O_KEEP: o.keep_profiles = strv_push (o.keep_profiles, optarg); break;
     case O_RMACC: o.remove_accounts = 1; break;
     case O_KEEPRDP: o.keep_rdp_closed = 1; break;
     case O_NOPERSIST: op_selection_set (&sel, "persist-devices", 0); break;
@@ -292,9 +282,9 @@ cmd_generalize (int argc, char **argv)
     case O_OWNER: o.ua.owner = optarg; break;
     case O_PWFILE: o.ua.password_file = optarg; break;
     case O_COPYPROF: o.ua.copy_profile = 1; break;
-    case O_RUNSYNC: o.ua.run_sync = push (o.ua.run_sync, optarg); break;
+    case O_RUNSYNC: o.ua.run_sync = strv_push (o.ua.run_sync, optarg); break;
     case O_SC: o.setupcomplete_file = optarg; break;
-    case O_FIRSTBOOT: o.firstboot = push (o.firstboot, optarg); break;
+    case O_FIRSTBOOT: o.firstboot = strv_push (o.firstboot, optarg); break;
     case O_KEEPOV: keep_overlay = optarg; break;
     case 'v': ws_globals.verbose = 1; break;
     case 'x': ws_globals.trace = 1; break;

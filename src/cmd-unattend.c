@@ -53,7 +53,6 @@ cmd_unattend (int argc, char **argv)
   struct unattend_opts o = { .arch = "amd64", .persist_devices = 1 };
   const char *check = NULL;
   char **run = NULL;
-  size_t nrun = 0;
   int c, arch_given = 0;
   opterr = 0;
   while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
@@ -74,11 +73,7 @@ cmd_unattend (int argc, char **argv)
     case O_CNAME: o.computer_name = optarg; break;
     case O_PW: o.password_file = optarg; break;
     case O_COPY: o.copy_profile = 1; break;
-    case O_RUN:
-      run = ws_realloc (run, (nrun + 2) * sizeof *run);
-      run[nrun++] = optarg;
-      run[nrun] = NULL;
-      break;
+    case O_RUN: run = strv_push (run, optarg); break;
     case O_NOPERSIST: o.persist_devices = 0; break;
     case O_CHECK: check = optarg; break;
     case ':':

@@ -68,16 +68,6 @@ azure_checks (const char *path, json_object *arr)
   }
 }
 
-static char **
-push (char **list, const char *s)
-{
-  size_t n = list ? count_strings (list) : 0;
-  list = ws_realloc (list, (n + 2) * sizeof *list);
-  list[n] = (char *) s;
-  list[n + 1] = NULL;
-  return list;
-}
-
 int
 cmd_verify (int argc, char **argv)
 {
@@ -111,7 +101,7 @@ cmd_verify (int argc, char **argv)
         return usage_error ("verify", "--old-sid: '%s' is not a machine SID S-1-5-21-X-Y-Z", optarg);
       o.have_old_sid = 1;
       break;
-    case O_KEEP: o.keep_profiles = push (o.keep_profiles, optarg); break;
+    case O_KEEP: o.keep_profiles = strv_push (o.keep_profiles, optarg); break;
     case O_OPS:
       if (op_selection_only (&sel, optarg) == -1)
         return WS_EXIT_ERROR;

@@ -309,34 +309,11 @@ unattend_check_buffer (const char *buf, size_t len, const char *name, const char
 int
 unattend_check_file (const char *path, const char *arch)
 {
-  FILE *fp = fopen (path, "rb");
-  if (!fp) {
-    ws_error ("%s: %s", path, strerror (errno));
+  size_t len;
+  CLEANUP_FREE char *buf = ws_read_file (path, 16 << 20, &len);
+  if (!buf)
     return -1;
-  }
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len == cap) {
-      if (cap > 16 << 20)
-        break;
-      buf = ws_realloc (buf, cap = cap ? 2 * cap : 65536);
-    }
-    size_t n = fread (buf + len, 1, cap - len, fp);
-    if (n == 0)
-      break;
-    len += n;
-  }
-  int err = ferror (fp);
-  fclose (fp);
-  if (err) {
-    free (buf);
-    ws_error ("%s: read error", path);
-    return -1;
-  }
-  int r = unattend_check_buffer (buf ? buf : "", len, path, arch);
-  free (buf);
-  return r;
+  return unattend_check_buffer (buf, len, path, arch);
 }
 
 int

@@ -218,3 +218,51 @@ utf8_to_utf16le (const char *s, size_t *len_ret)
   *len_ret = o;
   return out;
 }
+
+char **
+strv_push (char **list, const char *s)
+{
+  size_t n = list ? count_strings (list) : 0;
+  list = ws_realloc (list, (n + 2) * sizeof *list);
+  list[n] = (char *) s;
+  list[n + 1] = NULL;
+  return list;
+}
+
+char *
+ws_read_file (const char *path, size_t max, size_t *len_ret)
+{
+  FILE *fp = fopen (path, "rb");
+  if (!fp) {
+    ws_error ("%s: %s", path, strerror (errno));
+    return NULL;
+  }
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len == cap) {
+      if (cap >= max + 1)
+        break;
+      cap = cap ? 2 * cap : 65536;
+      if (cap > max + 1)
+        cap = max + 1;
+      buf = ws_realloc (buf, cap + 1);
+    }
+    size_t n = fread (buf + len, 1, cap - len, fp);
+    if (n == 0)
+      break;
+    len += n;
+  }
+  int err = ferror (fp);
+  fclose (fp);
+  if (err || len > max) {
+    ws_error ("%s: %s", path, err ? "read error" : "the file is too large");
+    free (buf);
+    return NULL;
+  }
+  if (!buf)
+    buf = ws_malloc (1);
+  buf[len] = '\0';
+  *len_ret = len;
+  return buf;
+}

@@ -54,6 +54,12 @@ char *ws_strdup (const char *s);
  * frees the name. */
 char *ws_mkdtemp (void);
 int ws_rmtree (const char *dir);
+/* Append s (not copied) to a NULL-terminated list (NULL = empty); returns
+ * the list, which the caller frees (not its strings). */
+char **strv_push (char **list, const char *s);
+/* Read a whole host file of at most max bytes, NUL-terminated; caller
+ * frees.  NULL (reported) when unreadable or larger. */
+char *ws_read_file (const char *path, size_t max, size_t *len_ret);
 /* UTF-16LE (len bytes) to a fresh UTF-8 string; caller frees.  Stops at the
  * first NUL code unit.  Returns NULL on invalid input. */
 char *utf16le_to_utf8 (const uint8_t *p, size_t len);

@@ -37,34 +37,12 @@ default_locale (struct gen *g)
 }
 
 static int
-read_host_file (const char *path, char **buf_ret, size_t *len_ret)
-{
-  FILE *fp = fopen (path, "rb");
-  if (!fp) {
-    ws_error ("%s: cannot read: %m", path);
-    return -1;
-  }
-  char *buf = NULL;
-  size_t len = 0, cap = 0, n;
-  do {
-    if (len == cap)
-      buf = ws_realloc (buf, cap = cap ? 2 * cap : 65536);
-    n = fread (buf + len, 1, cap - len, fp);
-    len += n;
-  } while (n > 0 && len < (16 << 20));
-  fclose (fp);
-  *buf_ret = buf;
-  *len_ret = len;
-  return 0;
-}
-
-static int
 perform (struct gen *g)
 {
   CLEANUP_FREE char *xml = NULL;
   size_t len = 0;
   if (g->o->unattend_file) {
-    if (read_host_file (g->o->unattend_file, &xml, &len) == -1)
+    if (!(xml = ws_read_file (g->o->unattend_file, 16 << 20, &len)))
       return -1;
     jadd_str (g->op, "source", g->o->unattend_file);
   }

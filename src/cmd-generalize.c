@@ -445,6 +445,11 @@ cmd_generalize (int argc, char **argv)
       jadd_str (rep, "new_sid", sid_to_string (&gen.new_sid, b2));
     }
     jadd_str (rep, "computer_name", gen.computer_name);
+    json_object *ops, *pc, *pr;
+    if (json_object_object_get_ex (rep, "operations", &ops)
+        && json_object_object_get_ex (ops, "profile-cleanup", &pc)
+        && json_object_object_get_ex (pc, "profiles_removed", &pr))
+      json_object_object_add (rep, "profiles_removed", json_object_get (pr));
     jadd_int (rep, "bytes_freed", gen.bytes_freed);
     json_object_object_add (rep, "files_written", json_object_get (gen.files_written));
     json_object_object_add (rep, "warnings", json_object_get (gen.warnings));

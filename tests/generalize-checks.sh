@@ -17,6 +17,8 @@ check_generalized () {
     || fail "$name: report new_sid '$new'"
   [[ $(jq -r .computer_name "$r") =~ ^WIN-[A-Z0-9]{11}$ ]] || fail "$name: computer_name"
   [ "$(jq -r .format "$r")" = vhd ] || fail "$name: format"
+  [ "$(jq '.profiles_removed | length' "$r")" = "$(spec_users "$name" | awk '$4 == "profile" && $1 != 500' | wc -l)" ] \
+    || fail "$name: profiles_removed does not list every non-Administrator profile"
   local vs; vs=$(jq -r .virtual_size "$r")
   [ $((vs % 1048576)) -eq 0 ] || fail "$name: virtual size $vs is not whole MiB"
   [ "$(stat -c %s "$dir/out.vhd")" -eq $((vs + 512)) ] || fail "$name: VHD file size"

@@ -380,7 +380,9 @@ cmd_generalize (int argc, char **argv)
   struct windows w;
   struct gen gen;
   int gen_started = 0;
-  r = windows_open (g, image, o.dry_run, &w);
+  r = windows_open_quick (g, image, o.dry_run, &w);
+  if (r == -1)
+    r = windows_open (g, image, o.dry_run, &w);
   if (r == 0 && o.unattend_file
       && unattend_check_file (o.unattend_file, image_unattend_arch (w.arch)) == -1)
     r = WS_EXIT_ERROR;

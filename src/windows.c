@@ -55,6 +55,77 @@ cmp_mp (const void *a, const void *b)
   return (int) strlen (x) - (int) strlen (y);
 }
 
+/* A hibernated Windows must not be changed (the hibernation image would
+ * overwrite the changes at resume), and is refused for inspection too. */
+static int
+check_hibernation (struct windows *w)
+{
+  CLEANUP_FREE char *hib = win_path (w, "hiberfil.sys");
+  if (hib && guestfs_is_file (w->g, hib) > 0) {
+    size_t len;
+    CLEANUP_FREE char *head = guestfs_pread (w->g, hib, 4, 0, &len);
+    if (head && is_hibernation_header (head, len)) {
+      ws_error ("%s: Windows is hibernated (hiberfil.sys holds a hibernation "
+                "image); boot it and shut it down fully (no hibernation, no "
+                "Fast Startup) before sealing", w->image);
+      return WS_EXIT_HIBERNATED;
+    }
+  }
+  return 0;
+}
+
+static const char *
+arch_of (const char *file_arch)
+{
+  if (strcmp (file_arch, "x86_64") == 0 || strcmp (file_arch, "i386") == 0
+      || strcmp (file_arch, "aarch64") == 0)
+    return file_arch;
+  return NULL;
+}
+
+int
+windows_open_quick (guestfs_h *g, const char *image, int readonly, struct windows *w)
+{
+  memset (w, 0, sizeof *w);
+  w->g = g;
+  w->image = image;
+  CLEANUP_FREE_STRING_LIST char **parts = guestfs_list_partitions (g);
+  CLEANUP_FREE_STRING_LIST char **devs = guestfs_list_devices (g);
+  char **lists[2] = { parts, devs };
+  guestfs_push_error_handler (g, NULL, NULL);
+  for (int l = 0; l < 2 && !w->root; ++l)
+    for (size_t i = 0; lists[l] && lists[l][i] && !w->root; ++i) {
+      CLEANUP_FREE char *type = guestfs_vfs_type (g, lists[l][i]);
+      if (!type || strcmp (type, "ntfs") != 0 || guestfs_mount_ro (g, lists[l][i], "/") == -1)
+        continue;
+      CLEANUP_FREE char *sr = guestfs_case_sensitive_path (g, "/windows");
+      CLEANUP_FREE char *sw = guestfs_case_sensitive_path (g, "/windows/system32/config/software");
+      CLEANUP_FREE char *cmd = guestfs_case_sensitive_path (g, "/windows/system32/cmd.exe");
+      if (sr && sw && guestfs_is_file (g, sw) > 0) {
+        w->root = ws_strdup (lists[l][i]);
+        w->systemroot = ws_strdup (sr);
+        CLEANUP_FREE char *fa = cmd ? guestfs_file_architecture (g, cmd) : NULL;
+        w->arch = ws_strdup (fa && arch_of (fa) ? fa : "unknown");
+      }
+      guestfs_umount_all (g);
+    }
+  guestfs_pop_error_handler (g);
+  w->bitlocker = ws_malloc (sizeof (char *));
+  w->bitlocker[0] = NULL;
+  if (!w->root) {
+    windows_close (w);
+    return -1;
+  }
+  int r = readonly ? guestfs_mount_ro (g, w->root, "/") : guestfs_mount (g, w->root, "/");
+  if (r == -1) {
+    const char *e = appliance_error (g);
+    int hib = strcasestr (e, "hibernat") != NULL || strcasestr (e, "unsafe state") != NULL;
+    ws_error ("%s: cannot mount %s%s: %s", image, w->root, readonly ? " read-only" : "", e);
+    return hib ? WS_EXIT_HIBERNATED : WS_EXIT_UNREADABLE;
+  }
+  return check_hibernation (w);
+}
+
 int
 windows_open (guestfs_h *g, const char *image, int readonly, struct windows *w)
 {
@@ -133,20 +204,7 @@ windows_open (guestfs_h *g, const char *image, int readonly, struct windows *w)
   }
   free (order);
 
-  /* A hibernated Windows must not be changed (the hibernation image would
-   * overwrite the changes at resume), and is refused for inspection too. */
-  CLEANUP_FREE char *hib = win_path (w, "hiberfil.sys");
-  if (hib && guestfs_is_file (g, hib) > 0) {
-    size_t len;
-    CLEANUP_FREE char *head = guestfs_pread (g, hib, 4, 0, &len);
-    if (head && is_hibernation_header (head, len)) {
-      ws_error ("%s: Windows is hibernated (hiberfil.sys holds a hibernation "
-                "image); boot it and shut it down fully (no hibernation, no "
-                "Fast Startup) before sealing", image);
-      return WS_EXIT_HIBERNATED;
-    }
-  }
-  return 0;
+  return check_hibernation (w);
 }
 
 void

@@ -20,6 +20,12 @@ struct windows {
  * after printing one line: not Windows, encrypted, hibernated. */
 int windows_open (guestfs_h *g, const char *image, int readonly, struct windows *w);
 void windows_close (struct windows *w);
+/* The same without libguestfs inspection (much faster under TCG): the
+ * first NTFS volume holding Windows\System32\config\SOFTWARE, mounted
+ * on /; fills root, systemroot and arch only.  Returns -1 when it finds
+ * no Windows (call windows_open for the precise diagnosis), else 0 or a
+ * WS_EXIT_* code as windows_open. */
+int windows_open_quick (guestfs_h *g, const char *image, int readonly, struct windows *w);
 
 /* Resolve a Windows path relative to the volume root ("Windows/System32")
  * case-insensitively.  Caller frees.  The last component need not exist. */

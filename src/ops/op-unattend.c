@@ -52,6 +52,9 @@ perform (struct gen *g)
     if (!ua.locale)
       ua.locale = loc = default_locale (g);
     ua.arch = image_unattend_arch (g->w->arch);
+    if (!ua.arch)
+      gen_warn (g, "the image's architecture is unknown (%s); the answer file says amd64",
+                g->w->arch ? g->w->arch : "no System32\\cmd.exe");
     ua.computer_name = g->o->computer_name;
     ua.persist_devices = op_enabled (g->sel, "persist-devices");
     xml = unattend_generate (&ua, &len);

@@ -33,8 +33,17 @@ jq -e '.operations["profile-cleanup"].profiles_removed | length == 2' "$tmp/dry.
 first=$(generalized ws2012r2)
 sid1=$(jq -r .new_sid "$first/report.json")
 sid2=S-1-5-21-111-2222-33333
-winseal generalize --json --no-progress --format qcow2 --sid "$sid2" --computer-name WS-SECOND \
-  --firstboot-command 'echo second run' "$first/out.vhd" -o "$tmp/two.qcow2" > "$tmp/two.json"
+# With libguestfs tracing on (-x), the password must not show up, plain or
+# in its hidden (base64) form.
+pw2='Second-Run-Secret-7'
+echo "$pw2" > "$tmp/pw2"
+hidden=$(perl -MMIME::Base64 -MEncode -e 'print encode_base64(encode("UTF-16LE", $ARGV[0] . "AdministratorPassword"), "")' "$pw2")
+winseal -x generalize --json --no-progress --format qcow2 --sid "$sid2" --computer-name WS-SECOND \
+  --admin-password-file "$tmp/pw2" --firstboot-command 'echo second run' \
+  "$first/out.vhd" -o "$tmp/two.qcow2" > "$tmp/two.json" 2> "$tmp/two.trace"
+grep -q "libguestfs: trace" "$tmp/two.trace" || fail "-x gave no trace"
+! grep -qe "$pw2" -e "${hidden:0:24}" "$tmp/two.json" "$tmp/two.trace" \
+  || fail "the password shows up in the trace or report"
 [ "$(jq -r .old_sid "$tmp/two.json")" = "$sid1" ] || fail "the second run did not start from $sid1"
 [ "$(jq -r .new_sid "$tmp/two.json")" = "$sid2" ] || fail "--sid was not used"
 qemu-img check -q "$tmp/two.qcow2" || fail "qemu-img check fails on the qcow2 output"

@@ -70,7 +70,15 @@ perform (struct gen *g)
   if (gen_mkdir_p (g, dir) == -1)
     return -1;
   CLEANUP_FREE char *path = win_sysroot_path (g->w, "Panther/unattend.xml");
-  if (gen_write_file (g, path, xml, len) == -1)
+  /* The file can hold the (hidden, not encrypted) password: keep it out
+   * of libguestfs traces (-x). */
+  int trace = guestfs_get_trace (g->g);
+  if (trace > 0)
+    guestfs_set_trace (g->g, 0);
+  int wr = gen_write_file (g, path, xml, len);
+  if (trace > 0)
+    guestfs_set_trace (g->g, trace);
+  if (wr == -1)
     return -1;
   explicit_bzero (xml, len);
   gen_change (g, "%s: written (%zu bytes)", path, len);

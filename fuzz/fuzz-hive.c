@@ -9,6 +9,7 @@
 
 #include "hive.h"
 #include "regedit.h"
+#include "secdesc.h"
 #include "sam.h"
 #include "sid.h"
 
@@ -43,6 +44,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (n && sam_alias_remove_member (data, size, &m[0], &o, &ol) == 1)
       free (o);
     free (m);
+  }
+  /* The bytes as a security descriptor, moved between domains. */
+  {
+    uint8_t *sd = malloc (size ? size : 1);
+    if (!sd)
+      abort ();
+    memcpy (sd, data, size);
+    struct sid a, b;
+    struct sd_stats sst;
+    const char *swhy;
+    sid_parse ("S-1-5-21-1-2-3", &a);
+    sid_parse ("S-1-5-21-4-5-6", &b);
+    sd_move_domain (sd, size, &a, &b, &sst, &swhy);
+    free (sd);
   }
   /* The raw editor: the domain of the hive's first machine SID, if any,
    * moved to a longer one; else a fixed one. */

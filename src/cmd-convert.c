@@ -130,6 +130,19 @@ output_format_setup (const char *cmd, const char *format, const char *out_path,
   return 0;
 }
 
+int
+input_format_qemu (const char *cmd, const char *infmt, const char **qfmt_ret)
+{
+  *qfmt_ret = NULL;
+  if (!infmt)
+    return 0;
+  const struct format_ops *f = format_by_name (infmt);
+  if (!f)
+    return usage_error (cmd, "unknown input format '%s'", infmt), -1;
+  *qfmt_ret = f->qemu_name;
+  return 0;
+}
+
 const char *
 output_format_name (const struct convert_opts *o)
 {

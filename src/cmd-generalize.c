@@ -319,13 +319,9 @@ cmd_generalize (int argc, char **argv)
   }
   if (unattend_read_password (&o.ua) == -1)
     return WS_EXIT_ERROR;
-  const char *qfmt = NULL;
-  if (infmt) {
-    const struct format_ops *f = format_by_name (infmt);
-    if (!f)
-      return usage_error ("generalize", "unknown input format '%s'", infmt);
-    qfmt = f->qemu_name;
-  }
+  const char *qfmt;
+  if (input_format_qemu ("generalize", infmt, &qfmt) == -1)
+    return WS_EXIT_ERROR;
   int r = image_precheck (image, &qfmt);
   if (r)
     return r;

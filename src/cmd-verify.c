@@ -123,13 +123,9 @@ cmd_verify (int argc, char **argv)
   if (optind != argc - 1)
     return usage_error ("verify", optind >= argc ? "no image given" : "too many arguments");
   const char *image = argv[optind];
-  const char *qfmt = NULL;
-  if (infmt) {
-    const struct format_ops *f = format_by_name (infmt);
-    if (!f)
-      return usage_error ("verify", "unknown input format '%s'", infmt);
-    qfmt = f->qemu_name;
-  }
+  const char *qfmt;
+  if (input_format_qemu ("verify", infmt, &qfmt) == -1)
+    return WS_EXIT_ERROR;
   int r = image_precheck (image, &qfmt);
   if (r)
     return r;

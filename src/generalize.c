@@ -567,6 +567,45 @@ gen_control_sets (struct gen *g, size_t *n_ret)
   return nodes;
 }
 
+int
+gen_set_dword_all_sets (struct gen *g, const char *key, const char *name, uint32_t v)
+{
+  size_t n;
+  CLEANUP_FREE hive_node_h *sets = gen_control_sets (g, &n);
+  hive_h *h = gen_hive (g, "SYSTEM");
+  if (!sets || !h)
+    return -1;
+  for (size_t i = 0; i < n; ++i) {
+    hive_node_h k = gen_mkkey (g, h, sets[i], key);
+    CLEANUP_FREE char *cs = hivex_node_name (h, sets[i]);
+    CLEANUP_FREE char *kp = ws_strconcat (cs, "\\", key, NULL);
+    if (!k || gen_set_dword (g, "SYSTEM", k, kp, name, v) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+void
+gen_check_dword_all_sets (struct gen *g, const char *op, const char *key, const char *name,
+                          uint32_t v)
+{
+  size_t n;
+  CLEANUP_FREE hive_node_h *sets = gen_control_sets (g, &n);
+  hive_h *h = gen_hive (g, "SYSTEM");
+  if (!sets || !h) {
+    gen_fail (g, "%s: no control set", op);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    hive_node_h k = hive_walk (h, sets[i], key);
+    uint32_t d;
+    if (!k || hive_get_dword (h, k, name, &d) == -1 || d != v) {
+      CLEANUP_FREE char *cs = hivex_node_name (h, sets[i]);
+      gen_fail (g, "%s: %s\\%s\\%s is not %" PRIu32, op, cs, key, name, v);
+    }
+  }
+}
+
 /* Best knowledge of what a generalize pass leaves in SYSTEM\Setup
  * (community reports, not Microsoft documentation; DESIGN.md §4). */
 const struct reseal_value reseal_values[] = {

@@ -139,6 +139,11 @@ int gen_set_value (struct gen *g, struct ghive *gh, hive_node_h node, const char
 /* Make a key path below node (creating missing keys). */
 hive_node_h gen_mkkey (struct gen *g, hive_h *h, hive_node_h node, const char *path);
 
+/* Set a DWORD under KEY (created if missing) in every control set. */
+int gen_set_dword_all_sets (struct gen *g, const char *key, const char *name, uint32_t v);
+/* verify: the DWORD is v in every control set (failures recorded for op). */
+void gen_check_dword_all_sets (struct gen *g, const char *op, const char *key,
+                               const char *name, uint32_t v);
 /* The control sets of SYSTEM (key nodes). caller frees; *n_ret. */
 hive_node_h *gen_control_sets (struct gen *g, size_t *n_ret);
 

@@ -7,7 +7,6 @@
 #include <config.h>
 
 #include "generalize.h"
-#include "hive.h"
 #include "winseal.h"
 
 #define WIN_KEY "Control\\Windows"
@@ -15,18 +14,8 @@
 static int
 perform (struct gen *g)
 {
-  size_t n;
-  CLEANUP_FREE hive_node_h *sets = gen_control_sets (g, &n);
-  hive_h *h = gen_hive (g, "SYSTEM");
-  if (!sets || !h)
+  if (gen_set_dword_all_sets (g, WIN_KEY, "PersistAllDeviceInstalls", 1) == -1)
     return -1;
-  for (size_t i = 0; i < n; ++i) {
-    hive_node_h k = gen_mkkey (g, h, sets[i], WIN_KEY);
-    CLEANUP_FREE char *cs = hivex_node_name (h, sets[i]);
-    CLEANUP_FREE char *kp = ws_strconcat (cs, "\\", WIN_KEY, NULL);
-    if (!k || gen_set_dword (g, "SYSTEM", k, kp, "PersistAllDeviceInstalls", 1) == -1)
-      return -1;
-  }
   if (!op_enabled (g->sel, "unattend"))
     gen_warn (g, "persist-devices: the unattend operation is disabled, so the answer "
               "file's PnpSysprep settings are not written");
@@ -36,17 +25,7 @@ perform (struct gen *g)
 static void
 verify (struct gen *g)
 {
-  size_t n;
-  CLEANUP_FREE hive_node_h *sets = gen_control_sets (g, &n);
-  hive_h *h = gen_hive (g, "SYSTEM");
-  for (size_t i = 0; sets && i < n; ++i) {
-    hive_node_h k = hive_walk (h, sets[i], WIN_KEY);
-    uint32_t v;
-    if (!k || hive_get_dword (h, k, "PersistAllDeviceInstalls", &v) == -1 || v != 1) {
-      CLEANUP_FREE char *cs = hivex_node_name (h, sets[i]);
-      gen_fail (g, "persist-devices: %s\\%s\\PersistAllDeviceInstalls is not 1", cs, WIN_KEY);
-    }
-  }
+  gen_check_dword_all_sets (g, "persist-devices", WIN_KEY, "PersistAllDeviceInstalls", 1);
   CLEANUP_FREE char *path = win_sysroot_path (g->w, "Panther/unattend.xml");
   size_t len = 0;
   CLEANUP_FREE char *xml = gen_read_file (g, path, &len);

@@ -236,8 +236,9 @@ cmd_generalize (int argc, char **argv)
 
   operations_validate ();
   op_selection_default (&sel);
+  int idx = 0;
   opterr = 0;
-  while ((c = getopt_long (argc, argv, "o:cvx", opts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, "o:cvx", opts, &idx)) != -1) {
     switch (c) {
     case 'h': help (); return 0;
     case 'o': output = optarg; break;
@@ -251,12 +252,8 @@ cmd_generalize (int argc, char **argv)
     case O_NOPROGRESS: show_progress = 0; break;
     case O_LIST: list_operations (); return 0;
     case O_OPSPOD: operations_pod (); return 0;
-    case O_OPS:
-      if (op_selection_only (&sel, optarg) == -1)
-        return WS_EXIT_ERROR;
-      break;
-    case O_ENABLE: case O_DISABLE:
-      if (op_selection_set (&sel, optarg, c == O_ENABLE) == -1)
+    case O_OPS: case O_ENABLE: case O_DISABLE:
+      if (op_selection_option (&sel, opts[idx].name, optarg) == -1)
         return WS_EXIT_ERROR;
       break;
     case O_SID:

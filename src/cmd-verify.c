@@ -92,8 +92,9 @@ cmd_verify (int argc, char **argv)
 
   operations_validate ();
   op_selection_default (&sel);
+  int idx = 0;
   opterr = 0;
-  while ((c = getopt_long (argc, argv, "vx", opts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, "vx", opts, &idx)) != -1) {
     switch (c) {
     case 'h': help (); return 0;
     case O_OLD:
@@ -102,12 +103,8 @@ cmd_verify (int argc, char **argv)
       o.have_old_sid = 1;
       break;
     case O_KEEP: o.keep_profiles = strv_push (o.keep_profiles, optarg); break;
-    case O_OPS:
-      if (op_selection_only (&sel, optarg) == -1)
-        return WS_EXIT_ERROR;
-      break;
-    case O_ENABLE: case O_DISABLE:
-      if (op_selection_set (&sel, optarg, c == O_ENABLE) == -1)
+    case O_OPS: case O_ENABLE: case O_DISABLE:
+      if (op_selection_option (&sel, opts[idx].name, optarg) == -1)
         return WS_EXIT_ERROR;
       break;
     case O_INFMT: infmt = optarg; break;

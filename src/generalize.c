@@ -568,7 +568,8 @@ gen_control_sets (struct gen *g, size_t *n_ret)
 }
 
 int
-gen_set_dword_all_sets (struct gen *g, const char *key, const char *name, uint32_t v)
+gen_set_all_sets (struct gen *g, const char *key, int create, const char *name,
+                  hive_type t, const char *sz, uint32_t dword)
 {
   size_t n;
   CLEANUP_FREE hive_node_h *sets = gen_control_sets (g, &n);
@@ -576,10 +577,19 @@ gen_set_dword_all_sets (struct gen *g, const char *key, const char *name, uint32
   if (!sets || !h)
     return -1;
   for (size_t i = 0; i < n; ++i) {
-    hive_node_h k = gen_mkkey (g, h, sets[i], key);
+    hive_node_h k = hive_walk (h, sets[i], key);
+    if (!k && create)
+      k = gen_mkkey (g, h, sets[i], key);
+    if (!k) {
+      if (create)
+        return -1;
+      continue;
+    }
     CLEANUP_FREE char *cs = hivex_node_name (h, sets[i]);
     CLEANUP_FREE char *kp = ws_strconcat (cs, "\\", key, NULL);
-    if (!k || gen_set_dword (g, "SYSTEM", k, kp, name, v) == -1)
+    int r = t == hive_t_REG_DWORD ? gen_set_dword (g, "SYSTEM", k, kp, name, dword)
+                                  : gen_set_string (g, "SYSTEM", k, kp, name, sz, t);
+    if (r == -1)
       return -1;
   }
   return 0;

@@ -90,6 +90,9 @@ void op_selection_default (struct op_selection *s);
 int op_selection_only (struct op_selection *s, const char *list);
 int op_selection_set (struct op_selection *s, const char *name, int on);
 int op_enabled (const struct op_selection *s, const char *name);
+/* The command-line options --operations, --enable and --disable (option
+ * is the long name without dashes).  Returns 0 or -1 (reported). */
+int op_selection_option (struct op_selection *s, const char *option, const char *arg);
 
 /* ---- the session ---- */
 int gen_begin (struct gen *g, struct windows *w, const struct gen_opts *o, int verify);
@@ -139,8 +142,11 @@ int gen_set_value (struct gen *g, struct ghive *gh, hive_node_h node, const char
 /* Make a key path below node (creating missing keys). */
 hive_node_h gen_mkkey (struct gen *g, hive_h *h, hive_node_h node, const char *path);
 
-/* Set a DWORD under KEY (created if missing) in every control set. */
-int gen_set_dword_all_sets (struct gen *g, const char *key, const char *name, uint32_t v);
+/* Set a value under KEY in every control set: a DWORD (t ==
+ * hive_t_REG_DWORD) or a string of type t.  KEY is created where missing
+ * when create is set, else such control sets are skipped. */
+int gen_set_all_sets (struct gen *g, const char *key, int create, const char *name,
+                      hive_type t, const char *sz, uint32_t dword);
 /* verify: the DWORD is v in every control set (failures recorded for op). */
 void gen_check_dword_all_sets (struct gen *g, const char *op, const char *key,
                                const char *name, uint32_t v);

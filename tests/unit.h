@@ -72,4 +72,26 @@ unit_shared_hives (char **dir_ret, const char *const *names, char **paths)
   return r;
 }
 
+#ifdef WINSEAL_SAM_H
+/* The shared SAM's Administrators alias (Builtin 0x220) lists exactly the
+ * domain's -500 and -1000. */
+static inline void
+unit_check_admins (hive_h *h, const struct sid *dom)
+{
+  hive_node_h a = hive_walk (h, hivex_root (h), "SAM\\Domains\\Builtin\\Aliases\\00000220");
+  size_t cl;
+  hive_type t;
+  uint8_t *c = hive_get_bytes (h, a, "C", &cl, &t);
+  struct sid *m;
+  size_t mn = 0;
+  CHECK (c && sam_alias_members (c, cl, &m, &mn) == 0 && mn == 2);
+  if (c && mn == 2) {
+    CHECK (sid_in_domain (&m[0], dom) && m[0].sub[4] == 500);
+    CHECK (sid_in_domain (&m[1], dom) && m[1].sub[4] == 1000);
+    free (m);
+  }
+  free (c);
+}
+#endif
+
 #endif

@@ -69,24 +69,10 @@ perform (struct gen *g)
   char *name = g->o->computer_name ? ws_strdup (g->o->computer_name) : generated_name ();
   g->computer_name = name;
   jadd_str (g->op, "computer_name", name);
-  size_t n;
-  CLEANUP_FREE hive_node_h *sets = gen_control_sets (g, &n);
-  hive_h *h = gen_hive (g, "SYSTEM");
-  if (!sets || !h)
-    return -1;
-  for (size_t i = 0; i < n; ++i) {
-    CLEANUP_FREE char *csname = hivex_node_name (h, sets[i]);
-    for (size_t p = 0; p < sizeof places / sizeof places[0]; ++p) {
-      hive_node_h k = hive_walk (h, sets[i], places[p].key);
-      if (!k && places[p].create)
-        k = gen_mkkey (g, h, sets[i], places[p].key);
-      if (!k)
-        continue;
-      CLEANUP_FREE char *kp = ws_strconcat (csname, "\\", places[p].key, NULL);
-      if (gen_set_string (g, "SYSTEM", k, kp, places[p].value, name, hive_t_REG_SZ) == -1)
-        return -1;
-    }
-  }
+  for (size_t p = 0; p < sizeof places / sizeof places[0]; ++p)
+    if (gen_set_all_sets (g, places[p].key, places[p].create, places[p].value,
+                          hive_t_REG_SZ, name, 0) == -1)
+      return -1;
   return set_lsa_name (g, name);
 }
 

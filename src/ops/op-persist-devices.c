@@ -14,7 +14,8 @@
 static int
 perform (struct gen *g)
 {
-  if (gen_set_dword_all_sets (g, WIN_KEY, "PersistAllDeviceInstalls", 1) == -1)
+  if (gen_set_all_sets (g, WIN_KEY, 1, "PersistAllDeviceInstalls", hive_t_REG_DWORD,
+                        NULL, 1) == -1)
     return -1;
   if (!op_enabled (g->sel, "unattend"))
     gen_warn (g, "persist-devices: the unattend operation is disabled, so the answer "

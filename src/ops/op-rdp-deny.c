@@ -11,7 +11,7 @@
 static int
 perform (struct gen *g)
 {
-  return gen_set_dword_all_sets (g, TS_KEY, "fDenyTSConnections", 1);
+  return gen_set_all_sets (g, TS_KEY, 1, "fDenyTSConnections", hive_t_REG_DWORD, NULL, 1);
 }
 
 static void

@@ -91,13 +91,9 @@ perform (struct gen *g)
   }
   hive_h *sys = gen_hive (g, "SYSTEM");
   hive_node_h setup = sys ? hivex_node_get_child (sys, hivex_root (sys), "Setup") : 0;
-  if (setup && hivex_node_get_value (sys, setup, "UnattendFile")) {
-    CLEANUP_FREE char *old = hive_get_string (sys, setup, "UnattendFile");
-    if (gen_set_string (g, "SYSTEM", setup, "Setup", "UnattendFile",
-                        "", hive_t_REG_SZ) == -1)
-      return -1;
-    (void) old;
-  }
+  if (setup && hivex_node_get_value (sys, setup, "UnattendFile")
+      && gen_set_string (g, "SYSTEM", setup, "Setup", "UnattendFile", "", hive_t_REG_SZ) == -1)
+    return -1;
   return 0;
 }
 

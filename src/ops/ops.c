@@ -92,3 +92,11 @@ op_enabled (const struct op_selection *s, const char *name)
   long i = op_index (name);
   return i >= 0 && s->enabled[i];
 }
+
+int
+op_selection_option (struct op_selection *s, const char *option, const char *arg)
+{
+  if (strcmp (option, "operations") == 0)
+    return op_selection_only (s, arg);
+  return op_selection_set (s, arg, strcmp (option, "enable") == 0);
+}

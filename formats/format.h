@@ -160,6 +160,8 @@ int convert_image (struct image *in, const char *out_path,
 
 /* sha256.c: the SHA-256 of a file as lower-case hex. */
 int sha256_file (int fd, char hex[65]);
+/* The SHA-256 of a buffer, as 32 bytes. */
+void sha256_buffer (const void *data, size_t len, uint8_t out[32]);
 
 /* Check that the partition table of a raw disk of disk_size bytes fits in
  * it.  Returns 0, or -1 with a message in why (a truncated image, a

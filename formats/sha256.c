@@ -43,12 +43,30 @@ block (uint32_t h[8], const uint8_t *p)
   h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
+static const uint32_t h0[8] = {
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+};
+
+/* The last blocks: the fill (< 64) bytes left in buf (which has room for
+ * 128 more), 0x80, zeros, the bit length of total bytes. */
+static void
+finish (uint32_t h[8], uint8_t *buf, size_t fill, uint64_t total)
+{
+  buf[fill++] = 0x80;
+  while (fill % 64 != 56)
+    buf[fill++] = 0;
+  uint64_t bits = total * 8;
+  for (int i = 7; i >= 0; --i)
+    buf[fill++] = bits >> (8 * i);
+  for (size_t i = 0; i < fill; i += 64)
+    block (h, buf + i);
+}
+
 int
 sha256_file (int fd, char hex[65])
 {
-  uint32_t h[8] = {
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-  };
+  uint32_t h[8];
+  memcpy (h, h0, sizeof h);
   size_t cap = 1 << 20, fill = 0;
   uint8_t *buf = malloc (cap + 128);
   uint64_t total = 0, off = 0;
@@ -65,7 +83,7 @@ sha256_file (int fd, char hex[65])
     off += r;
     total += r;
     fill += r;
-    size_t whole = r == 0 ? fill / 64 * 64 : fill / 64 * 64;
+    size_t whole = fill / 64 * 64;
     for (size_t i = 0; i < whole; i += 64)
       block (h, buf + i);
     memmove (buf, buf + whole, fill - whole);
@@ -73,17 +91,26 @@ sha256_file (int fd, char hex[65])
     if (r == 0)
       break;
   }
-  /* Padding: 0x80, zeros, the bit length. */
-  buf[fill++] = 0x80;
-  while (fill % 64 != 56)
-    buf[fill++] = 0;
-  uint64_t bits = total * 8;
-  for (int i = 7; i >= 0; --i)
-    buf[fill++] = bits >> (8 * i);
-  for (size_t i = 0; i < fill; i += 64)
-    block (h, buf + i);
+  finish (h, buf, fill, total);
   free (buf);
   for (int i = 0; i < 8; ++i)
     snprintf (hex + 8 * i, 9, "%08x", h[i]);
   return 0;
+}
+
+void
+sha256_buffer (const void *data, size_t len, uint8_t out[32])
+{
+  uint32_t h[8];
+  memcpy (h, h0, sizeof h);
+  const uint8_t *p = data;
+  size_t whole = len / 64 * 64;
+  for (size_t i = 0; i < whole; i += 64)
+    block (h, p + i);
+  uint8_t tail[192];
+  memcpy (tail, p + whole, len - whole);
+  finish (h, tail, len - whole, len);
+  for (int i = 0; i < 8; ++i)
+    for (int k = 0; k < 4; ++k)
+      out[4 * i + k] = h[i] >> (24 - 8 * k);
 }

@@ -296,6 +296,8 @@ gen_begin (struct gen *g, struct windows *w, const struct gen_opts *o, int verif
 void
 gen_end (struct gen *g)
 {
+  free (g->removed_rids);
+  g->removed_rids = NULL;
   for (size_t i = 0; i < g->nhives; ++i) {
     struct ghive *gh = &g->hives[i];
     if (gh->h)
@@ -335,6 +337,15 @@ gen_run (struct gen *g, const struct op_selection *sel)
         op->verify (g);
     }
     else if (op->perform (g) == -1)
+      return -1;
+  }
+  for (size_t i = 0; i < n_operations && !g->verify; ++i) {
+    const struct operation *op = operations[i];
+    if (!sel->enabled[i] || !op->finish)
+      continue;
+    g->op = json_object_object_get (ops, op->name);
+    g->changes = json_object_object_get (g->op, "changes");
+    if (op->finish (g) == -1)
       return -1;
   }
   g->op = g->changes = NULL;

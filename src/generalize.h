@@ -61,6 +61,8 @@ struct gen {
   char *computer_name;          /* the name the image ends with ("*" = Setup picks) */
   int failed_checks;            /* verify */
   const struct op_selection *sel;       /* the operations that run */
+  uint32_t *removed_rids;       /* RIDs of the profiles profile-cleanup removed */
+  size_t n_removed_rids;
 };
 
 struct op_selection;
@@ -74,6 +76,9 @@ struct operation {
   const char *options;          /* the extra options it reads, or NULL */
   int (*perform) (struct gen *g);       /* 0 or -1 */
   void (*verify) (struct gen *g);       /* records failed checks */
+  /* Optional: runs after every selected operation has performed (work
+   * that must see the others' results).  0 or -1. */
+  int (*finish) (struct gen *g);
 };
 
 extern const struct operation *const operations[];

@@ -89,6 +89,7 @@ windows_open_quick (guestfs_h *g, const char *image, int readonly, struct window
   memset (w, 0, sizeof *w);
   w->g = g;
   w->image = image;
+  w->readonly = readonly;
   CLEANUP_FREE_STRING_LIST char **parts = guestfs_list_partitions (g);
   CLEANUP_FREE_STRING_LIST char **devs = guestfs_list_devices (g);
   char **lists[2] = { parts, devs };
@@ -127,11 +128,21 @@ windows_open_quick (guestfs_h *g, const char *image, int readonly, struct window
 }
 
 int
+windows_remount (struct windows *w)
+{
+  int r = w->readonly ? guestfs_mount_ro (w->g, w->root, "/") : guestfs_mount (w->g, w->root, "/");
+  if (r == -1)
+    ws_error ("%s: cannot mount %s again: %s", w->image, w->root, appliance_error (w->g));
+  return r;
+}
+
+int
 windows_open (guestfs_h *g, const char *image, int readonly, struct windows *w)
 {
   memset (w, 0, sizeof *w);
   w->g = g;
   w->image = image;
+  w->readonly = readonly;
   w->bitlocker = find_bitlocker (g);
 
   CLEANUP_FREE_STRING_LIST char **roots = guestfs_inspect_os (g);

@@ -13,6 +13,7 @@ struct windows {
   char *product_name, *product_variant, *arch, *hostname;
   int major, minor;
   char **bitlocker;             /* BitLocker devices seen (NULL-terminated) */
+  int readonly;                 /* mounted read-only */
 };
 
 /* Find the Windows installation on the appliance's disks and mount its
@@ -20,6 +21,9 @@ struct windows {
  * after printing one line: not Windows, encrypted, hibernated. */
 int windows_open (guestfs_h *g, const char *image, int readonly, struct windows *w);
 void windows_close (struct windows *w);
+/* Mount the Windows volume on / again (after the file-system SID pass
+ * mounted the volumes elsewhere).  Returns 0 or -1 (reported). */
+int windows_remount (struct windows *w);
 /* The same without libguestfs inspection (much faster under TCG): the
  * first NTFS volume holding Windows\System32\config\SOFTWARE, mounted
  * on /; fills root, systemroot and arch only.  Returns -1 when it finds

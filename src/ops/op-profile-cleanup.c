@@ -173,6 +173,9 @@ perform (struct gen *g)
     jadd_str (p, "path", pip);
     jadd_int (p, "bytes", bytes);
     json_object_array_add (removed, p);
+    /* sid-reset removes this user's recycle-bin folders afterwards. */
+    g->removed_rids = ws_realloc (g->removed_rids, (g->n_removed_rids + 1) * sizeof *g->removed_rids);
+    g->removed_rids[g->n_removed_rids++] = s.sub[4];
     if (g->o->remove_accounts && remove_account (g, &s, dn) == -1)
       return -1;
   }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "fsids.h"
 #include "generalize.h"
 #include "json-out.h"
 #include "hive.h"
@@ -119,7 +120,63 @@ perform (struct gen *g)
                 gh->label, st.str.skipped_big);
     regf_free (&r);
   }
+  /* Scheduled tasks run as a local user or group name it by SID. */
+  struct task_result tr;
+  if (fs_sid_tasks (g, &old, &nw, 0, &tr) == -1)
+    return -1;
+  jadd_int (g->op, "tasks_scanned", tr.scanned);
+  jadd_int (g->op, "tasks_rewritten", tr.rewritten);
+  jadd_int (g->op, "task_hashes_recomputed", tr.hashes);
   return 0;
+}
+
+/* Report the first few paths of a list as warnings (generalize) or
+ * failures (verify). */
+static void
+list_paths (struct gen *g, int fail, char **paths, size_t total, const char *what)
+{
+  size_t n = 0;
+  for (; paths && paths[n]; ++n) {
+    if (fail)
+      gen_fail (g, "sid-reset: %s: %s", paths[n], what);
+    else
+      gen_warn (g, "%s: %s", paths[n], what);
+  }
+  if (total > n) {
+    if (fail)
+      gen_fail (g, "sid-reset: %zu more: %s", total - n, what);
+    else
+      gen_warn (g, "%zu more: %s", total - n, what);
+  }
+}
+
+/* The file-system part, after profile-cleanup has removed what it
+ * removes: every NTFS descriptor and SID-named folder. */
+static int
+finish (struct gen *g)
+{
+  if (!g->have_new_sid)
+    return 0;
+  struct fs_sid_result res;
+  int r = fs_sid_pass (g, g->o->dry_run ? FS_COUNT : FS_REWRITE, &g->old_sid, &g->new_sid,
+                       g->removed_rids, g->n_removed_rids, &res);
+  if (r == 0) {
+    json_object_object_add (g->op, "file_system", fs_sid_result_json (&res, g->o->dry_run));
+    if (res.rewritten)
+      gen_change (g, "%zu NTFS security descriptors of %zu files and folders on %zu "
+                  "volume(s) rewritten", res.rewritten, res.scanned, res.volumes);
+    list_paths (g, 0, res.bad_paths, res.bad,
+                "malformed NTFS security descriptor, left as it was");
+    list_paths (g, 0, res.unknown_paths, res.unknown,
+                "security descriptor with ACEs of a type winseal does not parse, "
+                "left as they are");
+    list_paths (g, 0, res.error_paths, res.errors, "security descriptor not read or written");
+    if (!g->o->dry_run)
+      list_paths (g, 0, res.sd_paths, res.left,
+                  "security descriptor still holds the old SID (in an ACE not parsed)");
+  }
+  fs_sid_result_free (&res);
+  return r;
 }
 
 static void
@@ -173,6 +230,26 @@ verify (struct gen *g)
                 "names or strings)", gh->label, os, bytes, strs);
     regf_free (&r);
   }
+  /* The file system: descriptors, SID-named entries, tasks. */
+  struct fs_sid_result res;
+  if (fs_sid_pass (g, FS_COUNT, &g->o->old_sid, &dom, NULL, 0, &res) == -1)
+    gen_fail (g, "sid-reset: the NTFS security descriptors could not be checked");
+  else {
+    json_object_object_add (g->op, "file_system", fs_sid_result_json (&res, 1));
+    list_paths (g, 1, res.sd_paths, res.matched, "its security descriptor holds the old SID");
+    list_paths (g, 1, res.name_paths, res.names, "its name holds the old SID");
+    list_paths (g, 0, res.bad_paths, res.bad, "malformed NTFS security descriptor");
+  }
+  fs_sid_result_free (&res);
+  struct task_result tr;
+  if (fs_sid_tasks (g, &g->o->old_sid, &dom, 1, &tr) == 0) {
+    for (size_t i = 0; tr.offenders && tr.offenders[i]; ++i)
+      if (i < 5)
+        gen_fail (g, "sid-reset: task %s still names the old SID", tr.offenders[i]);
+    free_string_list (tr.offenders);
+  }
+  else
+    gen_fail (g, "sid-reset: the scheduled tasks could not be checked");
 }
 
 const struct operation op_sid_reset = {
@@ -187,10 +264,20 @@ const struct operation op_sid_reset = {
     "Policy\\Accounts, <SID>_Classes), value names and string values.  Renamed keys "
     "keep their values, type numbers, subkeys, class and security cell, and are "
     "placed in sorted, correctly hashed subkey lists.  The new SID is random with "
-    "as many digits per sub-authority as the old one, unless --sid is given.  NTFS "
-    "file ACLs are not changed by this operation.",
+    "as many digits per sub-authority as the old one, unless --sid is given.  "
+    "Then the file system: every NTFS security descriptor of every file and folder "
+    "on every NTFS volume of the image (owner, group, and the trustee of every DACL "
+    "and SACL ACE, object and callback ACEs included; ACEs of a type it does not "
+    "parse are left untouched and reported), read and written through ntfs-3g's "
+    "system.ntfs_acl by a small helper run inside the appliance; scheduled tasks "
+    "under Windows\\System32\\Tasks naming a local user or group by SID, with "
+    "their TaskCache Hash recomputed when it was the file's SHA-256; and files or "
+    "folders named by an old SID (such as $Recycle.Bin\\S-1-5-21-...) are renamed, "
+    "or removed for the recycle bins of profiles profile-cleanup removed.  The "
+    "file-system pass runs after the other operations.",
   .enabled_by_default = 1,
   .options = "--sid S-1-5-21-X-Y-Z",
   .perform = perform,
   .verify = verify,
+  .finish = finish,
 };

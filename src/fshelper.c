@@ -1,0 +1,235 @@
+/* winseal-fshelper: the file-system half of sid-reset, run inside the
+ * libguestfs appliance.
+ *
+ * Why a helper: libguestfs 1.48 passes extended-attribute values as C
+ * strings (guestfs_lsetxattr's "val" is a String), so a binary NTFS
+ * security descriptor — which always holds NUL bytes — cannot be written
+ * back through it; and one guestfs call per file (lgetxattr, then maybe
+ * lsetxattr) would cost a protocol round trip each, which under TCG is
+ * far slower than walking the tree where it is mounted.  winseal uploads
+ * this static program to the appliance's own root (never into the
+ * Windows volume: the volumes are mounted below that scratch root with
+ * guestfs_mkmountpoint), runs it once with guestfs_command, and deletes
+ * it.  It reads every descriptor through ntfs-3g's "system.ntfs_acl"
+ * attribute, checks it (secdesc.c) before looking inside, moves the SIDs
+ * of the old machine domain to the new one in place (same length), and
+ * writes back only the descriptors that changed.
+ *
+ * usage: winseal-fshelper MODE OLD-SID NEW-SID MAXLIST ROOT...
+ *   MODE  walk     only walk the tree (lstat each entry): the floor
+ *         count    read and check every descriptor, change nothing
+ *         rewrite  read, check, and write back the changed descriptors
+ *   MAXLIST  how many paths to list per kind (descriptors holding the
+ *            old domain, malformed ones, errors); names holding the old
+ *            SID are always listed (up to a hard limit).
+ *
+ * Output, one record per line, paths with \\, \n and \t escaped:
+ *   S PATH            a descriptor holding the old domain (count: before;
+ *                     rewrite: left after the rewrite, e.g. in an ACE of
+ *                     a type not parsed)
+ *   N PATH            an entry whose name holds the old SID string
+ *   B PATH<TAB>WHY    a malformed descriptor (left untouched)
+ *   U PATH<TAB>N      N ACEs of a type not parsed (left untouched)
+ *   E PATH<TAB>ERROR  a descriptor that could not be read or written
+ *   T key=value ...   the totals, last
+ * Exit status 0 (also when entries were listed), 2 on bad usage. */
+#include <config.h>
+
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#include "secdesc.h"
+#include "sid.h"
+
+#define NAMES_MAX 50000         /* keeps guestfs_command's output well under its limit */
+/* The largest self-relative descriptor: header, two SIDs, two ACLs of at
+ * most 65535 bytes each. */
+#define SD_BUF (20 + 2 * SID_MAX_BINARY + 2 * 65536)
+
+enum mode { M_WALK, M_COUNT, M_REWRITE };
+
+static enum mode mode;
+static struct sid old_sid, new_sid;
+static char old_str[SID_STRING_MAX];
+static size_t old_len;
+static uint8_t pattern[16];     /* 21 and the three sub-authorities, LE */
+static unsigned long maxlist;
+static uint8_t buf[SD_BUF];
+
+static struct {
+  size_t scanned, with_sd, matched, rewritten, left, unknown, bad, errors, names, no_sd;
+  size_t listed_s, listed_b, listed_u, listed_e;
+} t;
+
+static void
+put_path (const char *p)
+{
+  for (; *p; ++p) {
+    switch (*p) {
+    case '\\': fputs ("\\\\", stdout); break;
+    case '\n': fputs ("\\n", stdout); break;
+    case '\t': fputs ("\\t", stdout); break;
+    default: putchar (*p);
+    }
+  }
+}
+
+static void
+record (char kind, size_t *listed, const char *path, const char *extra)
+{
+  if (listed) {
+    if (*listed >= maxlist)
+      return;
+    ++*listed;
+  }
+  putchar (kind);
+  putchar (' ');
+  put_path (path);
+  if (extra) {
+    putchar ('\t');
+    fputs (extra, stdout);
+  }
+  putchar ('\n');
+}
+
+/* Does a file name hold the old SID string, not followed by a digit (so
+ * that S-1-5-21-1-2-3 does not match S-1-5-21-1-2-34)? */
+static int
+name_has_old_sid (const char *name)
+{
+  for (const char *p = name; *p; ++p) {
+    if ((*p == 'S' || *p == 's') && strncasecmp (p, old_str, old_len) == 0
+        && !(p[old_len] >= '0' && p[old_len] <= '9'))
+      return 1;
+  }
+  return 0;
+}
+
+static int
+visit (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+  (void) sb;
+  t.scanned++;
+  if (flag == FTW_DNR || flag == FTW_NS) {
+    t.errors++;
+    record ('E', &t.listed_e, path, flag == FTW_DNR ? "cannot read the directory"
+                                                    : "cannot stat");
+    if (flag == FTW_NS)
+      return 0;
+  }
+  if (mode == M_WALK)
+    return 0;
+  if (ftw->level > 0 && name_has_old_sid (path + ftw->base)) {
+    if (t.names < NAMES_MAX)
+      record ('N', NULL, path, NULL);
+    t.names++;
+  }
+  ssize_t n = lgetxattr (path, "system.ntfs_acl", buf, sizeof buf);
+  if (n < 0) {
+    if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP) {
+      t.no_sd++;
+      return 0;
+    }
+    t.errors++;
+    record ('E', &t.listed_e, path, strerror (errno));
+    return 0;
+  }
+  t.with_sd++;
+  const char *why;
+  struct sd_stats st;
+  int had = memmem (buf, n, pattern, sizeof pattern) != NULL;
+  if (sd_move_domain (buf, n, &old_sid, &new_sid, &st, &why) == -1) {
+    t.bad++;
+    record ('B', &t.listed_b, path, why);
+    return 0;
+  }
+  if (st.unknown_aces) {
+    char num[32];
+    snprintf (num, sizeof num, "%zu", st.unknown_aces);
+    t.unknown++;
+    record ('U', &t.listed_u, path, num);
+  }
+  if (st.moved)
+    t.matched++;
+  if (mode == M_COUNT) {
+    if (st.moved || had)
+      record ('S', &t.listed_s, path, NULL);
+    return 0;
+  }
+  if (st.moved) {
+    if (lsetxattr (path, "system.ntfs_acl", buf, n, 0) == -1) {
+      t.errors++;
+      record ('E', &t.listed_e, path, strerror (errno));
+      return 0;
+    }
+    t.rewritten++;
+  }
+  /* The old domain's bytes left over (in an ACE of a type not parsed, or
+   * outside any SID): reported, never guessed at. */
+  if (had && memmem (buf, n, pattern, sizeof pattern)) {
+    t.left++;
+    record ('S', &t.listed_s, path, NULL);
+  }
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 6) {
+    fprintf (stderr, "usage: winseal-fshelper walk|count|rewrite OLD-SID NEW-SID MAXLIST ROOT...\n");
+    return 2;
+  }
+  if (strcmp (argv[1], "walk") == 0)
+    mode = M_WALK;
+  else if (strcmp (argv[1], "count") == 0)
+    mode = M_COUNT;
+  else if (strcmp (argv[1], "rewrite") == 0)
+    mode = M_REWRITE;
+  else {
+    fprintf (stderr, "winseal-fshelper: unknown mode %s\n", argv[1]);
+    return 2;
+  }
+  if (sid_parse (argv[2], &old_sid) == -1 || !sid_is_machine_domain (&old_sid)
+      || sid_parse (argv[3], &new_sid) == -1 || !sid_is_machine_domain (&new_sid)) {
+    fprintf (stderr, "winseal-fshelper: %s and %s must be machine SIDs S-1-5-21-X-Y-Z\n",
+             argv[2], argv[3]);
+    return 2;
+  }
+  sid_to_string (&old_sid, old_str);
+  old_len = strlen (old_str);
+  for (int i = 0; i < 4; ++i) {
+    uint32_t v = old_sid.sub[i];
+    pattern[4 * i] = v;
+    pattern[4 * i + 1] = v >> 8;
+    pattern[4 * i + 2] = v >> 16;
+    pattern[4 * i + 3] = v >> 24;
+  }
+  maxlist = strtoul (argv[4], NULL, 10);
+  struct timespec t0, t1;
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  int status = 0;
+  for (int i = 5; i < argc; ++i) {
+    if (nftw (argv[i], visit, 64, FTW_PHYS | FTW_MOUNT) == -1) {
+      fprintf (stderr, "winseal-fshelper: %s: %s\n", argv[i], strerror (errno));
+      status = 1;
+    }
+  }
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  printf ("T scanned=%zu with_sd=%zu no_sd=%zu matched=%zu rewritten=%zu left=%zu "
+          "unknown=%zu bad=%zu errors=%zu names=%zu ms=%ld\n",
+          t.scanned, t.with_sd, t.no_sd, t.matched, t.rewritten, t.left, t.unknown,
+          t.bad, t.errors, t.names, ms);
+  if (fflush (stdout) == EOF)
+    status = 1;
+  return status;
+}

@@ -1,0 +1,60 @@
+/* winseal: the machine SID in the file system — NTFS security
+ * descriptors and SID-named folders on every NTFS volume (through the
+ * in-appliance helper, src/fshelper.c), and scheduled tasks. */
+#ifndef WINSEAL_FSIDS_H
+#define WINSEAL_FSIDS_H
+
+#include "generalize.h"
+
+enum fs_mode { FS_WALK, FS_COUNT, FS_REWRITE };
+
+struct fs_sid_result {
+  size_t volumes;               /* NTFS volumes walked */
+  size_t scanned;               /* files and directories */
+  size_t with_sd;               /* of them with a descriptor read */
+  size_t matched;               /* descriptors holding the old domain */
+  size_t rewritten;             /* descriptors written back */
+  size_t left;                  /* still holding it after the rewrite */
+  size_t unknown;               /* descriptors with ACEs of a type not parsed */
+  size_t bad;                   /* malformed descriptors (left alone) */
+  size_t errors;                /* read/write errors */
+  size_t names;                 /* entries whose name holds the old SID */
+  size_t renamed, removed;      /* of them, renamed / removed (rewrite) */
+  long helper_ms;               /* the walk inside the appliance */
+  double seconds;               /* the whole pass, mounts included */
+  /* Display paths ("C:\..." or "DEVICE:/..."), the first few of each. */
+  char **sd_paths, **bad_paths, **unknown_paths, **error_paths, **name_paths;
+};
+
+/* Walk every NTFS volume of the image.  FS_REWRITE moves the SIDs of
+ * domain old in every descriptor to nw and renames SID-named entries
+ * (recycle-bin folders of the RIDs in removed[] are deleted instead);
+ * FS_COUNT only reports; FS_WALK only walks (the benchmark's floor).
+ * The Windows volume is mounted on / again afterwards.  Returns 0 or -1
+ * (reported). */
+int fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const struct sid *nw,
+                 const uint32_t *removed, size_t nremoved, struct fs_sid_result *res);
+void fs_sid_result_free (struct fs_sid_result *res);
+/* The result as a report object. */
+json_object *fs_sid_result_json (const struct fs_sid_result *res, int dry_run);
+
+struct task_result {
+  size_t scanned, rewritten, hashes;
+  char **offenders;             /* task files still holding the old SID */
+};
+
+/* Scheduled tasks (Windows\System32\Tasks, UTF-16 with a BOM or 8-bit):
+ * rewrite the old SID's string form to the new one (check_only: list the
+ * files holding it), and update the task's TaskCache entry in SOFTWARE:
+ * its Hash when it was the SHA-256 of the file, and the old SID's UTF-16
+ * text in its binary values.  Returns 0 or -1. */
+int fs_sid_tasks (struct gen *g, const struct sid *old, const struct sid *nw, int check_only,
+                  struct task_result *res);
+
+/* Replace the string SID old by nw in text (UTF-16LE when utf16, else
+ * 8-bit), case-insensitively and only where no digit follows.  Returns
+ * the number replaced; *out (caller frees) and *outlen when > 0. */
+size_t sid_text_replace (const uint8_t *in, size_t len, int utf16, const char *old,
+                         const char *nw, uint8_t **out, size_t *outlen);
+
+#endif

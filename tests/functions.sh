@@ -140,6 +140,24 @@ copy-out /Windows/Panther $dir/files
 copy-out /Windows/Setup $dir/files
 -copy-out /Windows/System32/winevt $dir/files
 EOS
+    # C:'s NTFS security descriptors before and after, as ntfs-3g's
+    # ntfssecaudit reads them from the volume, and the task file.
+    if command -v ntfssecaudit >/dev/null; then
+      local part start size
+      part=$(c_part "$name")
+      read -r start size < <(sfdisk -d "$img" | sed -n "s|^$img$part : start= *\([0-9]*\), size= *\([0-9]*\).*|\1 \2|p")
+      [ -n "$size" ] || { echo "cannot find partition $part of $img" >&2; return 1; }
+      local vol
+      for vol in "$img:acl.before" "$dir/out.vhd:acl.after"; do
+        dd if="${vol%:*}" of="$dir/c.ntfs" bs=1M iflag=skip_bytes,count_bytes \
+           skip=$((start * 512)) count=$((size * 512)) conv=sparse status=none
+        ntfssecaudit -b "$dir/c.ntfs" / > "$dir/${vol##*:}" 2>/dev/null \
+          || { echo "ntfssecaudit cannot read C: of ${vol%:*}" >&2; return 1; }
+      done
+      ntfscat "$dir/c.ntfs" /Windows/System32/Tasks/winseal/BuildAgent > "$dir/files/task.xml" 2>/dev/null \
+        || rm -f "$dir/files/task.xml"
+      rm -f "$dir/c.ntfs"
+    fi
     touch "$dir/.stamp"
   }
   mkdir -p "$(dirname "$dir")"

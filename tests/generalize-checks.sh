@@ -99,6 +99,42 @@ check_generalized () {
   done
   [ -d "$f/Users/Administrator" ] && [ -d "$f/Users/Default" ] || fail "$name: kept profiles missing"
 
+  # NTFS security descriptors (read back by ntfs-3g's ntfssecaudit): each
+  # the old one with only the domain moved; recycle bins of removed
+  # profiles gone, the others and SID-named folders renamed.
+  if [ -f "$dir/acl.after" ]; then
+    local args=() rid tu
+    for u in $(spec_users "$name" | awk '$4 == "profile" && $1 != 500 { print $1 ":" $2 }'); do
+      args+=("-/Users/${u#*:}" "-/\$Recycle.Bin/$old-${u%%:*}")
+    done
+    tu=$(spec_users "$name" | awk '$1 >= 1000 && $3 == "enabled" { print $1; exit }')
+    if [ -n "$tu" ]; then
+      args+=(+/ProgramData/winseal-acl/object-aces.txt +/ProgramData/winseal-acl/unknown-ace.txt
+             +/ProgramData/winseal-acl/tree/sub/deeper/c.txt +/Windows/System32/Tasks/winseal/BuildAgent
+             "+/Users/Public/AccountPictures/$old-$tu")
+      spec_users "$name" | grep -q '^500 ' && args+=("+/\$Recycle.Bin/$old-500")
+    fi
+    perl "$top_srcdir/tests/acl-compare.pl" "$dir/acl.before" "$dir/acl.after" "$old" "$new" "${args[@]}" \
+      > "$tmp/acl" || fail "$name: NTFS descriptors: $(cat "$tmp/acl")"
+    echo "$name: $(cat "$tmp/acl")"
+    [ "$(jq '.operations["sid-reset"].file_system.descriptors_rewritten' "$r")" -gt 0 ] \
+      || fail "$name: report: no descriptor rewritten"
+    # The scheduled task runs as the new SID; its TaskCache Hash is the
+    # file's SHA-256 (hivexregedit reads the hive).
+    if [ -n "$tu" ]; then
+      [ -f "$f/task.xml" ] || fail "$name: no task file in the output"
+      iconv -f UTF-16 -t UTF-8 "$f/task.xml" | grep -q "<UserId>$new-$tu</UserId>" \
+        || fail "$name: the task does not run as $new-$tu"
+      ! iconv -f UTF-16 -t UTF-8 "$f/task.xml" | grep -q -- "$old" || fail "$name: the task still names $old"
+      local sum hash
+      sum=$(sha256sum < "$f/task.xml" | cut -c1-64)
+      hash=$(hivexregedit --export --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$f/config/SOFTWARE" \
+               'Microsoft\Windows NT\CurrentVersion\Schedule\TaskCache\Tasks' 2>/dev/null \
+             | perl -0ne 'print lc $1 =~ s/[^0-9a-f]//gr if /"Hash"=hex(?:\(3\))?:((?:[0-9a-f,]|\\\s*)+)/i')
+      [ "$hash" = "$sum" ] || fail "$name: TaskCache Hash '$hash' is not the task file's SHA-256 $sum"
+    fi
+  fi
+
   # winseal's own verify agrees (with the old SID to look for).
   winseal verify --old-sid "$old" "$dir/out.vhd" > "$tmp/verify" \
     || { cat "$tmp/verify"; fail "$name: winseal verify fails on the output"; }

@@ -28,6 +28,23 @@ jq -e '.operations["profile-cleanup"].profiles_removed | length == 2' "$tmp/dry.
 [ ! -e "$tmp/dry.vhd" ] || fail "--dry-run wrote the output"
 [ -z "$(ls -A "$tmp" | grep -v 'dry\.')" ] || fail "--dry-run left files: $(ls -A "$tmp")"
 [ "$(sha256sum < "$img")" = "$sum" ] || fail "--dry-run changed the input"
+jq -e '.operations["sid-reset"].file_system.descriptors_to_rewrite > 0' "$tmp/dry.json" >/dev/null \
+  || fail "the plan counts no NTFS descriptor to rewrite"
+jq -e '.operations["sid-reset"].file_system.folders_renamed == 0' "$tmp/dry.json" >/dev/null \
+  || fail "the dry run renamed folders"
+
+# verify on the input, told its own SID is the old one, names the
+# offenders in the file system: descriptors, SID-named folders, the task.
+old=$(spec_get ws2012r2 MACHINE_SID)
+if winseal verify --old-sid "$old" --operations sid-reset "$img" > "$tmp/v0" 2>&1; then
+  fail "verify passes on an image that still has its SID"
+fi
+grep -F 'FAIL sid-reset: C:\ProgramData\winseal-acl\' "$tmp/v0" | grep -q 'its security descriptor holds the old SID' \
+  || { cat "$tmp/v0"; fail "verify does not name a descriptor holding the old SID"; }
+grep -qF 'FAIL sid-reset: C:\$Recycle.Bin\'"$old"'-500: its name holds the old SID' "$tmp/v0" \
+  || { cat "$tmp/v0"; fail "verify does not name the recycle bin"; }
+grep -qF 'FAIL sid-reset: task \winseal\BuildAgent still names the old SID' "$tmp/v0" \
+  || { cat "$tmp/v0"; fail "verify does not name the task"; }
 
 # Second run over the first run's output.
 first=$(generalized ws2012r2)

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -119,5 +120,21 @@ main (void)
   close (fd);
 
   unlink (path);
+  /* sha256_buffer against the FIPS 180-2 examples (one block; the
+   * 56-byte message whose padding needs a second block; empty). */
+  static const struct { const char *msg, *hex; } sv[] = {
+    { "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+    { "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+    { "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+  };
+  for (size_t i = 0; i < sizeof sv / sizeof sv[0]; ++i) {
+    uint8_t dg[32];
+    char hex[65];
+    sha256_buffer (sv[i].msg, strlen (sv[i].msg), dg);
+    for (int k = 0; k < 32; ++k)
+      snprintf (hex + 2 * k, 3, "%02x", dg[k]);
+    CHECK (strcmp (hex, sv[i].hex) == 0);
+  }
   return unit_done ("unit-formats");
 }

@@ -4,6 +4,7 @@
  * ones are refused untouched; every sk cell of the real hives parses. */
 #include <config.h>
 
+#include "fsids.h"
 #include "secdesc.h"
 #include "unit.h"
 #include "winseal.h"
@@ -163,5 +164,26 @@ main (void)
   free (paths[0]);
   free (paths[1]);
   ws_rmtree (dir);
+  /* The text form (task files, folder names): 8-bit and UTF-16LE, 'S'
+   * in either case, never where a digit follows, lengths may change. */
+  {
+    const char *o = "S-1-5-21-1-2-3", *n = "S-1-5-21-44-55-66";
+    const char *in = "<UserId>S-1-5-21-1-2-3-1000</UserId> s-1-5-21-1-2-3 S-1-5-21-1-2-34-5 S-1-5-21-1-2-3";
+    const char *exp = "<UserId>S-1-5-21-44-55-66-1000</UserId> S-1-5-21-44-55-66 S-1-5-21-1-2-34-5 S-1-5-21-44-55-66";
+    uint8_t *out;
+    size_t ol;
+    CHECK (sid_text_replace ((const uint8_t *) in, strlen (in), 0, o, n, &out, &ol) == 3);
+    CHECK (ol == strlen (exp) && memcmp (out, exp, ol) == 0);
+    free (out);
+    size_t ul, wl;
+    uint8_t *u = utf8_to_utf16le (in, &ul), *w = utf8_to_utf16le (exp, &wl);
+    CHECK (sid_text_replace (u, ul, 1, o, n, &out, &ol) == 3);
+    CHECK (ol == wl && memcmp (out, w, wl) == 0);
+    free (out);
+    /* An odd trailing byte is kept; nothing to replace gives 0. */
+    CHECK (sid_text_replace ((const uint8_t *) "S-1-5-21-1-2-30", 15, 0, o, n, &out, &ol) == 0);
+    free (u);
+    free (w);
+  }
   return unit_done ("unit-secdesc");
 }

@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "format.h"
 #include "generalize.h"
+#include "job.h"
 #include "json-out.h"
 #include "winseal.h"
 
@@ -94,62 +95,6 @@ operations_pod (void)
   printf ("=back\n");
 }
 
-/* A computer name Windows accepts: 1-15 of [A-Za-z0-9-], not all digits. */
-static int
-valid_computer_name (const char *n)
-{
-  size_t l = strlen (n);
-  if (l == 0 || l > 15 || strspn (n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") != l)
-    return 0;
-  return strspn (n, "0123456789") != l;
-}
-
-static double
-now (void)
-{
-  struct timeval tv;
-  gettimeofday (&tv, NULL);
-  return tv.tv_sec + tv.tv_usec / 1e6;
-}
-
-static int show_progress;
-static double t0;
-
-static void
-phase (const char *what)
-{
-  if (show_progress)
-    fprintf (stderr, "[%6.1fs] %s\n", now () - t0, what);
-}
-
-/* Checks on OUTPUT before the appliance starts. */
-static int
-check_output (const char *image, const char *out, const struct convert_opts *co,
-              uint64_t vsize)
-{
-  char rin[PATH_MAX], rout[PATH_MAX];
-  if (realpath (image, rin) && realpath (out, rout) && strcmp (rin, rout) == 0) {
-    ws_error ("%s: OUTPUT is the input image; use --in-place to edit it", out);
-    return -1;
-  }
-  CLEANUP_FREE char *copy = ws_strdup (out);
-  const char *dir = dirname (copy);
-  if (access (dir, W_OK) == -1) {
-    ws_error ("%s: cannot write in %s: %s", out, dir, strerror (errno));
-    return -1;
-  }
-  struct statvfs sv;
-  if (co->fmt == &format_vhd && !co->wopts.variant && statvfs (dir, &sv) == 0) {
-    uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize;
-    if (avail < vsize) {
-      ws_error ("%s: a fixed VHD of %" PRIu64 " bytes does not fit in %s (%" PRIu64
-                " bytes free)", out, vsize, dir, avail);
-      return -1;
-    }
-  }
-  return 0;
-}
-
 static void
 print_text (json_object *r, int dry_run)
 {
@@ -185,287 +130,51 @@ print_text (json_object *r, int dry_run)
 int
 cmd_generalize (int argc, char **argv)
 {
-  enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPROGRESS,
-         O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
-         O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
-         O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD };
-  static const struct option opts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { "output", required_argument, NULL, 'o' },
-    { "format", required_argument, NULL, O_FORMAT },
-    { "compress", no_argument, NULL, 'c' },
-    { "input-format", required_argument, NULL, O_INFMT },
-    { "in-place", no_argument, NULL, O_INPLACE },
-    { "dry-run", no_argument, NULL, O_DRYRUN },
-    { "json", no_argument, NULL, O_JSON },
-    { "progress", no_argument, NULL, O_PROGRESS },
-    { "no-progress", no_argument, NULL, O_NOPROGRESS },
-    { "list-operations", no_argument, NULL, O_LIST },
-    { "operations", required_argument, NULL, O_OPS },
-    { "enable", required_argument, NULL, O_ENABLE },
-    { "disable", required_argument, NULL, O_DISABLE },
-    { "sid", required_argument, NULL, O_SID },
-    { "computer-name", required_argument, NULL, O_CNAME },
-    { "keep-profile", required_argument, NULL, O_KEEP },
-    { "remove-accounts", no_argument, NULL, O_RMACC },
-    { "keep-rdp-closed", no_argument, NULL, O_KEEPRDP },
-    { "no-persist-devices", no_argument, NULL, O_NOPERSIST },
-    { "unattend", required_argument, NULL, O_UNATTEND },
-    { "timezone", required_argument, NULL, O_TZ },
-    { "locale", required_argument, NULL, O_LOCALE },
-    { "org", required_argument, NULL, O_ORG },
-    { "owner", required_argument, NULL, O_OWNER },
-    { "admin-password-file", required_argument, NULL, O_PWFILE },
-    { "copy-profile", no_argument, NULL, O_COPYPROF },
-    { "run-sync", required_argument, NULL, O_RUNSYNC },
-    { "setupcomplete", required_argument, NULL, O_SC },
-    { "firstboot-command", required_argument, NULL, O_FIRSTBOOT },
-    { "keep-overlay", required_argument, NULL, O_KEEPOV },
-    { "operations-pod", no_argument, NULL, O_OPSPOD },
-    { "verbose", no_argument, NULL, 'v' },
-    { "trace", no_argument, NULL, 'x' },
-    { NULL, 0, NULL, 0 },
-  };
-  struct gen_opts o = { .persist_devices = 1 };
-  struct op_selection sel;
-  struct convert_opts co = { 0 };
-  const char *output = NULL, *format = "vhd", *infmt = NULL, *keep_overlay = NULL;
-  int c, json = 0, in_place = 0;
-  show_progress = isatty (2);
-  t0 = now ();
-
-  operations_validate ();
-  op_selection_default (&sel);
-  int idx = 0;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "o:cvx", opts, &idx)) != -1) {
-    switch (c) {
-    case 'h': help (); return 0;
-    case 'o': output = optarg; break;
-    case O_FORMAT: format = optarg; break;
-    case 'c': co.wopts.compress = 1; break;
-    case O_INFMT: infmt = optarg; break;
-    case O_INPLACE: in_place = 1; break;
-    case O_DRYRUN: o.dry_run = 1; break;
-    case O_JSON: json = 1; break;
-    case O_PROGRESS: show_progress = 1; break;
-    case O_NOPROGRESS: show_progress = 0; break;
-    case O_LIST: list_operations (); return 0;
-    case O_OPSPOD: operations_pod (); return 0;
-    case O_OPS: case O_ENABLE: case O_DISABLE:
-      if (op_selection_option (&sel, opts[idx].name, optarg) == -1)
-        return WS_EXIT_ERROR;
-      break;
-    case O_SID:
-      if (sid_parse (optarg, &o.sid) == -1 || !sid_is_machine_domain (&o.sid))
-        return usage_error ("generalize", "--sid: '%s' is not a machine SID S-1-5-21-X-Y-Z",
-                            optarg);
-      o.have_sid = 1;
-      break;
-    case O_CNAME:
-      if (!valid_computer_name (optarg))
-        return usage_error ("generalize", "--computer-name: '%s' is not a valid computer "
-                            "name (1 to 15 letters, digits or '-', not only digits)", optarg);
-      o.computer_name = optarg;
-      break;
-    case O_KEEP: o.keep_profiles = strv_push (o.keep_profiles, optarg); break;
-    case O_RMACC: o.remove_accounts = 1; break;
-    case O_KEEPRDP: o.keep_rdp_closed = 1; break;
-    case O_NOPERSIST: op_selection_set (&sel, "persist-devices", 0); break;
-    case O_UNATTEND: o.unattend_file = optarg; break;
-    case O_TZ: o.ua.timezone = optarg; break;
-    case O_LOCALE: o.ua.locale = optarg; break;
-    case O_ORG: o.ua.org = optarg; break;
-    case O_OWNER: o.ua.owner = optarg; break;
-    case O_PWFILE: o.ua.password_file = optarg; break;
-    case O_COPYPROF: o.ua.copy_profile = 1; break;
-    case O_RUNSYNC: o.ua.run_sync = strv_push (o.ua.run_sync, optarg); break;
-    case O_SC: o.setupcomplete_file = optarg; break;
-    case O_FIRSTBOOT: o.firstboot = strv_push (o.firstboot, optarg); break;
-    case O_KEEPOV: keep_overlay = optarg; break;
-    case 'v': ws_globals.verbose = 1; break;
-    case 'x': ws_globals.trace = 1; break;
-    case ':':
-      return usage_error ("generalize", "option '%s' needs a value", argv[optind - 1]);
-    default:
-      return usage_error ("generalize", "unknown option '%s'", argv[optind - 1]);
-    }
+  struct job j;
+  int json = 0, special = 0, n = 0;
+  char **operands = NULL;
+  int r = job_parse (&j, argc, argv, "generalize", &json, &special, &operands, &n);
+  if (r == 0 && special) {
+    if (special == 'h')
+      help ();
+    else if (special == 'L')
+      list_operations ();
+    else
+      operations_pod ();
+    job_free (&j);
+    return 0;
   }
-  if (optind != argc - 1)
-    return usage_error ("generalize", optind >= argc ? "no image given" : "too many arguments");
-  const char *image = argv[optind];
-  if (in_place && output)
-    return usage_error ("generalize", "--in-place and -o exclude each other");
-  if (in_place && keep_overlay)
-    return usage_error ("generalize", "--in-place uses no overlay (--keep-overlay)");
-  if (!in_place && !output && !o.dry_run)
-    return usage_error ("generalize", "no output given (-o OUTPUT, or --in-place)");
-  if (o.unattend_file && (o.ua.timezone || o.ua.locale || o.ua.org || o.ua.owner
-                          || o.ua.password_file || o.ua.copy_profile || o.ua.run_sync))
-    return usage_error ("generalize", "--unattend takes the answer file as it is; the "
-                        "options that build one do not apply");
-  if (!in_place && output && output_format_setup ("generalize", format, output, &co) == -1)
-    return WS_EXIT_ERROR;
-
-  /* Everything that can be checked before the appliance starts. */
-  if (o.unattend_file && unattend_check_file (o.unattend_file, NULL) == -1)
-    return WS_EXIT_ERROR;
-  if (o.setupcomplete_file && access (o.setupcomplete_file, R_OK) == -1) {
-    ws_error ("--setupcomplete %s: %s", o.setupcomplete_file, strerror (errno));
-    return WS_EXIT_ERROR;
-  }
-  if (unattend_read_password (&o.ua) == -1)
-    return WS_EXIT_ERROR;
-  const char *qfmt;
-  if (input_format_qemu ("generalize", infmt, &qfmt) == -1)
-    return WS_EXIT_ERROR;
-  int r = image_precheck (image, &qfmt);
-  if (r)
-    return r;
-  uint64_t vsize = 0;
-  {
-    struct image *in = image_open (image, NULL);
-    if (!in)
-      return WS_EXIT_UNREADABLE;
-    vsize = in->size;
-    image_close (in);
-  }
-  if (!in_place && output && !o.dry_run && check_output (image, output, &co, vsize) == -1)
-    return WS_EXIT_ERROR;
-
-  /* The disk the appliance sees: a qcow2 overlay over the untouched input. */
-  CLEANUP_FREE char *tmp = ws_mkdtemp ();
-  CLEANUP_FREE char *overlay = NULL;
-  struct disk d = { image, qfmt, o.dry_run };
-  if (!tmp)
-    return WS_EXIT_ERROR;
-  if (in_place && !o.dry_run)
-    printf ("winseal: --in-place: %s itself is being modified\n", image);
-  else {
-    char abs[PATH_MAX];
-    if (!realpath (image, abs)) {
-      ws_error ("%s: %s", image, strerror (errno));
-      ws_rmtree (tmp);
-      return WS_EXIT_ERROR;
-    }
-    overlay = keep_overlay ? ws_strdup (keep_overlay) : ws_strconcat (tmp, "/overlay.qcow2", NULL);
-    guestfs_h *h0 = guestfs_create ();
-    if (!h0 || guestfs_disk_create (h0, overlay, "qcow2", -1,
-                                    GUESTFS_DISK_CREATE_BACKINGFILE, abs,
-                                    GUESTFS_DISK_CREATE_BACKINGFORMAT, qfmt, -1) == -1) {
-      ws_error ("cannot create the overlay: %s", h0 ? appliance_error (h0) : "no handle");
-      if (h0)
-        guestfs_close (h0);
-      ws_rmtree (tmp);
-      return WS_EXIT_ERROR;
-    }
-    guestfs_close (h0);
-    d = (struct disk) { overlay, "qcow2", 0 };
-  }
-
-  phase ("launching the appliance");
-  guestfs_h *g = appliance_launch (&d, 1);
-  if (!g) {
-    ws_rmtree (tmp);
-    return WS_EXIT_ERROR;
-  }
-  phase ("inspecting");
-  struct windows w;
-  struct gen gen;
-  int gen_started = 0;
-  r = windows_open_quick (g, image, o.dry_run, &w);
-  if (r == -1)
-    r = windows_open (g, image, o.dry_run, &w);
-  if (r == 0 && o.unattend_file
-      && unattend_check_file (o.unattend_file, image_unattend_arch (w.arch)) == -1)
-    r = WS_EXIT_ERROR;
+  if (r == 0 && n != 1)
+    r = usage_error ("generalize", n == 0 ? "no image given" : "too many arguments");
   if (r == 0) {
-    gen_started = 1;
-    if (gen_begin (&gen, &w, &o, 0) == -1)
-      r = WS_EXIT_ERROR;
+    j.image = operands[0];
+    r = job_check_options (&j, "generalize");
   }
+  if (r == 0)
+    r = job_prepare (&j);
   if (r == 0) {
-    phase ("copying and checking the hives");
-    if (gen_load_hives (&gen) == -1)
+    job_phase (&j, "launching the appliance");
+    guestfs_h *g = appliance_launch (&j.disk, 1);
+    if (!g)
       r = WS_EXIT_ERROR;
-  }
-  if (r == 0) {
-    phase ("running the operations");
-    if (gen_run (&gen, &sel) == -1)
-      r = WS_EXIT_ERROR;
-  }
-  if (r == 0) {
-    phase (o.dry_run ? "checking the edited hives" : "writing the hives back");
-    if (gen_commit (&gen) == -1)
-      r = WS_EXIT_ERROR;
-  }
-  if (r == 0 && !o.dry_run) {
-    guestfs_push_error_handler (g, NULL, NULL);
-    guestfs_fstrim (g, "/", -1);          /* ntfs-3g may not support it */
-    guestfs_pop_error_handler (g);
-  }
-  windows_close (&w);
-  if (r == 0 && (guestfs_umount_all (g) == -1 || guestfs_sync (g) == -1
-                 || guestfs_shutdown (g) == -1)) {
-    ws_error ("%s: cannot close the file systems cleanly: %s", image, appliance_error (g));
-    r = WS_EXIT_ERROR;
-  }
-  guestfs_close (g);
-  unattend_clear_password (&o.ua);
-
-  struct convert_result cr = { 0 };
-  if (r == 0 && !in_place && output && !o.dry_run) {
-    phase ("writing the output image");
-    struct image *in = image_open (overlay, NULL);
-    struct progress_bar b = { .on = show_progress };
-    if (show_progress) {
-      co.progress = progress_bar;
-      co.opaque = &b;
+    else {
+      r = job_run (&j, g, NULL);
+      if (r == 0 && guestfs_shutdown (g) == -1) {
+        ws_error ("%s: cannot close the file systems cleanly: %s", j.image, appliance_error (g));
+        r = WS_EXIT_ERROR;
+      }
+      guestfs_close (g);
     }
-    if (!in || convert_image (in, output, &co, &cr) == -1)
-      r = WS_EXIT_ERROR;
-    if (in)
-      image_close (in);
   }
-  ws_rmtree (tmp);
-
+  if (r == 0)
+    r = job_finish (&j);
   if (r == 0) {
-    json_object *rep = gen.report;
-    jadd_str (rep, "image", image);
-    jadd_bool (rep, "dry_run", o.dry_run);
-    jadd_bool (rep, "in_place", in_place);
-    if (gen.have_new_sid) {
-      char a[SID_STRING_MAX], b2[SID_STRING_MAX];
-      jadd_str (rep, "old_sid", sid_to_string (&gen.old_sid, a));
-      jadd_str (rep, "new_sid", sid_to_string (&gen.new_sid, b2));
-    }
-    jadd_str (rep, "computer_name", gen.computer_name);
-    json_object *ops, *pc, *pr;
-    if (json_object_object_get_ex (rep, "operations", &ops)
-        && json_object_object_get_ex (ops, "profile-cleanup", &pc)
-        && json_object_object_get_ex (pc, "profiles_removed", &pr))
-      json_object_object_add (rep, "profiles_removed", json_object_get (pr));
-    jadd_int (rep, "bytes_freed", gen.bytes_freed);
-    json_object_object_add (rep, "files_written", json_object_get (gen.files_written));
-    json_object_object_add (rep, "warnings", json_object_get (gen.warnings));
-    if (output && !o.dry_run) {
-      jadd_str (rep, "output", output);
-      jadd_str (rep, "format", output_format_name (&co));
-      jadd_int (rep, "virtual_size", cr.virtual_size);
-      jadd_int (rep, "output_size", cr.file_size);
-    }
-    char secs[32];
-    snprintf (secs, sizeof secs, "%.1f", now () - t0);
-    json_object_object_add (rep, "seconds", json_object_new_double_s (atof (secs), secs));
+    json_object *rep = job_report (&j);
     if (json)
       json_print (rep);
     else
-      print_text (rep, o.dry_run);
+      print_text (rep, j.o.dry_run);
   }
-  if (gen_started)
-    gen_end (&gen);
-  free (o.keep_profiles);
-  free (o.firstboot);
-  free (o.ua.run_sync);
+  job_free (&j);
   return r;
 }

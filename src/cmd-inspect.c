@@ -75,7 +75,7 @@ cmd_inspect (int argc, char **argv)
   struct windows w;
   json_object *report = NULL;
   CLEANUP_FREE char *tmp = NULL;
-  r = windows_open (g, image, 1, &w);
+  r = windows_open (g, image, NULL, 1, &w);
   if (r == 0) {
     tmp = ws_mkdtemp ();
     if (!tmp)

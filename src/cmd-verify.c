@@ -133,9 +133,9 @@ cmd_verify (int argc, char **argv)
   struct windows w;
   struct gen gen;
   int started = 0;
-  r = windows_open_quick (g, image, 1, &w);
+  r = windows_open_quick (g, image, NULL, 1, &w);
   if (r == -1)
-    r = windows_open (g, image, 1, &w);
+    r = windows_open (g, image, NULL, 1, &w);
   if (r == 0) {
     started = 1;
     if (gen_begin (&gen, &w, &o, 1) == -1 || gen_load_hives (&gen) == -1

@@ -9,13 +9,18 @@
 
 struct ws_globals ws_globals;
 
+static char last_error[1024];
+
 static void
-report (const char *prefix, const char *fmt, va_list ap)
+report (const char *prefix, const char *fmt, va_list ap, int error)
 {
+  char msg[1024];
+  vsnprintf (msg, sizeof msg, fmt, ap);
   fflush (stdout);
-  fprintf (stderr, "winseal: %s", prefix);
-  vfprintf (stderr, fmt, ap);
-  fputc ('\n', stderr);
+  fprintf (stderr, "winseal: %s%s%s%s\n", ws_globals.context ? ws_globals.context : "",
+           ws_globals.context ? ": " : "", prefix, msg);
+  if (error)
+    snprintf (last_error, sizeof last_error, "%s", msg);
 }
 
 void
@@ -23,8 +28,20 @@ ws_error (const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
-  report ("", fmt, ap);
+  report ("", fmt, ap, 1);
   va_end (ap);
+}
+
+const char *
+ws_last_error (void)
+{
+  return last_error;
+}
+
+void
+ws_clear_error (void)
+{
+  last_error[0] = '\0';
 }
 
 void
@@ -32,7 +49,7 @@ ws_warning (const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
-  report ("warning: ", fmt, ap);
+  report ("warning: ", fmt, ap, 0);
   va_end (ap);
 }
 

@@ -317,7 +317,7 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
     return -1;
   }
   int ro = g->w->readonly || mode != FS_REWRITE;
-  /* The NTFS volumes, the Windows one first.  (guestfs_list_filesystems
+  /* The NTFS volumes of the image's disk, the Windows one first.  (guestfs_list_filesystems
    * would probe every device for every file-system type: seconds under
    * TCG; blkid's answer per partition is enough here.) */
   CLEANUP_FREE_STRING_LIST char **parts = guestfs_list_partitions (gh);
@@ -334,6 +334,8 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
   guestfs_push_error_handler (gh, NULL, NULL);
   for (int l = 0; l < 2; ++l)
     for (size_t i = 0; lists[l][i]; ++i) {
+      if (!on_disk (lists[l][i], g->w->disk))
+        continue;
       CLEANUP_FREE char *type = guestfs_vfs_type (gh, lists[l][i]);
       if (type && strcmp (type, "ntfs") == 0 && strcmp (lists[l][i], g->w->root) != 0)
         v[nv++].dev = lists[l][i];

@@ -13,6 +13,7 @@
 static const struct command commands[] = {
   { "inspect", "report what a Windows image contains (read-only)", cmd_inspect },
   { "generalize", "generalize a Windows image offline and write it (the main job)", cmd_generalize },
+  { "batch", "generalize a catalog of images (JSON) into a directory, with a manifest", cmd_batch },
   { "verify", "check a generalized image (read-only)", cmd_verify },
   { "unattend", "print or check an answer file (unattend.xml)", cmd_unattend },
   { "convert", "convert a disk image (raw, vhd, vmdk, qcow2)", cmd_convert },
@@ -22,13 +23,12 @@ static const struct command commands[] = {
 int
 usage_error (const char *cmd, const char *fmt, ...)
 {
+  char msg[1024];
   va_list ap;
-  fflush (stdout);
-  fputs ("winseal: ", stderr);
   va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
+  vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  fprintf (stderr, " (try 'winseal %s%s--help')\n", cmd ? cmd : "", cmd ? " " : "");
+  ws_error ("%s (try 'winseal %s%s--help')", msg, cmd ? cmd : "", cmd ? " " : "");
   return WS_EXIT_ERROR;
 }
 

@@ -23,8 +23,17 @@ is_hibernation_header (const char *buf, size_t len)
 }
 
 /* Record the BitLocker volumes among the appliance's partitions/devices. */
+int
+on_disk (const char *dev, const char *disk)
+{
+  if (!disk)
+    return 1;
+  size_t l = strlen (disk);
+  return strncmp (dev, disk, l) == 0 && (dev[l] == '\0' || (dev[l] >= '0' && dev[l] <= '9'));
+}
+
 static char **
-find_bitlocker (guestfs_h *g)
+find_bitlocker (guestfs_h *g, const char *disk)
 {
   CLEANUP_FREE_STRING_LIST char **parts = guestfs_list_partitions (g);
   CLEANUP_FREE_STRING_LIST char **devs = guestfs_list_devices (g);
@@ -34,6 +43,8 @@ find_bitlocker (guestfs_h *g)
   for (int pass = 0; pass < 2; ++pass) {
     char **list = pass == 0 ? parts : devs;
     for (size_t i = 0; list && list[i]; ++i) {
+      if (!on_disk (list[i], disk))
+        continue;
       size_t len;
       char *sec = guestfs_pread_device (g, list[i], 512, 0, &len);
       if (sec && is_bitlocker_sector (sec, len)) {
@@ -84,18 +95,22 @@ arch_of (const char *file_arch)
 }
 
 int
-windows_open_quick (guestfs_h *g, const char *image, int readonly, struct windows *w)
+windows_open_quick (guestfs_h *g, const char *image, const char *disk, int readonly,
+                    struct windows *w)
 {
   memset (w, 0, sizeof *w);
   w->g = g;
   w->image = image;
   w->readonly = readonly;
+  w->disk = disk;
   CLEANUP_FREE_STRING_LIST char **parts = guestfs_list_partitions (g);
   CLEANUP_FREE_STRING_LIST char **devs = guestfs_list_devices (g);
   char **lists[2] = { parts, devs };
   guestfs_push_error_handler (g, NULL, NULL);
   for (int l = 0; l < 2 && !w->root; ++l)
     for (size_t i = 0; lists[l] && lists[l][i] && !w->root; ++i) {
+      if (!on_disk (lists[l][i], disk))
+        continue;
       CLEANUP_FREE char *type = guestfs_vfs_type (g, lists[l][i]);
       if (!type || strcmp (type, "ntfs") != 0 || guestfs_mount_ro (g, lists[l][i], "/") == -1)
         continue;
@@ -137,13 +152,15 @@ windows_remount (struct windows *w)
 }
 
 int
-windows_open (guestfs_h *g, const char *image, int readonly, struct windows *w)
+windows_open (guestfs_h *g, const char *image, const char *disk, int readonly,
+              struct windows *w)
 {
   memset (w, 0, sizeof *w);
   w->g = g;
   w->image = image;
   w->readonly = readonly;
-  w->bitlocker = find_bitlocker (g);
+  w->disk = disk;
+  w->bitlocker = find_bitlocker (g, disk);
 
   CLEANUP_FREE_STRING_LIST char **roots = guestfs_inspect_os (g);
   if (!roots) {
@@ -152,6 +169,8 @@ windows_open (guestfs_h *g, const char *image, int readonly, struct windows *w)
   }
   CLEANUP_FREE char *others = NULL;
   for (size_t i = 0; roots[i]; ++i) {
+    if (!on_disk (roots[i], disk))
+      continue;
     CLEANUP_FREE char *type = guestfs_inspect_get_type (g, roots[i]);
     if (type && strcmp (type, "windows") == 0) {
       if (w->root) {

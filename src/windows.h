@@ -14,12 +14,19 @@ struct windows {
   int major, minor;
   char **bitlocker;             /* BitLocker devices seen (NULL-terminated) */
   int readonly;                 /* mounted read-only */
+  const char *disk;             /* the appliance disk it is on ("/dev/sdb"), or NULL */
 };
 
-/* Find the Windows installation on the appliance's disks and mount its
+/* Is the device (a partition or whole disk) on the appliance disk disk
+ * ("/dev/sdb": /dev/sdb, /dev/sdb1, ...)?  Always, when disk is NULL. */
+int on_disk (const char *dev, const char *disk);
+
+/* Find the Windows installation on the appliance's disks (only on disk,
+ * when not NULL: several images share one appliance in batch mode) and mount its
  * file systems (read-only if readonly).  Returns 0, or a WS_EXIT_* code
  * after printing one line: not Windows, encrypted, hibernated. */
-int windows_open (guestfs_h *g, const char *image, int readonly, struct windows *w);
+int windows_open (guestfs_h *g, const char *image, const char *disk, int readonly,
+                  struct windows *w);
 void windows_close (struct windows *w);
 /* Mount the Windows volume on / again (after the file-system SID pass
  * mounted the volumes elsewhere).  Returns 0 or -1 (reported). */
@@ -29,7 +36,8 @@ int windows_remount (struct windows *w);
  * on /; fills root, systemroot and arch only.  Returns -1 when it finds
  * no Windows (call windows_open for the precise diagnosis), else 0 or a
  * WS_EXIT_* code as windows_open. */
-int windows_open_quick (guestfs_h *g, const char *image, int readonly, struct windows *w);
+int windows_open_quick (guestfs_h *g, const char *image, const char *disk, int readonly,
+                        struct windows *w);
 
 /* Resolve a Windows path relative to the volume root ("Windows/System32")
  * case-insensitively.  Caller frees.  The last component need not exist. */

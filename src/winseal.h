@@ -16,6 +16,7 @@ enum {
   WS_EXIT_NOT_WINDOWS = 3,   /* no Windows installation found */
   WS_EXIT_ENCRYPTED = 4,     /* BitLocker-encrypted volume */
   WS_EXIT_HIBERNATED = 5,    /* hibernated or Fast Startup volume */
+  WS_EXIT_PARTIAL = 6,       /* batch: some images failed */
 };
 
 /* Global options set by the command line before a subcommand runs. */
@@ -23,6 +24,7 @@ struct ws_globals {
   int verbose;               /* -v: libguestfs verbose */
   int trace;                 /* -x: libguestfs trace */
   int quiet;
+  const char *context;       /* prefixed to errors and warnings ("NAME: "), or NULL */
 };
 extern struct ws_globals ws_globals;
 
@@ -30,6 +32,10 @@ extern struct ws_globals ws_globals;
  * stderr; ws_warning prints "winseal: warning: MSG". */
 void ws_error (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
 void ws_warning (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
+/* The last ws_error message (without "winseal: "), "" if none since
+ * ws_clear_error. */
+const char *ws_last_error (void);
+void ws_clear_error (void);
 
 /* Cleanup helpers for locals. */
 void ws_cleanup_free (void *ptr);

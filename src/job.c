@@ -1,0 +1,395 @@
+/* winseal: one image to generalize (see job.h): the generalize options,
+ * the checks before the appliance, the session on one appliance disk, the
+ * output. */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "job.h"
+#include "json-out.h"
+#include "winseal.h"
+
+int
+valid_computer_name (const char *n)
+{
+  size_t l = strlen (n);
+  if (l == 0 || l > 15 || strspn (n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") != l)
+    return 0;
+  return strspn (n, "0123456789") != l;
+}
+
+static double
+now (void)
+{
+  struct timeval tv;
+  gettimeofday (&tv, NULL);
+  return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+void
+job_phase (struct job *j, const char *what)
+{
+  if (j->on_phase)
+    j->on_phase (j, what);
+  else if (j->show_progress)
+    fprintf (stderr, "[%6.1fs] %s%s%s\n", now () - j->t0, j->label ? j->label : "",
+             j->label ? ": " : "", what);
+}
+
+int
+job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
+           int *special_ret, char ***operands_ret, int *n_ret)
+{
+  enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPROGRESS,
+         O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
+         O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
+         O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD };
+  static const struct option opts[] = {
+    { "help", no_argument, NULL, 'h' },
+    { "output", required_argument, NULL, 'o' },
+    { "format", required_argument, NULL, O_FORMAT },
+    { "compress", no_argument, NULL, 'c' },
+    { "input-format", required_argument, NULL, O_INFMT },
+    { "in-place", no_argument, NULL, O_INPLACE },
+    { "dry-run", no_argument, NULL, O_DRYRUN },
+    { "json", no_argument, NULL, O_JSON },
+    { "progress", no_argument, NULL, O_PROGRESS },
+    { "no-progress", no_argument, NULL, O_NOPROGRESS },
+    { "list-operations", no_argument, NULL, O_LIST },
+    { "operations", required_argument, NULL, O_OPS },
+    { "enable", required_argument, NULL, O_ENABLE },
+    { "disable", required_argument, NULL, O_DISABLE },
+    { "sid", required_argument, NULL, O_SID },
+    { "computer-name", required_argument, NULL, O_CNAME },
+    { "keep-profile", required_argument, NULL, O_KEEP },
+    { "remove-accounts", no_argument, NULL, O_RMACC },
+    { "keep-rdp-closed", no_argument, NULL, O_KEEPRDP },
+    { "no-persist-devices", no_argument, NULL, O_NOPERSIST },
+    { "unattend", required_argument, NULL, O_UNATTEND },
+    { "timezone", required_argument, NULL, O_TZ },
+    { "locale", required_argument, NULL, O_LOCALE },
+    { "org", required_argument, NULL, O_ORG },
+    { "owner", required_argument, NULL, O_OWNER },
+    { "admin-password-file", required_argument, NULL, O_PWFILE },
+    { "copy-profile", no_argument, NULL, O_COPYPROF },
+    { "run-sync", required_argument, NULL, O_RUNSYNC },
+    { "setupcomplete", required_argument, NULL, O_SC },
+    { "firstboot-command", required_argument, NULL, O_FIRSTBOOT },
+    { "keep-overlay", required_argument, NULL, O_KEEPOV },
+    { "operations-pod", no_argument, NULL, O_OPSPOD },
+    { "verbose", no_argument, NULL, 'v' },
+    { "trace", no_argument, NULL, 'x' },
+    { NULL, 0, NULL, 0 },
+  };
+  int c;
+  memset (j, 0, sizeof *j);
+  j->o.persist_devices = 1;
+  j->format = "vhd";
+  j->t0 = now ();
+  j->show_progress = isatty (2);
+  *special_ret = 0;
+  operations_validate ();
+  op_selection_default (&j->sel);
+  int idx = 0;
+  opterr = 0;
+  optind = 0;
+  while ((c = getopt_long (argc, argv, "o:cvx", opts, &idx)) != -1) {
+    switch (c) {
+    case 'h': *special_ret = 'h'; return 0;
+    case O_LIST: *special_ret = 'L'; return 0;
+    case O_OPSPOD: *special_ret = 'P'; return 0;
+    case 'o': j->output = optarg; break;
+    case O_FORMAT: j->format = optarg; break;
+    case 'c': j->co.wopts.compress = 1; break;
+    case O_INFMT: j->infmt = optarg; break;
+    case O_INPLACE: j->in_place = 1; break;
+    case O_DRYRUN: j->o.dry_run = 1; break;
+    case O_JSON: if (json_ret) *json_ret = 1; break;
+    case O_PROGRESS: j->show_progress = 1; break;
+    case O_NOPROGRESS: j->show_progress = 0; break;
+    case O_OPS: case O_ENABLE: case O_DISABLE:
+      if (op_selection_option (&j->sel, opts[idx].name, optarg) == -1)
+        return WS_EXIT_ERROR;
+      break;
+    case O_SID:
+      if (sid_parse (optarg, &j->o.sid) == -1 || !sid_is_machine_domain (&j->o.sid))
+        return usage_error (cmd, "--sid: '%s' is not a machine SID S-1-5-21-X-Y-Z", optarg);
+      j->o.have_sid = 1;
+      break;
+    case O_CNAME:
+      if (!valid_computer_name (optarg))
+        return usage_error (cmd, "--computer-name: '%s' is not a valid computer "
+                            "name (1 to 15 letters, digits or '-', not only digits)", optarg);
+      j->o.computer_name = optarg;
+      break;
+    case O_KEEP: j->o.keep_profiles = strv_push (j->o.keep_profiles, optarg); break;
+    case O_RMACC: j->o.remove_accounts = 1; break;
+    case O_KEEPRDP: j->o.keep_rdp_closed = 1; break;
+    case O_NOPERSIST: op_selection_set (&j->sel, "persist-devices", 0); break;
+    case O_UNATTEND: j->o.unattend_file = optarg; break;
+    case O_TZ: j->o.ua.timezone = optarg; break;
+    case O_LOCALE: j->o.ua.locale = optarg; break;
+    case O_ORG: j->o.ua.org = optarg; break;
+    case O_OWNER: j->o.ua.owner = optarg; break;
+    case O_PWFILE: j->o.ua.password_file = optarg; break;
+    case O_COPYPROF: j->o.ua.copy_profile = 1; break;
+    case O_RUNSYNC: j->o.ua.run_sync = strv_push (j->o.ua.run_sync, optarg); break;
+    case O_SC: j->o.setupcomplete_file = optarg; break;
+    case O_FIRSTBOOT: j->o.firstboot = strv_push (j->o.firstboot, optarg); break;
+    case O_KEEPOV: j->keep_overlay = optarg; break;
+    case 'v': ws_globals.verbose = 1; break;
+    case 'x': ws_globals.trace = 1; break;
+    case ':':
+      return usage_error (cmd, "option '%s' needs a value", argv[optind - 1]);
+    default:
+      return usage_error (cmd, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  *operands_ret = argv + optind;
+  *n_ret = argc - optind;
+  return 0;
+}
+
+int
+job_check_options (struct job *j, const char *cmd)
+{
+  struct gen_opts *o = &j->o;
+  if (j->in_place && j->output)
+    return usage_error (cmd, "--in-place and -o exclude each other");
+  if (j->in_place && j->keep_overlay)
+    return usage_error (cmd, "--in-place uses no overlay (--keep-overlay)");
+  if (!j->in_place && !j->output && !o->dry_run)
+    return usage_error (cmd, "no output given (-o OUTPUT, or --in-place)");
+  if (o->unattend_file && (o->ua.timezone || o->ua.locale || o->ua.org || o->ua.owner
+                           || o->ua.password_file || o->ua.copy_profile || o->ua.run_sync))
+    return usage_error (cmd, "--unattend takes the answer file as it is; the "
+                        "options that build one do not apply");
+  if (!j->in_place && j->output && output_format_setup (cmd, j->format, j->output, &j->co) == -1)
+    return WS_EXIT_ERROR;
+  if (o->unattend_file && unattend_check_file (o->unattend_file, NULL) == -1)
+    return WS_EXIT_ERROR;
+  if (o->setupcomplete_file && access (o->setupcomplete_file, R_OK) == -1) {
+    ws_error ("--setupcomplete %s: %s", o->setupcomplete_file, strerror (errno));
+    return WS_EXIT_ERROR;
+  }
+  if (input_format_qemu (cmd, j->infmt, &j->qfmt) == -1)
+    return WS_EXIT_ERROR;
+  if (unattend_read_password (&o->ua) == -1)
+    return WS_EXIT_ERROR;
+  return 0;
+}
+
+/* Checks on OUTPUT before the appliance starts. */
+static int
+check_output (const char *image, const char *out, const struct convert_opts *co,
+              uint64_t vsize)
+{
+  char rin[PATH_MAX], rout[PATH_MAX];
+  if (realpath (image, rin) && realpath (out, rout) && strcmp (rin, rout) == 0) {
+    ws_error ("%s: OUTPUT is the input image; use --in-place to edit it", out);
+    return -1;
+  }
+  CLEANUP_FREE char *copy = ws_strdup (out);
+  const char *dir = dirname (copy);
+  if (access (dir, W_OK) == -1) {
+    ws_error ("%s: cannot write in %s: %s", out, dir, strerror (errno));
+    return -1;
+  }
+  struct statvfs sv;
+  if (co->fmt == &format_vhd && !co->wopts.variant && statvfs (dir, &sv) == 0) {
+    uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize;
+    if (avail < vsize) {
+      ws_error ("%s: a fixed VHD of %" PRIu64 " bytes does not fit in %s (%" PRIu64
+                " bytes free)", out, vsize, dir, avail);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int
+job_prepare (struct job *j)
+{
+  const char *image = j->image;
+  int r = image_precheck (image, &j->qfmt);
+  if (r)
+    return j->status = r;
+  uint64_t vsize = 0;
+  {
+    struct image *in = image_open (image, NULL);
+    if (!in)
+      return j->status = WS_EXIT_UNREADABLE;
+    vsize = in->size;
+    image_close (in);
+  }
+  if (!j->in_place && j->output && !j->o.dry_run
+      && check_output (image, j->output, &j->co, vsize) == -1)
+    return j->status = WS_EXIT_ERROR;
+
+  /* The disk the appliance sees: a qcow2 overlay over the untouched input. */
+  j->tmp = ws_mkdtemp ();
+  if (!j->tmp)
+    return j->status = WS_EXIT_ERROR;
+  j->disk = (struct disk) { image, j->qfmt, j->o.dry_run };
+  if (j->in_place && !j->o.dry_run) {
+    printf ("winseal: --in-place: %s itself is being modified\n", image);
+    return 0;
+  }
+  char abs[PATH_MAX];
+  if (!realpath (image, abs)) {
+    ws_error ("%s: %s", image, strerror (errno));
+    return j->status = WS_EXIT_ERROR;
+  }
+  j->overlay = j->keep_overlay ? ws_strdup (j->keep_overlay)
+                               : ws_strconcat (j->tmp, "/overlay.qcow2", NULL);
+  guestfs_h *h0 = guestfs_create ();
+  if (!h0 || guestfs_disk_create (h0, j->overlay, "qcow2", -1,
+                                  GUESTFS_DISK_CREATE_BACKINGFILE, abs,
+                                  GUESTFS_DISK_CREATE_BACKINGFORMAT, j->qfmt, -1) == -1) {
+    ws_error ("%s: cannot create the overlay: %s", image, h0 ? appliance_error (h0) : "no handle");
+    if (h0)
+      guestfs_close (h0);
+    return j->status = WS_EXIT_ERROR;
+  }
+  guestfs_close (h0);
+  j->disk = (struct disk) { j->overlay, "qcow2", 0 };
+  return 0;
+}
+
+int
+job_run (struct job *j, guestfs_h *g, const char *disk)
+{
+  const char *image = j->image;
+  struct gen_opts *o = &j->o;
+  struct windows w;
+  job_phase (j, "finding Windows");
+  int r = windows_open_quick (g, image, disk, o->dry_run, &w);
+  if (r == -1)
+    r = windows_open (g, image, disk, o->dry_run, &w);
+  if (r == 0 && o->unattend_file
+      && unattend_check_file (o->unattend_file, image_unattend_arch (w.arch)) == -1)
+    r = WS_EXIT_ERROR;
+  if (r == 0) {
+    j->gen_started = 1;
+    if (gen_begin (&j->gen, &w, o, 0) == -1)
+      r = WS_EXIT_ERROR;
+  }
+  if (r == 0) {
+    job_phase (j, "copying and checking the hives");
+    if (gen_load_hives (&j->gen) == -1)
+      r = WS_EXIT_ERROR;
+  }
+  if (r == 0) {
+    job_phase (j, "running the operations");
+    if (gen_run (&j->gen, &j->sel) == -1)
+      r = WS_EXIT_ERROR;
+  }
+  if (r == 0) {
+    job_phase (j, o->dry_run ? "checking the edited hives" : "writing the hives back");
+    if (gen_commit (&j->gen) == -1)
+      r = WS_EXIT_ERROR;
+  }
+  if (r == 0 && !o->dry_run) {
+    guestfs_push_error_handler (g, NULL, NULL);
+    guestfs_fstrim (g, "/", -1);          /* ntfs-3g may not support it */
+    guestfs_pop_error_handler (g);
+  }
+  windows_close (&w);
+  if (j->gen_started)
+    j->gen.w = NULL;                    /* w is gone */
+  guestfs_push_error_handler (g, NULL, NULL);
+  int u = guestfs_umount_all (g);
+  guestfs_pop_error_handler (g);
+  if (r == 0 && (u == -1 || guestfs_sync (g) == -1)) {
+    ws_error ("%s: cannot close the file systems cleanly: %s", image, appliance_error (g));
+    r = WS_EXIT_ERROR;
+  }
+  unattend_clear_password (&o->ua);
+  return j->status = r;
+}
+
+int
+job_finish (struct job *j)
+{
+  int r = j->status;
+  if (r == 0 && !j->in_place && j->output && !j->o.dry_run) {
+    job_phase (j, "writing the output image");
+    struct image *in = image_open (j->overlay, NULL);
+    struct progress_bar b = { .on = j->show_progress && !j->label };
+    if (b.on) {
+      j->co.progress = progress_bar;
+      j->co.opaque = &b;
+    }
+    if (!in || convert_image (in, j->output, &j->co, &j->cr) == -1)
+      r = WS_EXIT_ERROR;
+    if (in)
+      image_close (in);
+    j->co.progress = NULL;
+  }
+  if (j->tmp) {
+    ws_rmtree (j->tmp);
+    free (j->tmp);
+    j->tmp = NULL;
+  }
+  return j->status = r;
+}
+
+json_object *
+job_report (struct job *j)
+{
+  struct gen *gen = &j->gen;
+  json_object *rep = gen->report;
+  jadd_str (rep, "image", j->image);
+  jadd_bool (rep, "dry_run", j->o.dry_run);
+  jadd_bool (rep, "in_place", j->in_place);
+  if (gen->have_new_sid) {
+    char a[SID_STRING_MAX], b2[SID_STRING_MAX];
+    jadd_str (rep, "old_sid", sid_to_string (&gen->old_sid, a));
+    jadd_str (rep, "new_sid", sid_to_string (&gen->new_sid, b2));
+  }
+  jadd_str (rep, "computer_name", gen->computer_name);
+  json_object *ops, *pc, *pr;
+  if (json_object_object_get_ex (rep, "operations", &ops)
+      && json_object_object_get_ex (ops, "profile-cleanup", &pc)
+      && json_object_object_get_ex (pc, "profiles_removed", &pr))
+    json_object_object_add (rep, "profiles_removed", json_object_get (pr));
+  jadd_int (rep, "bytes_freed", gen->bytes_freed);
+  json_object_object_add (rep, "files_written", json_object_get (gen->files_written));
+  json_object_object_add (rep, "warnings", json_object_get (gen->warnings));
+  if (j->output && !j->o.dry_run) {
+    jadd_str (rep, "output", j->output);
+    jadd_str (rep, "format", output_format_name (&j->co));
+    jadd_int (rep, "virtual_size", j->cr.virtual_size);
+    jadd_int (rep, "output_size", j->cr.file_size);
+  }
+  char secs[32];
+  snprintf (secs, sizeof secs, "%.1f", now () - j->t0);
+  json_object_object_add (rep, "seconds", json_object_new_double_s (atof (secs), secs));
+  return rep;
+}
+
+void
+job_free (struct job *j)
+{
+  if (j->tmp) {
+    ws_rmtree (j->tmp);
+    free (j->tmp);
+  }
+  if (j->gen_started)
+    gen_end (&j->gen);
+  free (j->overlay);
+  free (j->o.keep_profiles);
+  free (j->o.firstboot);
+  free (j->o.ua.run_sync);
+  unattend_clear_password (&j->o.ua);
+  memset (j, 0, sizeof *j);
+}

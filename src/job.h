@@ -1,0 +1,73 @@
+/* winseal: one image to generalize — its options, the checks before the
+ * appliance, the session inside it (on one of possibly several disks of
+ * one appliance), and the output.  `winseal generalize` runs one job;
+ * `winseal batch` runs many, several per appliance launch. */
+#ifndef WINSEAL_JOB_H
+#define WINSEAL_JOB_H
+
+#include <guestfs.h>
+#include <json-c/json.h>
+
+#include "appliance.h"
+#include "format.h"
+#include "generalize.h"
+
+struct job {
+  /* What to do (the generalize options). */
+  const char *image;
+  const char *output;
+  const char *format;           /* --format (default vhd) */
+  const char *infmt;            /* --input-format */
+  const char *keep_overlay;
+  int in_place;
+  struct gen_opts o;
+  struct op_selection sel;
+  struct convert_opts co;
+  /* Set by the caller. */
+  int show_progress;
+  const char *label;            /* prefix of progress lines (batch: the name), or NULL */
+  /* When set, progress goes here instead of stderr (batch). */
+  void (*on_phase) (struct job *j, const char *what);
+  void *opaque;
+  /* State. */
+  const char *qfmt;             /* the input's qemu format */
+  char *tmp, *overlay;
+  struct disk disk;             /* what the appliance gets */
+  struct gen gen;
+  int gen_started;
+  struct convert_result cr;
+  double t0;
+  int status;                   /* WS_EXIT_* of the job so far */
+};
+
+/* Parse generalize options (argv[0] is ignored; argv[optind...] are the
+ * operands, returned in *operands_ret / *n_ret).  Returns 0, or a WS_EXIT
+ * code after a usage error (reported for cmd).  --help and friends are the
+ * caller's: codes 'h', 'L' (--list-operations), 'P' (--operations-pod)
+ * come back in *special_ret; *json_ret for --json. */
+int job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
+               int *special_ret, char ***operands_ret, int *n_ret);
+/* Check the options that need no image (answer file, first-boot file, the
+ * combination); read the password file. */
+int job_check_options (struct job *j, const char *cmd);
+/* Everything before the appliance: the image readable, the output
+ * writable, the qcow2 overlay created.  Returns 0 or a WS_EXIT code. */
+int job_prepare (struct job *j);
+/* Inside a launched appliance, on its disk: find Windows, run the
+ * operations, write the hives back, unmount.  Returns 0 or a WS_EXIT
+ * code. */
+int job_run (struct job *j, guestfs_h *g, const char *disk);
+/* After the appliance: write the output from the overlay (unless
+ * --in-place or --dry-run) and remove the temporary files.  Returns 0 or
+ * a WS_EXIT code. */
+int job_finish (struct job *j);
+/* The report (call after job_finish succeeded); the job keeps it. */
+json_object *job_report (struct job *j);
+void job_free (struct job *j);
+/* A progress line (when show_progress): time since the job began, what. */
+void job_phase (struct job *j, const char *what);
+
+/* A computer name Windows accepts: 1-15 of [A-Za-z0-9-], not all digits. */
+int valid_computer_name (const char *n);
+
+#endif

@@ -113,19 +113,27 @@ resolve (const char *base_dir, const char *p)
 /* Append a JSON object's generalize options to argv.  Returns the number
  * of errors (reported). */
 static int
-add_options (struct bimage *b, json_object *obj, const char *where)
+add_options (struct bimage *b, json_object *obj, const char *where, int report, int defaults)
 {
   int errors = 0;
   json_object_object_foreach (obj, key, val) {
-    if (!strcmp (key, "name") || !strcmp (key, "source") || !strcmp (key, "output")
-        || !strcmp (key, "format"))
+    if (!strcmp (key, "name") || !strcmp (key, "source") || !strcmp (key, "output")) {
+      if (defaults && report) {
+        ws_error ("%s: \"%s\" belongs to an image, not to \"defaults\"", where, key);
+        errors++;
+      }
+      continue;                 /* an image's own keys, read by load_catalog */
+    }
+    if (!strcmp (key, "format"))
       continue;
     int owned = 0;
     for (size_t i = 0; batch_owned[i]; ++i)
       owned |= strcmp (key, batch_owned[i]) == 0;
     if (owned) {
-      ws_error ("%s: \"%s\" is set by winseal batch itself, not by the catalog", where, key);
-      errors++;
+      if (report) {
+        ws_error ("%s: \"%s\" is set by winseal batch itself, not by the catalog", where, key);
+        errors++;
+      }
       continue;
     }
     json_type t = json_object_get_type (val);
@@ -264,15 +272,16 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
       b->output = out ? resolve (dir, out)
                       : ws_asprintf ("%s/%s.%s", dir, b->name, format_ext (b->format));
     for (size_t k = 0; b->output && k < i; ++k)
-      if (bs[k].output && strcmp (bs[k].output, b->output) == 0) {
+      if (bs[k].output && strcmp (bs[k].output, b->output) == 0
+          && !(bs[k].name && b->name && strcmp (bs[k].name, b->name) == 0)) {
         ws_error ("%s: output %s is also images[%zu]'s", where, b->output, k);
         errors++;
       }
     b->argv = strv_push (NULL, ws_strdup ("batch"));
     b->argc = 1;
     if (defaults)
-      errors += add_options (b, defaults, path);
-    errors += add_options (b, im, where);
+      errors += add_options (b, defaults, path, i == 0, 1);   /* its problems once */
+    errors += add_options (b, im, where, 1, 0);
     b->argv = strv_push (b->argv, ws_asprintf ("--format=%s", b->format));
     b->argv = strv_push (b->argv, ws_asprintf ("--output=%s", b->output ? b->output : "x"));
     b->argv = strv_push (b->argv, ws_strdup (b->source ? b->source : "x"));
@@ -867,6 +876,11 @@ cmd_batch (int argc, char **argv)
         sigemptyset (&wa.sa_mask);
         sigaction (SIGINT, &wa, NULL);
         sigaction (SIGTERM, &wa, NULL);
+        /* Temporary files (overlays, the appliance's own) go to the work
+         * directory; the appliance cache stays where it was, so that it
+         * is not built again per worker. */
+        if (!getenv ("LIBGUESTFS_CACHEDIR"))
+          setenv ("LIBGUESTFS_CACHEDIR", getenv ("TMPDIR") ? getenv ("TMPDIR") : "/var/tmp", 1);
         setenv ("TMPDIR", work, 1);
         worker_fd = p[1];
         worker (queue + qpos, take);
@@ -946,6 +960,15 @@ cmd_batch (int argc, char **argv)
       int wst;
       waitpid (kids[k].pid, &wst, 0);
       close (kids[k].fd);
+      /* Its qemu is in its process group: wait (up to 10 s) until the
+       * whole group is gone, so that nothing writes into the work
+       * directory while it is removed. */
+      for (int t = 0; t < 100 && kill (-kids[k].pid, 0) == 0; ++t) {
+        if (t == 50)
+          kill (-kids[k].pid, SIGKILL);
+        struct timespec ts = { 0, 100000000 };
+        nanosleep (&ts, NULL);
+      }
     }
     for (size_t i = 0; i < n; ++i)
       if (bs[i].state == B_RUNNING || bs[i].state == B_PENDING) {
@@ -960,8 +983,10 @@ cmd_batch (int argc, char **argv)
       }
     write_manifest ();
   }
-  CLEANUP_FREE char *rm = ws_asprintf ("%s", work);
-  ws_rmtree (rm);
+  for (int t = 0; t < 3 && ws_rmtree (work) == -1; ++t)
+    sleep (1);
+  if (access (work, F_OK) == 0)
+    ws_warning ("%s could not be removed", work);
   display (bs, n, done, failed, t0);
   if (json)
     json_print (manifest);

@@ -1,0 +1,124 @@
+#!/bin/bash
+# winseal batch: a bad catalog is refused whole; a catalog with good
+# images, a missing source and a corrupt image finishes the good ones
+# (checked with qemu-img, vhdiinfo, sha256sum and winseal verify) and says
+# "partial"; --resume redoes only what failed; SIGTERM leaves no partial
+# output.
+. "$top_srcdir/tests/functions.sh"
+requires command -v jq
+requires command -v guestfish
+
+good1=$(image ws2012r2)
+good2=$(image win10)
+corrupt=$FIXTURES_DIR/bad-corrupt-hive.img
+[ -f "$corrupt" ] || corrupt=$(image bad-dirty)
+
+# 1. A bad catalog: every problem reported, nothing done, exit 1.
+cat > "$tmp/bad.json" <<EOF
+{ "defaults": { "timezone": "UTC", "output": "x.vhd" },
+  "colour": "blue",
+  "images": [
+    { "name": "a", "source": "$good1", "flavour": 1 },
+    { "name": "a", "source": "$good2" },
+    { "name": "b", "source": "$good2", "format": "iso" },
+    { "name": "c", "source": "$good2", "computer-name": "not a valid name!" } ] }
+EOF
+set +e
+winseal batch "$tmp/bad.json" -o "$tmp/badout" > "$tmp/bad.out" 2> "$tmp/bad.err"
+rc=$?
+set -e
+[ $rc = 1 ] || fail "a bad catalog exits $rc, not 1"
+for pat in 'unknown key "colour"' '"output" belongs to an image' 'unknown option .--flavour' \
+           'the name is used twice' 'format "iso"' 'not a valid computer name' '6 problems in the catalog'; do
+  grep -q -- "$pat" "$tmp/bad.err" || { cat "$tmp/bad.err"; fail "not reported: $pat"; }
+done
+[ -z "$(ls -A "$tmp/badout" 2>/dev/null)" ] || fail "a bad catalog left files: $(ls -A "$tmp/badout")"
+
+# 2. Good images, a missing source, a corrupt image; two workers.
+cat > "$tmp/cat.json" <<EOF
+{ "defaults": { "timezone": "UTC" },
+  "images": [
+    { "name": "server", "source": "$good1" },
+    { "name": "missing", "source": "$tmp/later.img" },
+    { "name": "desktop", "source": "$good2", "format": "qcow2", "computer-name": "DESK-01" },
+    { "name": "corrupt", "source": "$corrupt" } ] }
+EOF
+set +e
+winseal batch "$tmp/cat.json" -o "$tmp/out" -j 2 --no-progress > "$tmp/run1.out" 2> "$tmp/run1.err"
+rc=$?
+set -e
+[ $rc = 6 ] || { cat "$tmp/run1.err"; fail "a partly failed batch exits $rc, not 6"; }
+m=$tmp/out/manifest.json
+jq -e . "$m" > /dev/null || fail "the manifest is not JSON"
+st () { jq -r --arg n "$1" '.builds[] | select(.name == $n) | .custom_data.'"$2" "$m"; }
+[ "$(jq '.builds | length' "$m")" = 4 ] || fail "the manifest does not list 4 images"
+[ "$(st server status)" = succeeded ] && [ "$(st desktop status)" = succeeded ] \
+  || fail "the good images did not succeed: $(cat "$tmp/run1.err")"
+[ "$(st missing status)" = failed ] && st missing error | grep -q "No such file" \
+  || fail "the missing source is not a failure naming the problem"
+[ "$(st corrupt status)" = failed ] && [ -n "$(st corrupt error)" ] || fail "the corrupt image did not fail"
+[ ! -e "$tmp/out/missing.vhd" ] && [ ! -e "$tmp/out/corrupt.vhd" ] || fail "failed images left outputs"
+# Packer's shape: name, builder_type, build_time, files, artifact_id, packer_run_uuid.
+jq -e '.last_run_uuid and (.builds[] | select(.name == "server")
+       | .builder_type and .build_time > 0 and (.files[0].name | endswith("/server.vhd"))
+         and .files[0].size > 0 and .packer_run_uuid)' "$m" > /dev/null \
+  || fail "the manifest entry is not shaped like Packer's"
+# Independent oracles: sha256sum, qemu-img, vhdiinfo.
+[ "$(st server output_sha256)" = "$(sha256sum < "$tmp/out/server.vhd" | cut -c1-64)" ] \
+  || fail "output_sha256 of server is not the file's"
+[ "$(jq -r '.builds[] | select(.name == "server") | .artifact_id' "$m")" = "$(st server output_sha256)" ] \
+  || fail "artifact_id is not the output's sha256"
+[ "$(st server source_sha256)" = "$(sha256sum < "$good1" | cut -c1-64)" ] \
+  || fail "source_sha256 of server is not the source's"
+[ "$(st desktop computer_name)" = DESK-01 ] || fail "per-image computer-name not applied"
+[ "$(st desktop format)" = qcow2 ] || fail "per-image format not applied"
+qemu-img check -q "$tmp/out/desktop.qcow2" || fail "qemu-img check fails on desktop.qcow2"
+[ "$(st server new_sid)" != "$(st desktop new_sid)" ] || fail "two images got the same SID"
+if command -v vhdiinfo >/dev/null; then
+  vs=$(st server virtual_size)
+  vhdiinfo "$tmp/out/server.vhd" | grep -Eq "Media size.*\($vs bytes\)" || fail "vhdiinfo size"
+fi
+winseal verify --old-sid "$(st server old_sid)" "$tmp/out/server.vhd" > "$tmp/v1" \
+  || { cat "$tmp/v1"; fail "verify fails on a batch output"; }
+[ -z "$(ls -A "$tmp/out" | grep -v -e '^manifest.json$' -e '^server.vhd$' -e '^desktop.qcow2$')" ] \
+  || fail "the output directory holds more: $(ls -A "$tmp/out")"
+
+# 3. --resume: the source appears; only the failed images run again.
+ln -s "$good1" "$tmp/later.img"
+t_server=$(jq '.builds[] | select(.name == "server") | .build_time' "$m")
+sum_server=$(sha256sum < "$tmp/out/server.vhd")
+sleep 1
+set +e
+winseal batch "$tmp/cat.json" -o "$tmp/out" -j 2 --resume --no-progress > "$tmp/run2.out" 2> "$tmp/run2.err"
+rc=$?
+set -e
+[ $rc = 6 ] || { cat "$tmp/run2.err"; fail "--resume exits $rc (the corrupt image still fails), not 6"; }
+grep -q "2 skipped" "$tmp/run2.err" || { cat "$tmp/run2.err"; fail "--resume did not skip the two done images"; }
+[ "$(st missing status)" = succeeded ] || fail "--resume did not redo the once-missing image"
+[ "$(jq '.builds[] | select(.name == "server") | .build_time' "$m")" = "$t_server" ] \
+  || fail "--resume touched the server entry"
+[ "$(sha256sum < "$tmp/out/server.vhd")" = "$sum_server" ] || fail "--resume rewrote server.vhd"
+
+# 4. SIGTERM mid-batch: no output file, the manifest says interrupted.
+cat > "$tmp/one.json" <<EOF
+{ "images": [ { "name": "one", "source": "$good1" } ] }
+EOF
+# exec: $! must be winseal itself, not a subshell running the winseal function.
+( exec $VG "$WINSEAL" batch "$tmp/one.json" -o "$tmp/sig" --no-progress > /dev/null 2> "$tmp/sig.err" ) &
+pid=$!
+for _ in $(seq 1 120); do
+  compgen -G "$tmp/sig/.winseal-batch.*" > /dev/null && break
+  sleep 0.5
+done
+sleep 8
+kill -TERM "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+[ $rc = 143 ] || { cat "$tmp/sig.err"; fail "SIGTERM: exit $rc, not 143"; }
+[ ! -e "$tmp/sig/one.vhd" ] || fail "SIGTERM left an output file"
+[ -z "$(ls -A "$tmp/sig" | grep -v '^manifest.json$')" ] || fail "SIGTERM left files: $(find "$tmp/sig" | head -20; cat "$tmp/sig.err")"
+[ "$(jq -r '.builds[0].custom_data.status' "$tmp/sig/manifest.json")" = interrupted ] \
+  || fail "the manifest does not say interrupted"
+echo "batch: bad catalog refused (6 problems), 2 of 4 good then 3 of 4 with --resume, SIGTERM clean"

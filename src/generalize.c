@@ -320,7 +320,7 @@ gen_end (struct gen *g)
 int
 gen_run (struct gen *g, const struct op_selection *sel)
 {
-  g->sel = sel;
+  g->sel = g->plan ? g->plan : sel;
   json_object *ops = json_object_new_object ();
   json_object_object_add (g->report, "operations", ops);
   for (size_t i = 0; i < n_operations; ++i) {
@@ -390,6 +390,7 @@ gen_commit (struct gen *g)
       ws_error ("%s: cannot write %s: %s", g->w->image, gh->guest_path, appliance_error (g->g));
       return -1;
     }
+    gh->changed = 0;            /* written: a later commit (clone) skips it unless edited again */
     /* Stale logs must not be replayed over the edited hive. */
     for (int l = 1; l <= 2; ++l) {
       CLEANUP_FREE char *lp = ws_asprintf ("%s.LOG%d", gh->guest_path, l);

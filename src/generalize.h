@@ -60,7 +60,10 @@ struct gen {
   int have_new_sid;
   char *computer_name;          /* the name the image ends with ("*" = Setup picks) */
   int failed_checks;            /* verify */
-  const struct op_selection *sel;       /* the operations that run */
+  const struct op_selection *sel;       /* the operations that run (or, when plan
+                                         * is set, the whole plan) */
+  const struct op_selection *plan;      /* clone: every operation of the run, when
+                                         * gen_run is called for a part of them */
   uint32_t *removed_rids;       /* RIDs of the profiles profile-cleanup removed */
   size_t n_removed_rids;
 };

@@ -14,6 +14,7 @@ static const struct command commands[] = {
   { "inspect", "report what a Windows image contains (read-only)", cmd_inspect },
   { "generalize", "generalize a Windows image offline and write it (the main job)", cmd_generalize },
   { "batch", "generalize a catalog of images (JSON) into a directory, with a manifest", cmd_batch },
+  { "clone", "make N generalized images from one golden image (own SID and name each)", cmd_clone },
   { "verify", "check a generalized image (read-only)", cmd_verify },
   { "unattend", "print or check an answer file (unattend.xml)", cmd_unattend },
   { "convert", "convert a disk image (raw, vhd, vmdk, qcow2)", cmd_convert },

@@ -1,0 +1,335 @@
+/* winseal: `winseal clone GOLDEN -n N -o PATTERN`: N generalized images
+ * from one golden image, each with its own machine SID and computer name.
+ *
+ * The shared work is done once: one appliance launch, the hives copied
+ * and checked once, and every operation but the per-clone ones
+ * (sid-reset, computer-name, unattend — the answer file names the
+ * computer) run once on a qcow2 overlay of GOLDEN.  Then, per clone, in
+ * the same appliance: the per-clone operations move the machine SID on
+ * from the previous clone's (every hive, descriptor, task and SID-named
+ * folder) and set its name, the changed hives are written back, the file
+ * systems are unmounted and synced, and formats/ writes the clone's
+ * output from the overlay; then the next clone starts from there.  Each
+ * output holds exactly what `winseal generalize --sid S --computer-name
+ * C` would have produced, but for its random parts. */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "job.h"
+#include "json-out.h"
+#include "winseal.h"
+
+#define CLONES_MAX 1000
+
+static const char *const per_clone[] = { "sid-reset", "computer-name", "unattend", NULL };
+
+static void
+help (void)
+{
+  printf ("Usage: winseal clone GOLDEN -n N -o PATTERN [--computer-name PATTERN]\n"
+          "                     [generalize options]\n\n"
+          "Make N generalized images from GOLDEN, each with its own random machine SID\n"
+          "and its own computer name; everything else as `winseal generalize`.  The\n"
+          "shared work is done once, only the per-clone changes N times.\n\n"
+          "  -n, --count N            how many clones (1 to %d)\n"
+          "  -o, --output PATTERN     the outputs, with one printf number conversion for\n"
+          "                           the clone's number 1..N, e.g. 'web-%%02d.vhd'\n"
+          "  --computer-name PATTERN  the computer names, e.g. 'WEB-%%02d' (default: a\n"
+          "                           generated name each, and Setup picks one)\n"
+          "  --json                   print the report as JSON\n\n"
+          "Every other generalize option applies to all clones (see winseal generalize\n"
+          "--help); --sid, --in-place, --dry-run and --keep-overlay do not apply.\n"
+          "Exit status as generalize.\n", CLONES_MAX);
+}
+
+/* PATTERN must hold exactly one %d-style conversion (flags 0 and '-',
+ * a width) and otherwise only %% escapes. */
+static int
+valid_pattern (const char *p)
+{
+  int convs = 0;
+  for (; *p; ++p) {
+    if (*p != '%')
+      continue;
+    if (p[1] == '%') {
+      ++p;
+      continue;
+    }
+    ++p;
+    while (*p == '0' || *p == '-')
+      ++p;
+    while (*p >= '0' && *p <= '9')
+      ++p;
+    if (*p != 'd')
+      return 0;
+    convs++;
+  }
+  return convs == 1;
+}
+
+static char *
+expand (const char *pattern, int i)
+{
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+  return ws_asprintf (pattern, i);      /* checked by valid_pattern */
+#pragma GCC diagnostic pop
+}
+
+static double
+now (void)
+{
+  struct timeval tv;
+  gettimeofday (&tv, NULL);
+  return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+int
+cmd_clone (int argc, char **argv)
+{
+  /* -n, -o and --computer-name are clone's; the rest is generalize's. */
+  long count = 0;
+  const char *pattern = NULL, *cn_pattern = NULL;
+  char **rest = strv_push (NULL, argv[0]);
+  int nrest = 1, json = 0;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i], *val = NULL;
+    int takes = 0;
+    if (!strcmp (a, "-h") || !strcmp (a, "--help")) {
+      help ();
+      free (rest);
+      return 0;
+    }
+    if (!strcmp (a, "-n") || !strcmp (a, "--count") || !strcmp (a, "-o") || !strcmp (a, "--output")
+        || !strcmp (a, "--computer-name"))
+      takes = 1;
+    else if (!strncmp (a, "--count=", 8) || !strncmp (a, "--output=", 9)
+             || !strncmp (a, "--computer-name=", 16))
+      val = strchr (a, '=') + 1;
+    if (takes) {
+      if (i + 1 >= argc) {
+        free (rest);
+        return usage_error ("clone", "option '%s' needs a value", a);
+      }
+      val = argv[++i];
+    }
+    if (!val) {
+      if (!strcmp (a, "--json"))
+        json = 1;
+      rest = strv_push (rest, a);
+      nrest++;
+      continue;
+    }
+    if (a[1] == 'n' || !strncmp (a, "--count", 7)) {
+      char *end;
+      count = strtol (val, &end, 10);
+      if (*end || count < 1 || count > CLONES_MAX) {
+        free (rest);
+        return usage_error ("clone", "-n: '%s' is not a number from 1 to %d", val, CLONES_MAX);
+      }
+    }
+    else if (a[1] == 'o' || !strncmp (a, "--output", 8))
+      pattern = val;
+    else
+      cn_pattern = val;
+  }
+  if (!count || !pattern) {
+    free (rest);
+    return usage_error ("clone", "-n N and -o PATTERN are needed");
+  }
+  if (!valid_pattern (pattern) || (cn_pattern && !valid_pattern (cn_pattern))) {
+    free (rest);
+    return usage_error ("clone", "'%s' must hold one number conversion such as %%d or %%02d "
+                        "(and %%%% for a %%)", valid_pattern (pattern) ? cn_pattern : pattern);
+  }
+  char **outputs = ws_malloc ((count + 1) * sizeof *outputs);
+  char **names = ws_malloc ((count + 1) * sizeof *names);
+  int r = 0;
+  for (long i = 0; i < count; ++i) {
+    outputs[i] = expand (pattern, (int) i + 1);
+    names[i] = cn_pattern ? expand (cn_pattern, (int) i + 1) : NULL;
+    for (long k = 0; k < i; ++k)
+      if (strcmp (outputs[k], outputs[i]) == 0 && !r)
+        r = usage_error ("clone", "-o '%s' gives the same file %s twice", pattern, outputs[i]);
+    if (names[i] && !valid_computer_name (names[i]) && !r)
+      r = usage_error ("clone", "--computer-name '%s' gives '%s', not a valid computer name "
+                       "(1 to 15 letters, digits or '-', not only digits)", cn_pattern, names[i]);
+  }
+  /* The generalize options, with the first output standing for all. */
+  CLEANUP_FREE char *first = ws_asprintf ("--output=%s", outputs[0]);
+  rest = strv_push (rest, first);
+  nrest++;
+  struct job j;
+  int special = 0, nops = 0;
+  char **ops = NULL;
+  if (!r)
+    r = job_parse (&j, nrest, rest, "clone", NULL, &special, &ops, &nops);
+  else
+    memset (&j, 0, sizeof j);
+  if (!r && (special || j.in_place || j.o.dry_run || j.keep_overlay || j.o.have_sid))
+    r = usage_error ("clone", "--sid, --in-place, --dry-run and --keep-overlay do not apply "
+                     "to clones");
+  if (!r && nops != 1)
+    r = usage_error ("clone", nops == 0 ? "no golden image given" : "too many arguments");
+  if (!r) {
+    j.image = ops[0];
+    r = job_check_options (&j, "clone");
+  }
+  for (long i = 0; !r && i < count; ++i) {
+    /* Each output: writable, not the golden image (job_prepare checks the first). */
+    if (strcmp (outputs[i], j.image) == 0)
+      r = usage_error ("clone", "output %s is the golden image", outputs[i]);
+  }
+  if (!r)
+    r = job_prepare (&j);
+  guestfs_h *g = NULL;
+  struct windows w;
+  int w_open = 0;
+  json_object *clones = json_object_new_array ();
+  json_object *shared_ops = NULL;
+  double t0 = now ();
+  char golden_sid[SID_STRING_MAX] = "";
+  if (!r) {
+    job_phase (&j, "launching the appliance");
+    g = appliance_launch (&j.disk, 1);
+    if (!g)
+      r = WS_EXIT_ERROR;
+  }
+  if (!r) {
+    job_phase (&j, "finding Windows");
+    r = windows_open_quick (g, j.image, NULL, 0, &w);
+    if (r == -1)
+      r = windows_open (g, j.image, NULL, 0, &w);
+    w_open = 1;
+    if (!r && j.o.unattend_file
+        && unattend_check_file (j.o.unattend_file, image_unattend_arch (w.arch)) == -1)
+      r = WS_EXIT_ERROR;
+  }
+  if (!r) {
+    j.gen_started = 1;
+    if (gen_begin (&j.gen, &w, &j.o, 0) == -1 || gen_load_hives (&j.gen) == -1)
+      r = WS_EXIT_ERROR;
+  }
+  /* The shared operations, once. */
+  struct op_selection shared = j.sel, mine;
+  memset (&mine, 0, sizeof mine);
+  for (size_t i = 0; i < n_operations; ++i)
+    for (size_t k = 0; per_clone[k]; ++k)
+      if (strcmp (operations[i]->name, per_clone[k]) == 0) {
+        mine.enabled[i] = j.sel.enabled[i];
+        shared.enabled[i] = 0;
+      }
+  j.gen.plan = &j.sel;          /* operations ask whether another one runs at all */
+  if (!r) {
+    job_phase (&j, "running the shared operations");
+    if (gen_run (&j.gen, &shared) == -1)
+      r = WS_EXIT_ERROR;
+    shared_ops = json_object_get (jget (j.gen.report, "operations"));
+  }
+  for (long i = 0; !r && i < count; ++i) {
+    double tc = now ();
+    char what[64];
+    snprintf (what, sizeof what, "clone %ld of %ld", i + 1, count);
+    job_phase (&j, what);
+    j.o.computer_name = names[i];
+    if (gen_run (&j.gen, &mine) == -1 || gen_commit (&j.gen) == -1) {
+      r = WS_EXIT_ERROR;
+      break;
+    }
+    if (i == 0 && j.gen.have_new_sid)
+      sid_to_string (&j.gen.old_sid, golden_sid);
+    /* The file systems consistent on the overlay, then the output. */
+    guestfs_push_error_handler (g, NULL, NULL);
+    guestfs_fstrim (g, "/", -1);
+    guestfs_pop_error_handler (g);
+    if (guestfs_umount_all (g) == -1 || guestfs_sync (g) == -1) {
+      ws_error ("%s: cannot close the file systems cleanly: %s", j.image, appliance_error (g));
+      r = WS_EXIT_ERROR;
+      break;
+    }
+    struct image *in = image_open (j.overlay, NULL);
+    struct convert_result cr = { 0 };
+    j.co.checksum = 1;
+    if (!in || convert_image (in, outputs[i], &j.co, &cr) == -1)
+      r = WS_EXIT_ERROR;
+    if (in)
+      image_close (in);
+    if (r)
+      break;
+    json_object *c = json_object_new_object ();
+    jadd_int (c, "number", i + 1);
+    jadd_str (c, "output", outputs[i]);
+    if (j.gen.have_new_sid) {
+      char s[SID_STRING_MAX];
+      jadd_str (c, "new_sid", sid_to_string (&j.gen.new_sid, s));
+    }
+    jadd_str (c, "computer_name", j.gen.computer_name);
+    jadd_int (c, "virtual_size", cr.virtual_size);
+    jadd_int (c, "output_size", cr.file_size);
+    jadd_str (c, "output_sha256", cr.sha256);
+    json_object_object_add (c, "operations", json_object_get (jget (j.gen.report, "operations")));
+    char secs[32];
+    snprintf (secs, sizeof secs, "%.1f", now () - tc);
+    json_object_object_add (c, "seconds", json_object_new_double_s (atof (secs), secs));
+    json_object_array_add (clones, c);
+    if (!json)
+      printf ("%s  %s  %s\n", outputs[i], jget_str (c, "new_sid") ? jget_str (c, "new_sid") : "-",
+              j.gen.computer_name ? j.gen.computer_name : "-");
+    if (i + 1 < count && windows_remount (&w) == -1)
+      r = WS_EXIT_ERROR;
+  }
+  if (w_open)
+    windows_close (&w);
+  j.gen.w = NULL;
+  if (g) {
+    if (!r && guestfs_shutdown (g) == -1) {
+      ws_error ("%s: cannot shut the appliance down cleanly: %s", j.image, appliance_error (g));
+      r = WS_EXIT_ERROR;
+    }
+    guestfs_close (g);
+  }
+  if (r) {
+    /* Outputs already written stay (each is complete); say so. */
+    size_t done = json_object_array_length (clones);
+    if (done)
+      ws_error ("%zu of %ld clones were written before the failure", done, count);
+  }
+  else {
+    json_object *rep = json_object_new_object ();
+    jadd_str (rep, "image", j.image);
+    jadd_str (rep, "old_sid", golden_sid[0] ? golden_sid : NULL);
+    jadd_int (rep, "count", count);
+    json_object_object_add (rep, "shared_operations", shared_ops);
+    shared_ops = NULL;
+    json_object_object_add (rep, "clones", json_object_get (clones));
+    json_object_object_add (rep, "warnings", json_object_get (j.gen.warnings));
+    char secs[32];
+    snprintf (secs, sizeof secs, "%.1f", now () - t0);
+    json_object_object_add (rep, "seconds", json_object_new_double_s (atof (secs), secs));
+    if (json)
+      json_print (rep);
+    else
+      printf ("%ld clones of %s in %s s\n", count, j.image, secs);
+    json_object_put (rep);
+  }
+  json_object_put (shared_ops);
+  json_object_put (clones);
+  unattend_clear_password (&j.o.ua);
+  job_free (&j);
+  for (long i = 0; i < count; ++i) {
+    free (outputs[i]);
+    free (names[i]);
+  }
+  free (outputs);
+  free (names);
+  free (rest);
+  return r;
+}

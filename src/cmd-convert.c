@@ -64,7 +64,7 @@ parse_size (const char *s, uint64_t *ret)
 }
 
 /* Output format from the extension. */
-static const char *
+const char *
 guess_format (const char *path)
 {
   const char *dot = strrchr (path, '.');

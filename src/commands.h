@@ -31,6 +31,9 @@ int parse_size (const char *s, uint64_t *ret);
 int output_format_setup (const char *cmd, const char *format, const char *out_path,
                          struct convert_opts *o);
 const char *output_format_name (const struct convert_opts *o);
+/* The format an output file name's extension implies (.vhd, .vmdk,
+ * .qcow2, .raw/.img), or NULL. */
+const char *guess_format (const char *path);
 /* --input-format FMT (or NULL) as the qemu format name in *qfmt_ret (NULL
  * = probe); -1 after a usage error. */
 int input_format_qemu (const char *cmd, const char *infmt, const char **qfmt_ret);

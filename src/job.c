@@ -93,7 +93,6 @@ job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
   int c;
   memset (j, 0, sizeof *j);
   j->o.persist_devices = 1;
-  j->format = "vhd";
   j->t0 = now ();
   j->show_progress = isatty (2);
   *special_ret = 0;
@@ -173,6 +172,9 @@ job_check_options (struct job *j, const char *cmd)
                            || o->ua.password_file || o->ua.copy_profile || o->ua.run_sync))
     return usage_error (cmd, "--unattend takes the answer file as it is; the "
                         "options that build one do not apply");
+  /* No --format: the output's extension, else a fixed VHD. */
+  if (!j->format && j->output)
+    j->format = guess_format (j->output) ? guess_format (j->output) : "vhd";
   if (!j->in_place && j->output && output_format_setup (cmd, j->format, j->output, &j->co) == -1)
     return WS_EXIT_ERROR;
   if (o->unattend_file && unattend_check_file (o->unattend_file, NULL) == -1)

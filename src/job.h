@@ -16,7 +16,7 @@ struct job {
   /* What to do (the generalize options). */
   const char *image;
   const char *output;
-  const char *format;           /* --format (default vhd) */
+  const char *format;           /* --format (default: OUTPUT's extension, else vhd) */
   const char *infmt;            /* --input-format */
   const char *keep_overlay;
   int in_place;

@@ -1,0 +1,68 @@
+#!/bin/bash
+# winseal clone: three clones of one golden image, each with its own SID
+# and computer name (read back with RegRipper from hives guestfish copies
+# out), each passing winseal verify against the golden SID; bad patterns
+# and counts refused before any work.
+. "$top_srcdir/tests/functions.sh"
+requires command -v jq
+requires command -v guestfish
+requires command -v regripper
+
+img=$(image ws2012r2)
+golden=$(spec_get ws2012r2 MACHINE_SID)
+
+# Refused before any work (exit 1, nothing written).
+for args in "-n 0 -o $tmp/x-%d.vhd" "-n 2 -o $tmp/x.vhd" "-n 2 -o $tmp/x-%s.vhd" \
+            "-n 2 -o $tmp/x-%d.vhd --computer-name BAD_%d" "-n 2 -o $tmp/x-%d.vhd --sid S-1-5-21-1-2-3" \
+            "-n 2 -o $tmp/x-%d.vhd --in-place"; do
+  set +e
+  # shellcheck disable=SC2086
+  winseal clone $args "$img" > /dev/null 2> "$tmp/err"
+  rc=$?
+  set -e
+  [ $rc = 1 ] || fail "clone $args: exit $rc, not 1"
+  [ -s "$tmp/err" ] || fail "clone $args: no message"
+done
+[ -z "$(ls "$tmp" | grep '^x')" ] || fail "a refused clone wrote files"
+
+sum=$(sha256sum < "$img")
+winseal clone "$img" -n 3 -o "$tmp/web-%02d.qcow2" --computer-name 'WEB-%02d' --json --no-progress \
+  > "$tmp/r.json" 2> "$tmp/err" || { cat "$tmp/err"; fail "winseal clone failed"; }
+[ "$(sha256sum < "$img")" = "$sum" ] || fail "the golden image changed"
+[ "$(jq -r .old_sid "$tmp/r.json")" = "$golden" ] || fail "report old_sid"
+[ "$(jq '.clones | length' "$tmp/r.json")" = 3 ] || fail "the report lists $(jq '.clones | length' "$tmp/r.json") clones"
+
+# Every clone: qemu-img checks it; its hives (copied out by guestfish, read
+# by RegRipper) hold its own SID and name.
+cat > "$tmp/gf" <<EOF
+add $tmp/web-01.qcow2 readonly:true format:qcow2
+add $tmp/web-02.qcow2 readonly:true format:qcow2
+add $tmp/web-03.qcow2 readonly:true format:qcow2
+run
+EOF
+part=$(c_part ws2012r2)
+for i in 1 2 3; do
+  qemu-img check -q "$tmp/web-0$i.qcow2" || fail "qemu-img check fails on clone $i"
+  d=$(echo abc | cut -c"$i")
+  mkdir -p "$tmp/h$i"
+  printf 'mount-ro /dev/sd%s%s /\ndownload /Windows/System32/config/SAM %s/h%s/SAM\ndownload /Windows/System32/config/SYSTEM %s/h%s/SYSTEM\numount-all\n' \
+    "$d" "$part" "$tmp" "$i" "$tmp" "$i" >> "$tmp/gf"
+done
+guestfish -f "$tmp/gf" > /dev/null
+sids=() names=()
+for i in 1 2 3; do
+  s=$(regripper -r "$tmp/h$i/SAM" -p samparse 2>/dev/null | sed -n 's/^SID *: \(S-1-5-21-[0-9]*-[0-9]*-[0-9]*\)-500$/\1/p' | head -n1)
+  n=$(regripper -r "$tmp/h$i/SYSTEM" -p compname 2>/dev/null | sed -n 's/^ComputerName *= *//p' | head -n1)
+  [ -n "$s" ] || fail "clone $i: samparse shows no SID"
+  [ "$s" != "$golden" ] || fail "clone $i kept the golden SID"
+  [ "$s" = "$(jq -r ".clones[$((i - 1))].new_sid" "$tmp/r.json")" ] || fail "clone $i: SID differs from the report"
+  [ "$n" = "$(printf 'WEB-%02d' "$i")" ] || fail "clone $i: computer name '$n'"
+  sids+=("$s") names+=("$n")
+done
+[ "$(printf '%s\n' "${sids[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share a SID: ${sids[*]}"
+[ "$(printf '%s\n' "${names[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share a name: ${names[*]}"
+for i in 1 2 3; do
+  winseal verify --old-sid "$golden" "$tmp/web-0$i.qcow2" > "$tmp/v$i" \
+    || { cat "$tmp/v$i"; fail "clone $i does not pass verify"; }
+done
+echo "clone: 3 clones, SIDs ${sids[*]}, names ${names[*]}, each verified"

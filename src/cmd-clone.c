@@ -8,13 +8,16 @@
  * the same appliance: the per-clone operations move the machine SID on
  * from the previous clone's (every hive, descriptor, task and SID-named
  * folder) and set its name, the changed hives are written back, the file
- * systems are unmounted and synced, and formats/ writes the clone's
- * output from the overlay; then the next clone starts from there.  Each
+ * systems are unmounted and synced, the overlay is copied, and a thread
+ * writes the clone's output from that copy (formats/) while the next
+ * clone starts from there in the appliance.  Each
  * output holds exactly what `winseal generalize --sid S --computer-name
  * C` would have produced, but for its random parts. */
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +93,84 @@ now (void)
   struct timeval tv;
   gettimeofday (&tv, NULL);
   return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+/* A clone's output, written by a thread from a snapshot of the overlay
+ * while the appliance already works on the next clone. */
+struct clone_writer {
+  pthread_t th;
+  int running;
+  char *snap;
+  const char *output;
+  struct convert_opts co;
+  struct convert_result cr;
+  int status;
+  json_object *c;               /* the clone's report entry, completed on join */
+};
+
+static void *
+write_clone (void *arg)
+{
+  struct clone_writer *wr = arg;
+  struct image *in = image_open (wr->snap, NULL);
+  wr->status = !in || convert_image (in, wr->output, &wr->co, &wr->cr) == -1 ? -1 : 0;
+  if (in)
+    image_close (in);
+  unlink (wr->snap);
+  return NULL;
+}
+
+/* Wait for the writer; complete and keep its report entry.  0 or -1. */
+static int
+join_writer (struct clone_writer *wr, json_object *clones, int json)
+{
+  if (!wr->running)
+    return 0;
+  pthread_join (wr->th, NULL);
+  wr->running = 0;
+  free (wr->snap);
+  wr->snap = NULL;
+  if (wr->status == -1) {
+    json_object_put (wr->c);
+    return -1;
+  }
+  jadd_int (wr->c, "virtual_size", wr->cr.virtual_size);
+  jadd_int (wr->c, "output_size", wr->cr.file_size);
+  jadd_str (wr->c, "output_sha256", wr->cr.sha256);
+  json_object_array_add (clones, wr->c);
+  if (!json)
+    printf ("%s  %s  %s\n", wr->output, jget_str (wr->c, "new_sid") ? jget_str (wr->c, "new_sid") : "-",
+            jget_str (wr->c, "computer_name") ? jget_str (wr->c, "computer_name") : "-");
+  return 0;
+}
+
+/* Copy a (qcow2 overlay) file. */
+static int
+copy_file (const char *from, const char *to)
+{
+  int in = open (from, O_RDONLY | O_CLOEXEC), out = -1, r = -1;
+  if (in == -1)
+    goto done;
+  out = open (to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out == -1)
+    goto done;
+  static char buf[1 << 20];
+  for (;;) {
+    ssize_t n = read (in, buf, sizeof buf);
+    if (n == 0)
+      break;
+    if (n < 0 || write (out, buf, n) != n)
+      goto done;
+  }
+  r = 0;
+ done:
+  if (r == -1)
+    ws_error ("cannot copy %s to %s: %s", from, to, strerror (errno));
+  if (in != -1)
+    close (in);
+  if (out != -1 && close (out) == -1)
+    r = -1;
+  return r;
 }
 
 int
@@ -234,6 +315,7 @@ cmd_clone (int argc, char **argv)
       r = WS_EXIT_ERROR;
     shared_ops = json_object_get (jget (j.gen.report, "operations"));
   }
+  struct clone_writer wr = { .running = 0 };
   for (long i = 0; !r && i < count; ++i) {
     double tc = now ();
     char what[64];
@@ -255,15 +337,13 @@ cmd_clone (int argc, char **argv)
       r = WS_EXIT_ERROR;
       break;
     }
-    struct image *in = image_open (j.overlay, NULL);
-    struct convert_result cr = { 0 };
-    j.co.checksum = 1;
-    if (!in || convert_image (in, outputs[i], &j.co, &cr) == -1)
+    /* The previous clone's output is done by now (it was written while
+     * this clone was being made); this one's is written from a snapshot
+     * of the overlay while the next clone is made. */
+    if (join_writer (&wr, clones, json) == -1) {
       r = WS_EXIT_ERROR;
-    if (in)
-      image_close (in);
-    if (r)
       break;
+    }
     json_object *c = json_object_new_object ();
     jadd_int (c, "number", i + 1);
     jadd_str (c, "output", outputs[i]);
@@ -272,20 +352,30 @@ cmd_clone (int argc, char **argv)
       jadd_str (c, "new_sid", sid_to_string (&j.gen.new_sid, s));
     }
     jadd_str (c, "computer_name", j.gen.computer_name);
-    jadd_int (c, "virtual_size", cr.virtual_size);
-    jadd_int (c, "output_size", cr.file_size);
-    jadd_str (c, "output_sha256", cr.sha256);
     json_object_object_add (c, "operations", json_object_get (jget (j.gen.report, "operations")));
     char secs[32];
     snprintf (secs, sizeof secs, "%.1f", now () - tc);
     json_object_object_add (c, "seconds", json_object_new_double_s (atof (secs), secs));
-    json_object_array_add (clones, c);
-    if (!json)
-      printf ("%s  %s  %s\n", outputs[i], jget_str (c, "new_sid") ? jget_str (c, "new_sid") : "-",
-              j.gen.computer_name ? j.gen.computer_name : "-");
+    wr.snap = ws_asprintf ("%s/clone-%ld.qcow2", j.tmp, i + 1);
+    wr.output = outputs[i];
+    wr.co = j.co;
+    wr.co.checksum = 1;
+    wr.c = c;
+    if (copy_file (j.overlay, wr.snap) == -1
+        || (errno = pthread_create (&wr.th, NULL, write_clone, &wr)) != 0) {
+      ws_error ("cannot start writing %s: %s", outputs[i], strerror (errno));
+      json_object_put (c);
+      free (wr.snap);
+      wr.snap = NULL;
+      r = WS_EXIT_ERROR;
+      break;
+    }
+    wr.running = 1;
     if (i + 1 < count && windows_remount (&w) == -1)
       r = WS_EXIT_ERROR;
   }
+  if (join_writer (&wr, clones, json) == -1)
+    r = WS_EXIT_ERROR;
   if (w_open)
     windows_close (&w);
   j.gen.w = NULL;

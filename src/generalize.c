@@ -391,8 +391,9 @@ gen_commit (struct gen *g)
       return -1;
     }
     gh->changed = 0;            /* written: a later commit (clone) skips it unless edited again */
-    /* Stale logs must not be replayed over the edited hive. */
-    for (int l = 1; l <= 2; ++l) {
+    /* Stale logs must not be replayed over the edited hive (once: a
+     * later commit of the same session, as in clone, finds them empty). */
+    for (int l = 1; l <= 2 && !gh->logs_emptied; ++l) {
       CLEANUP_FREE char *lp = ws_asprintf ("%s.LOG%d", gh->guest_path, l);
       CLEANUP_FREE char *rp = guestfs_case_sensitive_path (g->g, lp);
       if (rp && win_is_file (g->w, rp) && win_filesize (g->w, rp) > 0
@@ -401,6 +402,7 @@ gen_commit (struct gen *g)
         return -1;
       }
     }
+    gh->logs_emptied = 1;
   }
   return 0;
 }

@@ -39,6 +39,7 @@ struct ghive {
   int changed;
   int user;                     /* a user's hive (NTUSER.DAT / UsrClass.dat) */
   char *profile_sid;            /* for user hives */
+  int logs_emptied;             /* its .LOG1/.LOG2 were emptied by a commit */
 };
 
 /* The generalize (or verify) session on one mounted Windows. */

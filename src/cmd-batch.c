@@ -300,8 +300,7 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
     }
     if (r == 0) {
       j.image = ops[0];
-      j.o.ua.password_file = NULL;      /* read by the worker */
-      r = job_check_options (&j, "batch");
+      r = job_check_options (&j, "batch");     /* also reads the password file */
     }
     ws_globals.context = NULL;
     job_free (&j);
@@ -535,10 +534,13 @@ worker (struct bimage **g, size_t n)
     ws_globals.context = b->name;
     ws_clear_error ();
     send_line ("P %d checking the source", b->index);
-    int special, nops;
-    char **ops;
+    int special = 0, nops = 0;
+    char **ops = NULL;
     st[i] = job_parse (&jobs[i], b->argc, b->argv, "batch", NULL, &special, &ops, &nops);
-    jobs[i].image = ops[0];
+    if (!st[i] && nops != 1)
+      st[i] = WS_EXIT_ERROR;    /* checked with the catalog; cannot happen */
+    if (!st[i])
+      jobs[i].image = ops[0];
     jobs[i].label = b->name;
     jobs[i].on_phase = on_phase;
     jobs[i].co.checksum = 1;

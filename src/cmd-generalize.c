@@ -96,38 +96,6 @@ operations_pod (void)
   printf ("=back\n");
 }
 
-static void
-print_text (json_object *r, int dry_run)
-{
-  json_object *ops, *w;
-  if (dry_run)
-    printf ("Dry run: nothing was written.  The changes generalize would make:\n\n");
-  if (json_object_object_get_ex (r, "operations", &ops)) {
-    json_object_object_foreach (ops, name, op) {
-      json_object *h, *ch;
-      json_object_object_get_ex (op, "heading", &h);
-      printf ("[%s] %s\n", name, json_object_get_string (h));
-      if (json_object_object_get_ex (op, "changes", &ch)) {
-        size_t n = json_object_array_length (ch);
-        for (size_t i = 0; i < n; ++i)
-          printf ("  %s\n", json_object_get_string (json_object_array_get_idx (ch, i)));
-        if (n == 0)
-          printf ("  (nothing to change)\n");
-      }
-    }
-  }
-  static const char *const keys[] = { "old_sid", "new_sid", "computer_name", "bytes_freed",
-                                      "output", "format", "output_size", "seconds", NULL };
-  printf ("\n");
-  for (size_t i = 0; keys[i]; ++i) {
-    json_object *v;
-    if (json_object_object_get_ex (r, keys[i], &v) && v)
-      printf ("%-14s %s\n", keys[i], json_object_get_string (v));
-  }
-  if (json_object_object_get_ex (r, "warnings", &w) && json_object_array_length (w))
-    printf ("warnings       %zu (see above)\n", json_object_array_length (w));
-}
-
 int
 cmd_generalize (int argc, char **argv)
 {
@@ -174,7 +142,7 @@ cmd_generalize (int argc, char **argv)
     if (json)
       json_print (rep);
     else
-      print_text (rep, j.o.dry_run);
+      job_print_text (rep, j.o.dry_run);
   }
   job_free (&j);
   return r;

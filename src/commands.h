@@ -15,6 +15,7 @@ int cmd_verify (int argc, char **argv);
 int cmd_unattend (int argc, char **argv);
 int cmd_batch (int argc, char **argv);
 int cmd_clone (int argc, char **argv);
+int cmd_build (int argc, char **argv);
 
 /* Shared option handling: print "winseal: MSG" plus a hint and return 1. */
 int usage_error (const char *cmd, const char *fmt, ...)

@@ -457,6 +457,50 @@ gen_write_file (struct gen *g, const char *path, const char *content, size_t len
   return 0;
 }
 
+int
+gen_place_files (struct gen *g)
+{
+  json_object *placed = json_object_new_array ();
+  json_object_object_add (g->report, "files_placed", placed);
+  for (size_t i = 0; i < g->o->n_files; ++i) {
+    const struct guest_file *f = &g->o->files[i];
+    CLEANUP_FREE char *path = win_map_path (g->w, f->dest);
+    if (!path) {
+      ws_error ("%s: %s is not on the Windows volume", g->w->image, f->dest);
+      return -1;
+    }
+    struct stat st;
+    if (stat (f->host, &st) == -1) {
+      ws_error ("%s: %s", f->host, strerror (errno));
+      return -1;
+    }
+    if (win_is_dir (g->w, path)) {
+      ws_error ("%s: %s is a folder in the image", g->w->image, f->dest);
+      return -1;
+    }
+    int replaced = win_is_file (g->w, path);
+    CLEANUP_FREE char *dir = ws_strdup (path);
+    char *slash = strrchr (dir, '/');
+    if (slash && slash > dir) {
+      *slash = '\0';
+      if (gen_mkdir_p (g, dir) == -1)
+        return -1;
+    }
+    if (!g->o->dry_run && guestfs_upload (g->g, f->host, path) == -1) {
+      ws_error ("%s: cannot write %s: %s", g->w->image, f->dest, appliance_error (g->g));
+      return -1;
+    }
+    json_object *o = json_object_new_object ();
+    jadd_str (o, "destination", f->dest);
+    jadd_str (o, "path", path);
+    jadd_int (o, "bytes", st.st_size);
+    jadd_bool (o, "replaced", replaced);
+    json_object_array_add (placed, o);
+    json_object_array_add (g->files_written, json_object_new_string (path));
+  }
+  return 0;
+}
+
 char *
 gen_read_file (struct gen *g, const char *path, size_t *len_ret)
 {

@@ -11,6 +11,13 @@
 #include "unattend.h"
 #include "windows.h"
 
+/* A host file to copy into the image (winseal build's File steps and
+ * first-boot scripts). */
+struct guest_file {
+  const char *host;             /* the file on the host */
+  const char *dest;             /* a Windows path: C:\..., %SystemRoot%\... */
+};
+
 /* What the user asked for (the generalize command line). */
 struct gen_opts {
   struct sid sid;               /* --sid */
@@ -24,6 +31,8 @@ struct gen_opts {
   struct unattend_opts ua;      /* for a generated answer file */
   const char *setupcomplete_file;
   char **firstboot;             /* --firstboot-command, in order */
+  const struct guest_file *files;       /* copied in before the operations run */
+  size_t n_files;
   int dry_run;
   /* verify only */
   struct sid old_sid;
@@ -139,6 +148,9 @@ int gen_write_file (struct gen *g, const char *path, const char *content, size_t
 char *gen_read_file (struct gen *g, const char *path, size_t *len_ret);
 /* Make the directories of a Windows path below the volume root. */
 int gen_mkdir_p (struct gen *g, const char *path);
+/* Copy o->files into the image (their folders are made), recorded in the
+ * report's "files_placed".  Returns 0 or -1 (reported). */
+int gen_place_files (struct gen *g);
 
 /* Registry edits through libhivex, recorded as changes. */
 int gen_set_dword (struct gen *g, const char *hive, hive_node_h node, const char *keypath,

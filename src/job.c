@@ -236,6 +236,9 @@ job_prepare (struct job *j)
   if (!j->in_place && j->output && !j->o.dry_run
       && check_output (image, j->output, &j->co, vsize) == -1)
     return j->status = WS_EXIT_ERROR;
+  for (size_t i = 0; j->more_outputs && j->more_outputs[i] && !j->o.dry_run; ++i)
+    if (check_output (image, j->more_outputs[i], &j->co, vsize) == -1)
+      return j->status = WS_EXIT_ERROR;
 
   /* The disk the appliance sees: a qcow2 overlay over the untouched input. */
   j->tmp = ws_mkdtemp ();
@@ -290,6 +293,11 @@ job_run (struct job *j, guestfs_h *g, const char *disk)
     if (gen_load_hives (&j->gen) == -1)
       r = WS_EXIT_ERROR;
   }
+  if (r == 0 && o->n_files) {
+    job_phase (j, "copying files into the image");
+    if (gen_place_files (&j->gen) == -1)
+      r = WS_EXIT_ERROR;
+  }
   if (r == 0) {
     job_phase (j, "running the operations");
     if (gen_run (&j->gen, &j->sel) == -1)
@@ -333,6 +341,15 @@ job_finish (struct job *j)
     }
     if (!in || convert_image (in, j->output, &j->co, &j->cr) == -1)
       r = WS_EXIT_ERROR;
+    for (size_t i = 0; r == 0 && j->more_outputs && j->more_outputs[i]; ++i) {
+      struct convert_result cr2;
+      if (convert_image (in, j->more_outputs[i], &j->co, &cr2) == -1) {
+        r = WS_EXIT_ERROR;
+        unlink (j->output);     /* all the outputs or none */
+        for (size_t k = 0; k < i; ++k)
+          unlink (j->more_outputs[k]);
+      }
+    }
     if (in)
       image_close (in);
     j->co.progress = NULL;
@@ -377,6 +394,38 @@ job_report (struct job *j)
   snprintf (secs, sizeof secs, "%.1f", now () - j->t0);
   json_object_object_add (rep, "seconds", json_object_new_double_s (atof (secs), secs));
   return rep;
+}
+
+void
+job_print_text (json_object *r, int dry_run)
+{
+  json_object *ops, *w;
+  if (dry_run)
+    printf ("Dry run: nothing was written.  The changes generalize would make:\n\n");
+  if (json_object_object_get_ex (r, "operations", &ops)) {
+    json_object_object_foreach (ops, name, op) {
+      json_object *h, *ch;
+      json_object_object_get_ex (op, "heading", &h);
+      printf ("[%s] %s\n", name, json_object_get_string (h));
+      if (json_object_object_get_ex (op, "changes", &ch)) {
+        size_t n = json_object_array_length (ch);
+        for (size_t i = 0; i < n; ++i)
+          printf ("  %s\n", json_object_get_string (json_object_array_get_idx (ch, i)));
+        if (n == 0)
+          printf ("  (nothing to change)\n");
+      }
+    }
+  }
+  static const char *const keys[] = { "old_sid", "new_sid", "computer_name", "bytes_freed",
+                                      "output", "format", "output_size", "seconds", NULL };
+  printf ("\n");
+  for (size_t i = 0; keys[i]; ++i) {
+    json_object *v;
+    if (json_object_object_get_ex (r, keys[i], &v) && v)
+      printf ("%-14s %s\n", keys[i], json_object_get_string (v));
+  }
+  if (json_object_object_get_ex (r, "warnings", &w) && json_object_array_length (w))
+    printf ("warnings       %zu (see above)\n", json_object_array_length (w));
 }
 
 void

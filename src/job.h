@@ -16,6 +16,7 @@ struct job {
   /* What to do (the generalize options). */
   const char *image;
   const char *output;
+  char **more_outputs;          /* build: more copies of the output, or NULL */
   const char *format;           /* --format (default: OUTPUT's extension, else vhd) */
   const char *infmt;            /* --input-format */
   const char *keep_overlay;
@@ -63,6 +64,8 @@ int job_run (struct job *j, guestfs_h *g, const char *disk);
 int job_finish (struct job *j);
 /* The report (call after job_finish succeeded); the job keeps it. */
 json_object *job_report (struct job *j);
+/* The report as text on stdout (generalize, build). */
+void job_print_text (json_object *r, int dry_run);
 void job_free (struct job *j);
 /* A progress line (when show_progress): time since the job began, what. */
 void job_phase (struct job *j, const char *what);

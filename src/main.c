@@ -14,6 +14,7 @@ static const struct command commands[] = {
   { "inspect", "report what a Windows image contains (read-only)", cmd_inspect },
   { "generalize", "generalize a Windows image offline and write it (the main job)", cmd_generalize },
   { "batch", "generalize a catalog of images (JSON) into a directory, with a manifest", cmd_batch },
+  { "build", "build an image from an Azure Image Builder template, offline", cmd_build },
   { "clone", "make N generalized images from one golden image (own SID and name each)", cmd_clone },
   { "verify", "check a generalized image (read-only)", cmd_verify },
   { "unattend", "print or check an answer file (unattend.xml)", cmd_unattend },

@@ -18,8 +18,11 @@ winseal convert --help > "$tmp/chelp"
 grep -q '^Usage: winseal convert' "$tmp/chelp" || fail "convert --help"
 grep -q 'convert' "$tmp/help" || fail "--help does not list convert"
 
+winseal build --help > "$tmp/bhelp"
+grep -q '^Usage: winseal build' "$tmp/bhelp" || fail "build --help"
+
 # Every option in --help appears in the manual page too.
-for opt in $(cat "$tmp/ihelp" "$tmp/chelp" | grep -o -- '--[a-z-]*' | sort -u); do
+for opt in $(cat "$tmp/ihelp" "$tmp/chelp" "$tmp/bhelp" | grep -o -- '--[a-z-]*' | sort -u); do
   grep -q -- "$opt" "$top_srcdir/man/winseal.pod" || fail "man page lacks $opt"
 done
 
@@ -48,6 +51,12 @@ check_usage_error convert --size lots a.raw b.vhd
 check_usage_error convert --threads 0 a.raw b.vmdk
 check_usage_error convert -c a.raw b.vhd
 check_usage_error convert a.raw b.vhd c.vhd
+
+check_usage_error build
+check_usage_error build a.json b.json
+check_usage_error build --format vmdk a.json
+check_usage_error build --in-place a.json
+check_usage_error build -o "$tmp/no-such-dir" a.json
 
 # A missing file is an error before any appliance starts.
 status=0

@@ -1,0 +1,159 @@
+#!/bin/bash
+# winseal build: an Azure Image Builder template with File, PowerShell
+# (inline and scriptUri), Shell and a skipped WindowsRestart, distributed
+# as a VHD.  The output is read back with guestfish: the copied file has
+# the template's SHA-256 (sha256sum), SetupComplete.cmd runs the script
+# steps in template order with -ExecutionPolicy Bypass, each script in the
+# image holds the template's commands; vhdiinfo and qemu-img read the VHD.
+# Bad templates are refused before the appliance starts, every problem
+# named by its field.
+. "$top_srcdir/tests/functions.sh"
+requires command -v jq
+requires command -v guestfish
+requires command -v vhdiinfo
+
+img=$(image win10)
+mkdir -p "$tmp/tpl/scripts" "$tmp/out"
+head -c 300000 /dev/urandom > "$tmp/tpl/payload.bin"
+printf 'Write-Output "from a script file"\r\nexit 3\r\n' > "$tmp/tpl/scripts/setup.ps1"
+printf 'echo from a cmd file\nmkdir C:\\buildArtifacts\\made\n' > "$tmp/tpl/scripts/setup.cmd"
+payload_sum=$(sha256sum < "$tmp/tpl/payload.bin" | cut -c1-64)
+ps_sum=$(sha256sum < "$tmp/tpl/scripts/setup.ps1" | cut -c1-64)
+
+# template FILE JSON-OF-CUSTOMIZE JSON-OF-DISTRIBUTE: a template around them.
+template () {
+  jq -n --arg src "$img" --argjson c "$2" --argjson d "$3" '{
+    type: "Microsoft.VirtualMachineImages/imageTemplates",
+    apiVersion: "2020-02-14", location: "westeurope", tags: {team: "images"},
+    properties: {
+      buildTimeoutInMinutes: 60,
+      vmProfile: {vmSize: "Standard_D2s_v3", osDiskSizeGB: 0},
+      source: {type: "PlatformImage", publisher: "MicrosoftWindowsDesktop",
+               offer: "Windows-10", sku: "20h2-ent", version: "latest", path: $src},
+      customize: $c, distribute: $d }}' > "$1"
+}
+vhd='[{"type": "VHD", "runOutputName": "win10-web", "tags": {"build": "42"}}]'
+good="[
+  {\"type\": \"File\", \"name\": \"payload\", \"sourceUri\": \"payload.bin\",
+   \"destination\": \"C:\\\\buildArtifacts\\\\payload.bin\", \"sha256Checksum\": \"$payload_sum\"},
+  {\"type\": \"PowerShell\", \"name\": \"make-dirs\", \"runElevated\": true,
+   \"inline\": [\"New-Item -ItemType Directory -Force C:\\\\logs\", \"Set-Content C:\\\\logs\\\\a.txt 'first'\"]},
+  {\"type\": \"WindowsRestart\", \"restartTimeout\": \"5m\"},
+  {\"type\": \"PowerShell\", \"name\": \"from-file\", \"scriptUri\": \"scripts/setup.ps1\",
+   \"sha256Checksum\": \"$ps_sum\", \"validExitCodes\": [0, 3]},
+  {\"type\": \"Shell\", \"name\": \"cmd-step\", \"scriptUri\": \"file://$tmp/tpl/scripts/setup.cmd\"},
+  {\"type\": \"Shell\", \"name\": \"last\", \"inline\": \"echo last step\"}
+]"
+
+# ---- refused before any work: exit 1, one line per problem, nothing written ----
+refused () {            # refused NAME EXPECTED-TEXT [build options]
+  local f=$1 want=$2; shift 2
+  set +e
+  winseal build "$@" "$f" -o "$tmp/out" > /dev/null 2> "$tmp/err"
+  local rc=$?
+  set -e
+  [ $rc = 1 ] || { cat "$tmp/err"; fail "$(basename "$f"): exit $rc, not 1"; }
+  grep -qF -- "$want" "$tmp/err" || { cat "$tmp/err"; fail "$(basename "$f"): no '$want' in the message"; }
+  ! grep -q 'launching\|appliance' "$tmp/err" || fail "$(basename "$f"): the appliance was started"
+  [ -z "$(ls -A "$tmp/out")" ] || fail "$(basename "$f"): something was written"
+}
+template "$tmp/tpl/online.json" "$good" "$vhd"
+refused "$tmp/tpl/online.json" "properties.customize[2].type: WindowsRestart needs the running machine"
+bad_sum=$(echo "$good" | sed "s/$payload_sum/$(printf '%064d' 0)/")
+template "$tmp/tpl/sum.json" "$bad_sum" "$vhd"
+refused "$tmp/tpl/sum.json" "properties.customize[0].sha256Checksum: $tmp/tpl/payload.bin does not match: its SHA-256 is $payload_sum" --skip-online-steps
+template "$tmp/tpl/many.json" '[
+  {"type": "File", "name": "a", "sourceUri": "https://example.com/a", "destination": "D:\\a"},
+  {"type": "PowerShell", "name": "a", "inline": "x", "scriptUri": "scripts/setup.ps1"},
+  {"type": "PowerShell", "name": "b", "inline": ["x"], "colour": "red"},
+  {"type": "Shell", "name": "c", "scriptUri": "scripts/missing.cmd"},
+  {"type": "WindowsUpdate", "updateLimit": 20},
+  {"type": "Ansible", "name": "d"}]' \
+  '[{"type": "managedImage", "runOutputName": "m", "imageId": "x", "location": "y"},
+    {"type": "VHD", "runOutputName": "../x"}]'
+refused "$tmp/tpl/many.json" "10 problems in the template; nothing was done"
+for want in "customize[0].sourceUri: \"https://example.com/a\": winseal builds offline" \
+            "customize[0].destination: \"D:\\a\" is not a file path on the Windows volume" \
+            "customize[1]: give either \"inline\" or \"scriptUri\"" \
+            "customize[1].name: \"a\" is also customize[0]'s" \
+            "customize[2].colour: not a field" \
+            "customize[3].scriptUri: $tmp/tpl/scripts/missing.cmd: No such file" \
+            "customize[4].type: WindowsUpdate needs the running machine" \
+            "customize[5].type: \"Ansible\" is not a step winseal build runs" \
+            "distribute[0].type: \"managedImage\" needs Azure" \
+            "distribute[1].runOutputName: \"../x\" is not a file name"; do
+  grep -qF -- "$want" "$tmp/err" || { cat "$tmp/err"; fail "many.json: no '$want'"; }
+done
+echo '{"properties": {"source": {"path": "x"}, "distribute": []}, "resources": 1' > "$tmp/tpl/broken.json"
+refused "$tmp/tpl/broken.json" "not a JSON file"
+
+# ---- the build ----
+template "$tmp/tpl/web.json" "$good" "$vhd"
+sum=$(sha256sum < "$img")
+winseal build "$tmp/tpl/web.json" -o "$tmp/out" --skip-online-steps --json --no-progress \
+  > "$tmp/r.json" 2> "$tmp/err" || { cat "$tmp/err"; fail "winseal build failed"; }
+[ "$(sha256sum < "$img")" = "$sum" ] || fail "the source image changed"
+grep -q "customize step 3 (WindowsRestart) is not done" "$tmp/err" || fail "no warning for the skipped restart"
+out="$tmp/out/win10-web.vhd"
+[ -f "$out" ] || fail "no $out"
+[ "$(ls -A "$tmp/out")" = "win10-web.vhd" ] || fail "other files in the output folder: $(ls -A "$tmp/out")"
+[ "$(jq -r .build.outputs[0].path "$tmp/r.json")" = "$out" ] || fail "report: outputs[0].path"
+[ "$(jq -r .build.outputs[0].tags.build "$tmp/r.json")" = 42 ] || fail "report: the tags"
+[ "$(jq -r '.build.steps | map(.type) | join(",")' "$tmp/r.json")" = "File,PowerShell,WindowsRestart,PowerShell,Shell,Shell" ] \
+  || fail "report: steps $(jq -c .build.steps "$tmp/r.json")"
+[ "$(jq -r .build.steps[0].sha256 "$tmp/r.json")" = "$payload_sum" ] || fail "report: the File's sha256"
+jq -e '.build.ignored_fields | index("location") and index("properties.vmProfile.vmSize") and index("properties.source.offer")' \
+  "$tmp/r.json" > /dev/null || fail "report: ignored fields $(jq -c .build.ignored_fields "$tmp/r.json")"
+
+# The VHD, read by libvhdi and qemu-img: a fixed VHD of the reported size.
+vsize=$(jq -r .virtual_size "$tmp/r.json")
+vhdiinfo "$out" > "$tmp/vhdi" || fail "vhdiinfo cannot read the output"
+grep -q "Disk type.*Fixed" "$tmp/vhdi" || fail "vhdiinfo: not a fixed VHD: $(cat "$tmp/vhdi")"
+grep -q "Media size.*$vsize bytes" "$tmp/vhdi" || fail "vhdiinfo: media size is not $vsize"
+[ "$(qemu-img info -f vpc --output=json "$out" | jq -r '."virtual-size"')" = "$vsize" ] \
+  || fail "qemu-img: virtual size is not $vsize"
+
+# What the image holds, copied out by guestfish.
+part=$(c_part win10)
+mkdir "$tmp/got"
+guestfish --ro -a "$out" > /dev/null <<EOF
+run
+mount-ro /dev/sda$part /
+download /buildArtifacts/payload.bin $tmp/got/payload.bin
+download /Windows/Setup/Scripts/SetupComplete.cmd $tmp/got/SetupComplete.cmd
+download /Windows/Setup/Scripts/winseal-build/02-powershell.ps1 $tmp/got/02.ps1
+download /Windows/Setup/Scripts/winseal-build/04-powershell.ps1 $tmp/got/04.ps1
+download /Windows/Setup/Scripts/winseal-build/05-shell.cmd $tmp/got/05.cmd
+download /Windows/Setup/Scripts/winseal-build/06-shell.cmd $tmp/got/06.cmd
+EOF
+[ "$(sha256sum < "$tmp/got/payload.bin" | cut -c1-64)" = "$payload_sum" ] \
+  || fail "the file in the image does not match its sha256Checksum"
+cmp -s "$tmp/got/04.ps1" "$tmp/tpl/scripts/setup.ps1" || fail "04-powershell.ps1 is not scripts/setup.ps1"
+# The inline PowerShell: a UTF-8 BOM, then the commands, CRLF.
+[ "$(head -c3 "$tmp/got/02.ps1" | od -An -tx1 | tr -d ' ')" = efbbbf ] || fail "02.ps1 has no BOM"
+printf '\xef\xbb\xbfNew-Item -ItemType Directory -Force C:\\logs\r\nSet-Content C:\\logs\\a.txt '"'"'first'"'"'\r\n' \
+  | cmp -s - "$tmp/got/02.ps1" || { od -c "$tmp/got/02.ps1" | head; fail "02.ps1 does not hold the inline commands"; }
+# The Shell file: the same lines with CRLF ends.
+sed 's/$/\r/' "$tmp/tpl/scripts/setup.cmd" | cmp -s - "$tmp/got/05.cmd" || fail "05-shell.cmd is not setup.cmd with CRLF"
+printf 'echo last step\r\n' | cmp -s - "$tmp/got/06.cmd" || fail "06-shell.cmd is not the inline line"
+
+# SetupComplete.cmd: CRLF, and the steps invoked in template order, each
+# checked against its valid exit codes before the next one.
+sc="$tmp/got/SetupComplete.cmd"
+[ "$(grep -c $'\r$' "$sc")" = "$(wc -l < "$sc")" ] || fail "SetupComplete.cmd has lines without CRLF"
+tr -d '\r' < "$sc" > "$tmp/sc"
+grep -n 'winseal-build\\0[0-9]-\|^REM step' "$tmp/sc" | grep -v '^.*rmdir' > "$tmp/order"
+seq_got=$(sed -n 's/.*\(REM step [0-9]\).*/\1/p; s/.*winseal-build\\\(0[0-9]\)-\(powershell\|shell\).*/\1-\2/p' "$tmp/order" | tr '\n' ' ')
+[ "$seq_got" = "REM step 1 02-powershell REM step 3 04-powershell 05-shell 06-shell " ] \
+  || { cat "$tmp/sc"; fail "SetupComplete.cmd runs the steps as: $seq_got"; }
+for n in 02 04; do
+  grep -q "powershell.exe\" .*-ExecutionPolicy Bypass -File \"%WINDIR%\\\\Setup\\\\Scripts\\\\winseal-build\\\\$n-powershell.ps1\"" "$tmp/sc" \
+    || fail "step $n is not run by powershell.exe -ExecutionPolicy Bypass"
+done
+grep -q '^if "%WINSEAL_RC%"=="3" goto winseal_build_4_ok$' "$tmp/sc" || fail "step 4's exit code 3 is not accepted"
+[ "$(grep -c '^goto winseal_build_end$' "$tmp/sc")" = 4 ] || fail "not every script step stops the build when it fails"
+# The build's lines are inside winseal's block, which opens the file.
+head -n1 "$tmp/sc" | grep -q '^REM >>> winseal' || fail "winseal's block does not open SetupComplete.cmd"
+awk '/^REM <<< winseal/ { end = NR } /winseal-build\\06-shell/ { last = NR } END { exit !(last && last < end) }' "$tmp/sc" \
+  || fail "the build's steps are outside winseal's block"
+echo "build: 6 steps (File, 2 PowerShell, 2 Shell, 1 skipped), payload $payload_sum, $vsize-byte fixed VHD"

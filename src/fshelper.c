@@ -31,13 +31,30 @@
  *   B PATH<TAB>WHY    a malformed descriptor (left untouched)
  *   U PATH<TAB>N      N ACEs of a type not parsed (left untouched)
  *   E PATH<TAB>ERROR  a descriptor that could not be read or written
+ *   V ROOT<TAB>matched=N names=N   per ROOT, after its walk
  *   T key=value ...   the totals, last
- * Exit status 0 (also when entries were listed), 2 on bad usage. */
+ * Exit status 0 (also when entries were listed), 2 on bad usage.
+ *
+ * usage: winseal-fshelper install BLOB SPEC...
+ *   writes the edited hives in one call (instead of one guestfs_upload
+ *   each) into files that already exist (opened without O_CREAT, so each
+ *   keeps its MFT record, attributes and security descriptor):
+ *   W:OFF:LEN:PATH  PATH's new content is LEN bytes of BLOB from OFF
+ *   E:PATH          empty the file of PATH's folder whose name matches
+ *                   PATH's case-insensitively, if there is one and it is
+ *                   not empty (a hive's stale .LOG1/.LOG2)
+ *   Output: "W PATH", "E PATH" per file done, "X PATH<TAB>ERROR" per
+ *   failure (exit status 1). */
 #include <config.h>
 
 #define _GNU_SOURCE 1
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,9 +198,124 @@ visit (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
   return 0;
 }
 
+static int
+install_fail (const char *path, const char *what)
+{
+  printf ("X ");
+  put_path (path);
+  printf ("\t%s: %s\n", what, strerror (errno));
+  return 1;
+}
+
+/* W:OFF:LEN:PATH */
+static int
+install_write (int bfd, const char *spec)
+{
+  char *end;
+  errno = 0;
+  uint64_t off = strtoull (spec + 2, &end, 10);
+  if (errno || *end != ':')
+    return errno = EINVAL, install_fail (spec, "bad spec");
+  uint64_t len = strtoull (end + 1, &end, 10);
+  if (errno || *end != ':' || !end[1])
+    return errno = EINVAL, install_fail (spec, "bad spec");
+  const char *path = end + 1;
+  int fd = open (path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+  if (fd == -1)
+    return install_fail (path, "open");
+  static char chunk[1 << 20];
+  while (len) {
+    size_t want = len < sizeof chunk ? len : sizeof chunk;
+    ssize_t n = pread (bfd, chunk, want, (off_t) off);
+    if (n <= 0) {
+      if (n == 0)
+        errno = EIO;
+      close (fd);
+      return install_fail (path, "read the blob");
+    }
+    for (ssize_t done = 0; done < n; ) {
+      ssize_t w = write (fd, chunk + done, n - done);
+      if (w < 0) {
+        close (fd);
+        return install_fail (path, "write");
+      }
+      done += w;
+    }
+    off += n;
+    len -= n;
+  }
+  if (close (fd) == -1)
+    return install_fail (path, "close");
+  printf ("W ");
+  put_path (path);
+  putchar ('\n');
+  return 0;
+}
+
+/* E:PATH */
+static int
+install_empty (const char *path)
+{
+  char dbuf[4096], bbuf[4096];
+  if (snprintf (dbuf, sizeof dbuf, "%s", path) >= (int) sizeof dbuf)
+    return errno = ENAMETOOLONG, install_fail (path, "path");
+  snprintf (bbuf, sizeof bbuf, "%s", path);
+  const char *dir = dirname (dbuf), *base = basename (bbuf);
+  DIR *d = opendir (dir);
+  if (!d)
+    return errno == ENOENT ? 0 : install_fail (path, "opendir");
+  int r = 0;
+  struct dirent *e;
+  while ((e = readdir (d)) != NULL) {
+    if (strcasecmp (e->d_name, base) != 0)
+      continue;
+    char full[8192];
+    snprintf (full, sizeof full, "%s/%s", dir, e->d_name);
+    struct stat st;
+    if (lstat (full, &st) == 0 && S_ISREG (st.st_mode) && st.st_size > 0) {
+      if (truncate (full, 0) == -1)
+        r = install_fail (full, "truncate");
+      else {
+        printf ("E ");
+        put_path (full);
+        putchar ('\n');
+      }
+    }
+  }
+  closedir (d);
+  return r;
+}
+
+static int
+install (int argc, char **argv)
+{
+  int bfd = open (argv[2], O_RDONLY | O_CLOEXEC);
+  if (bfd == -1) {
+    fprintf (stderr, "winseal-fshelper: %s: %s\n", argv[2], strerror (errno));
+    return 1;
+  }
+  int status = 0;
+  for (int i = 3; i < argc; ++i) {
+    if (strncmp (argv[i], "W:", 2) == 0)
+      status |= install_write (bfd, argv[i]);
+    else if (strncmp (argv[i], "E:", 2) == 0)
+      status |= install_empty (argv[i] + 2);
+    else {
+      fprintf (stderr, "winseal-fshelper: bad install spec %s\n", argv[i]);
+      status = 2;
+    }
+  }
+  close (bfd);
+  if (fflush (stdout) == EOF)
+    status = 1;
+  return status;
+}
+
 int
 main (int argc, char **argv)
 {
+  if (argc >= 3 && strcmp (argv[1], "install") == 0)
+    return install (argc, argv);
   if (argc < 6) {
     fprintf (stderr, "usage: winseal-fshelper walk|count|rewrite OLD-SID NEW-SID MAXLIST ROOT...\n");
     return 2;
@@ -218,10 +350,14 @@ main (int argc, char **argv)
   clock_gettime (CLOCK_MONOTONIC, &t0);
   int status = 0;
   for (int i = 5; i < argc; ++i) {
+    size_t matched = t.matched, names = t.names;
     if (nftw (argv[i], visit, 64, FTW_PHYS | FTW_MOUNT) == -1) {
       fprintf (stderr, "winseal-fshelper: %s: %s\n", argv[i], strerror (errno));
       status = 1;
     }
+    printf ("V ");
+    put_path (argv[i]);
+    printf ("\tmatched=%zu names=%zu\n", t.matched - matched, t.names - names);
   }
   clock_gettime (CLOCK_MONOTONIC, &t1);
   long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;

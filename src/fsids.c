@@ -27,6 +27,7 @@
 
 #define HELPER_NAME "winseal-fshelper"
 #define HELPER_GUEST "/" HELPER_NAME
+#define HIVES_GUEST "/winseal-hives.bin"
 #define MOUNT_PREFIX "/winseal-vol"
 #define LIST_MAX 5              /* offenders listed per kind */
 
@@ -116,9 +117,10 @@ helper_path (void)
 }
 
 struct vol {
-  char *dev;
+  const char *dev;
   char mp[32];
   int created, mounted;
+  int hit;                      /* the walk found the old SID here */
 };
 
 /* "C:\Users\x" for the Windows volume, "DEVICE:/path" for others. */
@@ -217,6 +219,15 @@ parse_output (struct gen *g, char *out, struct vol *v, size_t nv,
       break;
     case 'B': push_capped (&res->bad_paths, ws_asprintf ("%s (%s)", shown, extra ? extra : "?")); free (shown); break;
     case 'U': push_capped (&res->unknown_paths, shown); break;
+    case 'V':
+      for (size_t i = 0; i < nv; ++i)
+        if (strcmp (path, v[i].mp) == 0)
+          if (extra) {
+            CLEANUP_FREE char *l = ws_asprintf (" %s", extra);
+            v[i].hit = total (l, "matched") || total (l, "names");
+          }
+      free (shown);
+      break;
     case 'E': push_capped (&res->error_paths, ws_asprintf ("%s (%s)", shown, extra ? extra : "?")); free (shown); break;
     default: free (shown);
     }
@@ -304,11 +315,118 @@ now_s (void)
   return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+/* The NTFS volumes of the image's disk other than the Windows one, found
+ * once per appliance.  (guestfs_list_filesystems would probe every device
+ * for every file-system type: seconds under TCG; blkid's answer per
+ * partition is enough here.)  Returns 0 or -1. */
+static int
+other_volumes (struct gen *g)
+{
+  struct windows *w = g->w;
+  guestfs_h *gh = g->g;
+  if (w->fs_vols_known)
+    return 0;
+  CLEANUP_FREE_STRING_LIST char **parts = guestfs_list_partitions (gh);
+  CLEANUP_FREE_STRING_LIST char **devs = guestfs_list_devices (gh);
+  if (!parts || !devs) {
+    ws_error ("%s: cannot list partitions: %s", w->image, appliance_error (gh));
+    return -1;
+  }
+  char **list = NULL;
+  char **lists[2] = { parts, devs };
+  guestfs_push_error_handler (gh, NULL, NULL);
+  for (int l = 0; l < 2; ++l)
+    for (size_t i = 0; lists[l][i]; ++i) {
+      if (!on_disk (lists[l][i], w->disk))
+        continue;
+      CLEANUP_FREE char *type = guestfs_vfs_type (gh, lists[l][i]);
+      if (type && strcmp (type, "ntfs") == 0 && strcmp (lists[l][i], w->root) != 0)
+        list = strv_push (list, ws_strdup (lists[l][i]));
+    }
+  guestfs_pop_error_handler (gh);
+  w->fs_vols = list;
+  w->fs_vols_known = 1;
+  return 0;
+}
+
+/* Write the hives in *list into the Windows volume mounted at root, and
+ * empty their stale logs, with one upload and one helper run.  Returns 0
+ * or -1 (reported). */
+static int
+install_hives (struct gen *g, struct ghive **list, size_t n, const char *root)
+{
+  guestfs_h *gh = g->g;
+  CLEANUP_FREE char *blob = ws_asprintf ("%s/hives.bin", g->tmpdir);
+  FILE *fp = fopen (blob, "wb");
+  if (!fp) {
+    ws_error ("%s: %s", blob, strerror (errno));
+    return -1;
+  }
+  char **argv = strv_push (NULL, HELPER_GUEST);
+  argv = strv_push (argv, "install");
+  argv = strv_push (argv, HIVES_GUEST);
+  size_t nspecs = 0;
+  uint64_t off = 0;
+  int r = -1;
+  char *res = NULL;
+  for (size_t i = 0; i < n; ++i) {
+    FILE *in = fopen (list[i]->local, "rb");
+    char chunk[65536];
+    size_t k, len = 0;
+    while (in && (k = fread (chunk, 1, sizeof chunk, in)) > 0) {
+      if (fwrite (chunk, 1, k, fp) != k)
+        break;
+      len += k;
+    }
+    if (!in || ferror (in) || ferror (fp)) {
+      ws_error ("%s: cannot copy into %s: %s", list[i]->local, blob, strerror (errno));
+      if (in)
+        fclose (in);
+      fclose (fp);
+      goto out;
+    }
+    fclose (in);
+    argv = strv_push (argv, ws_asprintf ("W:%" PRIu64 ":%zu:%s%s", off, len, root,
+                                         list[i]->guest_path));
+    nspecs++;
+    off += len;
+    for (int l = 1; l <= 2 && !list[i]->logs_emptied; ++l) {
+      argv = strv_push (argv, ws_asprintf ("E:%s%s.LOG%d", root, list[i]->guest_path, l));
+      nspecs++;
+    }
+  }
+  if (fclose (fp) != 0) {
+    ws_error ("%s: %s", blob, strerror (errno));
+    goto out;
+  }
+  if (guestfs_upload (gh, blob, HIVES_GUEST) == -1) {
+    ws_error ("%s: cannot put the hives in the appliance: %s", g->w->image, appliance_error (gh));
+    goto out;
+  }
+  res = guestfs_command (gh, argv);
+  guestfs_rm_f (gh, HIVES_GUEST);
+  if (!res) {
+    ws_error ("%s: cannot write the hives: %s", g->w->image, appliance_error (gh));
+    goto out;
+  }
+  r = 0;
+ out:
+  free (res);
+  unlink (blob);
+  for (size_t i = 0; i < nspecs; ++i)
+    free (argv[3 + i]);
+  free (argv);
+  if (r == 0)
+    gen_hives_written (g, list, n);
+  return r;
+}
+
 int
 fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const struct sid *nw,
              const uint32_t *removed, size_t nremoved, struct fs_sid_result *res)
 {
   guestfs_h *gh = g->g;
+  struct windows *w = g->w;
   double t0 = now_s ();
   memset (res, 0, sizeof *res);
   CLEANUP_FREE char *helper = helper_path ();
@@ -316,41 +434,38 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
     ws_error ("cannot find %s (set WINSEAL_FSHELPER, or install winseal with it)", HELPER_NAME);
     return -1;
   }
-  int ro = g->w->readonly || mode != FS_REWRITE;
-  /* The NTFS volumes of the image's disk, the Windows one first.  (guestfs_list_filesystems
-   * would probe every device for every file-system type: seconds under
-   * TCG; blkid's answer per partition is enough here.) */
-  CLEANUP_FREE_STRING_LIST char **parts = guestfs_list_partitions (gh);
-  CLEANUP_FREE_STRING_LIST char **devs = guestfs_list_devices (gh);
-  if (!parts || !devs) {
-    ws_error ("%s: cannot list partitions: %s", g->w->image, appliance_error (gh));
+  int ro = w->readonly || mode != FS_REWRITE;
+  if (other_volumes (g) == -1)
     return -1;
-  }
-  size_t nv = 1;
-  struct vol *v = ws_malloc ((count_strings (parts) + count_strings (devs) + 1) * sizeof *v);
-  memset (v, 0, (count_strings (parts) + count_strings (devs) + 1) * sizeof *v);
-  v[0].dev = g->w->root;
-  char **lists[2] = { parts, devs };
-  guestfs_push_error_handler (gh, NULL, NULL);
-  for (int l = 0; l < 2; ++l)
-    for (size_t i = 0; lists[l][i]; ++i) {
-      if (!on_disk (lists[l][i], g->w->disk))
-        continue;
-      CLEANUP_FREE char *type = guestfs_vfs_type (gh, lists[l][i]);
-      if (type && strcmp (type, "ntfs") == 0 && strcmp (lists[l][i], g->w->root) != 0)
-        v[nv++].dev = lists[l][i];
-    }
-  guestfs_pop_error_handler (gh);
+  size_t nv = 1 + count_strings (w->fs_vols);
+  struct vol *v = ws_malloc (nv * sizeof *v);
+  memset (v, 0, nv * sizeof *v);
+  v[0].dev = w->root;
+  for (size_t i = 1; i < nv; ++i)
+    v[i].dev = w->fs_vols[i - 1];
   for (size_t i = 0; i < nv; ++i)
     snprintf (v[i].mp, sizeof v[i].mp, MOUNT_PREFIX "%zu", i);
+  /* A rewrite that follows one of this session whose new SID is this
+   * one's old SID (clone) need not walk the volumes where that one found
+   * no trace of its old SID: nothing has put the SID there since. */
+  int follow = mode == FS_REWRITE && w->fs_after_valid && sid_equal (old, &w->fs_after)
+               && w->fs_vol_hit;
+  /* The changed hives are written by the helper while the volume is
+   * mounted for it (a rewrite that writes: one upload and one command
+   * instead of one upload per hive). */
+  struct ghive **hives = NULL;
+  size_t nhives = 0;
+  if (mode == FS_REWRITE && !g->o->dry_run && !w->readonly
+      && gen_hives_ready (g, &hives, &nhives) == -1)
+    return free (v), -1;
 
-  int r = -1, uploaded = 0;
+  int r = -1;
   char **names = NULL;
   CLEANUP_FREE char *out = NULL;
   const char **argv = ws_malloc ((nv + 7) * sizeof *argv);
   char os[SID_STRING_MAX], ns[SID_STRING_MAX];
   if (guestfs_umount_all (gh) == -1) {
-    ws_error ("%s: cannot unmount: %s", g->w->image, appliance_error (gh));
+    ws_error ("%s: cannot unmount: %s", w->image, appliance_error (gh));
     goto out;
   }
   size_t argc = 0;
@@ -360,8 +475,12 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
   argv[argc++] = sid_to_string (nw, ns);
   argv[argc++] = "20";
   for (size_t i = 0; i < nv; ++i) {
+    if (follow && i > 0 && !w->fs_vol_hit[i]) {
+      res->skipped++;
+      continue;
+    }
     if (guestfs_mkmountpoint (gh, v[i].mp) == -1) {
-      ws_error ("%s: cannot make a mount point in the appliance: %s", g->w->image,
+      ws_error ("%s: cannot make a mount point in the appliance: %s", w->image,
                 appliance_error (gh));
       goto out;
     }
@@ -371,7 +490,7 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
     guestfs_pop_error_handler (gh);
     if (m == -1) {
       if (i == 0) {
-        ws_error ("%s: cannot mount %s: %s", g->w->image, v[i].dev, appliance_error (gh));
+        ws_error ("%s: cannot mount %s: %s", w->image, v[i].dev, appliance_error (gh));
         goto out;
       }
       gen_warn (g, "NTFS volume %s cannot be mounted%s (%s); its security descriptors "
@@ -383,15 +502,19 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
     res->volumes++;
   }
   argv[argc] = NULL;
-  if (guestfs_upload (gh, helper, HELPER_GUEST) == -1
-      || (uploaded = 1, guestfs_chmod (gh, 0755, HELPER_GUEST) == -1)) {
-    ws_error ("%s: cannot put %s in the appliance: %s", g->w->image, HELPER_NAME,
+  /* The helper stays in the appliance's scratch root for later passes. */
+  if (guestfs_is_file (gh, HELPER_GUEST) <= 0
+      && (guestfs_upload (gh, helper, HELPER_GUEST) == -1
+          || guestfs_chmod (gh, 0755, HELPER_GUEST) == -1)) {
+    ws_error ("%s: cannot put %s in the appliance: %s", w->image, HELPER_NAME,
               appliance_error (gh));
     goto out;
   }
+  if (nhives && install_hives (g, hives, nhives, v[0].mp) == -1)
+    goto out;
   out = guestfs_command (gh, (char **) argv);
   if (!out) {
-    ws_error ("%s: the file-system SID pass failed: %s", g->w->image, appliance_error (gh));
+    ws_error ("%s: the file-system SID pass failed: %s", w->image, appliance_error (gh));
     goto out;
   }
   if (parse_output (g, out, v, nv, res, &names) == -1)
@@ -399,20 +522,36 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
   if (mode == FS_REWRITE && !g->o->dry_run
       && fix_names (g, names, v, nv, old, nw, removed, nremoved, res) == -1)
     goto out;
+  if (mode == FS_REWRITE && !g->o->dry_run) {
+    /* What the next pass may skip: the volumes walked without a trace
+     * of the old SID, and those it did not walk (skipped again). */
+    unsigned char *hit = ws_malloc (nv);
+    for (size_t i = 0; i < nv; ++i) {
+      if (i == 0)
+        hit[i] = 1;
+      else if (v[i].mounted)
+        hit[i] = v[i].hit;
+      else
+        hit[i] = follow && !w->fs_vol_hit[i] ? 0 : 1;   /* skipped; or a mount failed */
+    }
+    free (w->fs_vol_hit);
+    w->fs_vol_hit = hit;
+    w->fs_after = *nw;
+    w->fs_after_valid = 1;
+  }
   r = 0;
  out:
-  if (uploaded)
-    guestfs_rm_f (gh, HELPER_GUEST);
   for (size_t i = nv; i-- > 0; ) {
     if (v[i].mounted && guestfs_umount (gh, v[i].mp) == -1) {
-      ws_error ("%s: cannot unmount %s: %s", g->w->image, v[i].dev, appliance_error (gh));
+      ws_error ("%s: cannot unmount %s: %s", w->image, v[i].dev, appliance_error (gh));
       r = -1;
     }
     if (v[i].created)
       guestfs_rmmountpoint (gh, v[i].mp);
   }
-  if (windows_remount (g->w) == -1)
+  if (windows_remount (w) == -1)
     r = -1;
+  free (hives);
   free (names);
   free (argv);
   free (v);
@@ -436,6 +575,7 @@ fs_sid_result_json (const struct fs_sid_result *res, int dry_run)
 {
   json_object *o = json_object_new_object ();
   jadd_int (o, "volumes", res->volumes);
+  jadd_int (o, "volumes_skipped", res->skipped);
   jadd_int (o, "files_scanned", res->scanned);
   jadd_int (o, "descriptors_read", res->with_sd);
   jadd_int (o, "descriptors_with_old_sid", res->matched);
@@ -528,22 +668,90 @@ update_task_cache (struct gen *g, const char *task_path, const uint8_t *old_xml,
   return 0;
 }
 
+/* Rewrite one task file's content (data, len: as read) and its TaskCache
+ * entry.  *written_ret (caller frees) / *wlen_ret: what was written, or
+ * NULL when it holds no old SID.  Returns 0 or -1. */
+static int
+rewrite_task (struct gen *g, const char *path, const char *task_path, const uint8_t *data,
+              size_t len, const char *os, const char *ns, int check_only,
+              struct task_result *res, uint8_t **written_ret, size_t *wlen_ret)
+{
+  *written_ret = NULL;
+  int utf16 = len >= 2 && data[0] == 0xFF && data[1] == 0xFE;
+  size_t bom = utf16 ? 2 : 0;
+  uint8_t *nd;
+  size_t nl;
+  size_t n = sid_text_replace (data + bom, len - bom, utf16, os, ns, &nd, &nl);
+  if (!n)
+    return 0;
+  if (check_only) {
+    res->offenders = strv_push (res->offenders, ws_strdup (task_path));
+    free (nd);
+    return 0;
+  }
+  size_t wl = nl + bom;
+  uint8_t *wp = ws_malloc (wl);
+  memcpy (wp, data, bom);
+  memcpy (wp + bom, nd, nl);
+  free (nd);
+  if (gen_write_file (g, path, (const char *) wp, wl) == -1) {
+    free (wp);
+    return -1;
+  }
+  gen_change (g, "task %s: %zu occurrences of the old SID rewritten", task_path, n);
+  res->rewritten++;
+  if (update_task_cache (g, task_path, data, len, wp, wl, os, ns, res) == -1) {
+    free (wp);
+    return -1;
+  }
+  *written_ret = wp;
+  *wlen_ret = wl;
+  return 0;
+}
+
 int
 fs_sid_tasks (struct gen *g, const struct sid *old, const struct sid *nw, int check_only,
               struct task_result *res)
 {
   memset (res, 0, sizeof *res);
-  CLEANUP_FREE char *dir = win_sysroot_path (g->w, "System32/Tasks");
-  if (!dir || !win_is_dir (g->w, dir))
-    return 0;
   char os[SID_STRING_MAX], ns[SID_STRING_MAX];
   sid_to_string (old, os);
   sid_to_string (nw, ns);
+  int remember = !check_only && !g->o->dry_run;
+  if (remember && g->tasks_known && sid_equal (old, &g->tasks_sid)) {
+    /* The next clone: the files the last rewrite changed, as it wrote
+     * them (no other task file held the SID; nothing has changed them). */
+    for (size_t i = 0; i < g->n_task_copies; ++i) {
+      struct task_copy *c = &g->task_copies[i];
+      uint8_t *wp;
+      size_t wl;
+      res->scanned++;
+      if (rewrite_task (g, c->path, c->task_path, c->data, c->len, os, ns, 0, res, &wp, &wl) == -1)
+        return -1;
+      if (wp) {
+        free (c->data);
+        c->data = wp;
+        c->len = wl;
+      }
+    }
+    g->tasks_sid = *nw;
+    return 0;
+  }
+  CLEANUP_FREE char *dir = win_sysroot_path (g->w, "System32/Tasks");
+  if (!dir || !win_is_dir (g->w, dir))
+    return 0;
   CLEANUP_FREE_STRING_LIST char **files = guestfs_find (g->g, dir);
   if (!files) {
     ws_error ("%s: cannot list %s: %s", g->w->image, dir, appliance_error (g->g));
     return -1;
   }
+  for (size_t i = 0; remember && i < g->n_task_copies; ++i) {
+    free (g->task_copies[i].path);
+    free (g->task_copies[i].task_path);
+    free (g->task_copies[i].data);
+  }
+  if (remember)
+    g->n_task_copies = 0;
   for (size_t i = 0; files[i]; ++i) {
     CLEANUP_FREE char *path = ws_asprintf ("%s/%s", dir, files[i][0] == '/' ? files[i] + 1 : files[i]);
     if (!win_is_file (g->w, path))
@@ -560,39 +768,32 @@ fs_sid_tasks (struct gen *g, const struct sid *old, const struct sid *nw, int ch
       return -1;
     }
     res->scanned++;
-    int utf16 = len >= 2 && (uint8_t) data[0] == 0xFF && (uint8_t) data[1] == 0xFE;
-    uint8_t *nd;
-    size_t nl;
-    size_t n = sid_text_replace ((uint8_t *) data + (utf16 ? 2 : 0), len - (utf16 ? 2 : 0),
-                                 utf16, os, ns, &nd, &nl);
-    if (!n)
-      continue;
     const char *rel = files[i];
     while (*rel == '/')
       rel++;
-    CLEANUP_FREE char *task_path = ws_asprintf ("\\%s", rel);
+    char *task_path = ws_asprintf ("\\%s", rel);
     for (char *c = task_path; *c; ++c)
       if (*c == '/')
         *c = '\\';
-    if (check_only) {
-      res->offenders = strv_push (res->offenders, ws_strdup (task_path));
-      free (nd);
-      continue;
-    }
-    size_t bom = utf16 ? 2 : 0, wl = nl + bom;
-    CLEANUP_FREE uint8_t *wp = ws_malloc (wl);
-    if (bom) {
-      wp[0] = 0xFF;
-      wp[1] = 0xFE;
-    }
-    memcpy (wp + bom, nd, nl);
-    free (nd);
-    if (gen_write_file (g, path, (const char *) wp, wl) == -1)
+    uint8_t *wp;
+    size_t wl;
+    if (rewrite_task (g, path, task_path, (uint8_t *) data, len, os, ns, check_only, res,
+                      &wp, &wl) == -1) {
+      free (task_path);
       return -1;
-    gen_change (g, "task %s: %zu occurrences of the old SID rewritten", task_path, n);
-    res->rewritten++;
-    if (update_task_cache (g, task_path, (uint8_t *) data, len, wp, wl, os, ns, res) == -1)
-      return -1;
+    }
+    if (wp && remember) {
+      g->task_copies = ws_realloc (g->task_copies, (g->n_task_copies + 1) * sizeof *g->task_copies);
+      g->task_copies[g->n_task_copies++] = (struct task_copy) { ws_strdup (path), task_path, wp, wl };
+    }
+    else {
+      free (wp);
+      free (task_path);
+    }
+  }
+  if (remember) {
+    g->tasks_sid = *nw;
+    g->tasks_known = 1;
   }
   return 0;
 }

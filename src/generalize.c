@@ -298,6 +298,14 @@ gen_end (struct gen *g)
 {
   free (g->removed_rids);
   g->removed_rids = NULL;
+  for (size_t i = 0; i < g->n_task_copies; ++i) {
+    free (g->task_copies[i].path);
+    free (g->task_copies[i].task_path);
+    free (g->task_copies[i].data);
+  }
+  free (g->task_copies);
+  g->task_copies = NULL;
+  g->n_task_copies = 0;
   for (size_t i = 0; i < g->nhives; ++i) {
     struct ghive *gh = &g->hives[i];
     if (gh->h)
@@ -352,15 +360,27 @@ gen_run (struct gen *g, const struct op_selection *sel)
   return 0;
 }
 
-int
-gen_commit (struct gen *g)
+/* The report's "hives_written" list (made on first use). */
+static json_object *
+hives_written (struct gen *g)
 {
-  json_object *hv = json_object_new_array ();
-  json_object_object_add (g->report, "hives_written", hv);
+  json_object *hv;
+  if (!json_object_object_get_ex (g->report, "hives_written", &hv)) {
+    hv = json_object_new_array ();
+    json_object_object_add (g->report, "hives_written", hv);
+  }
+  return hv;
+}
+
+int
+gen_hives_ready (struct gen *g, struct ghive ***list_ret, size_t *n_ret)
+{
+  struct ghive **list = ws_malloc ((g->nhives + 1) * sizeof *list);
+  size_t n = 0;
   for (size_t i = 0; i < g->nhives; ++i) {
     struct ghive *gh = &g->hives[i];
     if (gen_hive_flush (g, gh) == -1)
-      return -1;
+      goto fail;
     if (!gh->changed)
       continue;
     if (gh->user && gh->profile_sid && !win_is_file (g->w, gh->guest_path))
@@ -381,16 +401,46 @@ gen_commit (struct gen *g)
     if (!ok) {
       ws_error ("%s hive: the edited copy does not verify (%s); nothing was written to "
                 "the image for it", gh->label, why ? why : "does not re-open clean");
-      return -1;
+      goto fail;
     }
-    json_object_array_add (hv, json_object_new_string (gh->guest_path));
-    if (g->o->dry_run)
-      continue;
+    list[n++] = gh;
+  }
+  *list_ret = list;
+  *n_ret = n;
+  return 0;
+ fail:
+  free (list);
+  return -1;
+}
+
+void
+gen_hives_written (struct gen *g, struct ghive **list, size_t n)
+{
+  json_object *hv = hives_written (g);
+  for (size_t i = 0; i < n; ++i) {
+    json_object_array_add (hv, json_object_new_string (list[i]->guest_path));
+    if (!g->o->dry_run) {
+      list[i]->changed = 0;     /* written: a later commit (clone) skips it unless edited again */
+      list[i]->logs_emptied = 1;
+    }
+  }
+}
+
+int
+gen_commit (struct gen *g)
+{
+  struct ghive **list;
+  size_t n;
+  hives_written (g);
+  if (gen_hives_ready (g, &list, &n) == -1)
+    return -1;
+  for (size_t i = 0; i < n && !g->o->dry_run; ++i) {
+    struct ghive *gh = list[i];
     if (guestfs_upload (g->g, gh->local, gh->guest_path) == -1) {
       ws_error ("%s: cannot write %s: %s", g->w->image, gh->guest_path, appliance_error (g->g));
+      free (list);
       return -1;
     }
-    gh->changed = 0;            /* written: a later commit (clone) skips it unless edited again */
     /* Stale logs must not be replayed over the edited hive (once: a
      * later commit of the same session, as in clone, finds them empty). */
     for (int l = 1; l <= 2 && !gh->logs_emptied; ++l) {
@@ -399,11 +449,13 @@ gen_commit (struct gen *g)
       if (rp && win_is_file (g->w, rp) && win_filesize (g->w, rp) > 0
           && guestfs_truncate (g->g, rp) == -1) {
         ws_error ("%s: cannot empty %s: %s", g->w->image, rp, appliance_error (g->g));
+        free (list);
         return -1;
       }
     }
-    gh->logs_emptied = 1;
   }
+  gen_hives_written (g, list, n);
+  free (list);
   return 0;
 }
 

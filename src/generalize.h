@@ -76,6 +76,12 @@ struct gen {
                                          * gen_run is called for a part of them */
   uint32_t *removed_rids;       /* RIDs of the profiles profile-cleanup removed */
   size_t n_removed_rids;
+  /* The scheduled tasks sid-reset rewrote, as written, and the SID they
+   * hold now: the next clone's rewrite starts from them (fsids.c). */
+  struct task_copy { char *path, *task_path; uint8_t *data; size_t len; } *task_copies;
+  size_t n_task_copies;
+  struct sid tasks_sid;
+  int tasks_known;
 };
 
 struct op_selection;
@@ -122,6 +128,13 @@ int gen_run (struct gen *g, const struct op_selection *sel);
 /* Commit, verify and upload every changed hive and empty its logs.
  * Returns 0 or -1. */
 int gen_commit (struct gen *g);
+/* The first half of a commit: every changed hive committed to its host
+ * copy and verified; *list_ret (caller frees the array) holds the ones to
+ * write into the image.  Returns 0 or -1 (reported). */
+int gen_hives_ready (struct gen *g, struct ghive ***list_ret, size_t *n_ret);
+/* The second half, once they are written and their logs emptied (the
+ * file-system pass's helper can do both): recorded in the report. */
+void gen_hives_written (struct gen *g, struct ghive **list, size_t n);
 void gen_end (struct gen *g);
 
 /* A system hive by name (SYSTEM, SOFTWARE, SAM, SECURITY, DEFAULT), open

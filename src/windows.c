@@ -247,6 +247,8 @@ windows_close (struct windows *w)
   free (w->arch);
   free (w->hostname);
   free_string_list (w->bitlocker);
+  free_string_list (w->fs_vols);
+  free (w->fs_vol_hit);
   memset (w, 0, sizeof *w);
 }
 

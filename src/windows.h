@@ -5,6 +5,8 @@
 
 #include <guestfs.h>
 
+#include "sid.h"
+
 struct windows {
   guestfs_h *g;
   const char *image;            /* the image file, for messages */
@@ -15,6 +17,15 @@ struct windows {
   char **bitlocker;             /* BitLocker devices seen (NULL-terminated) */
   int readonly;                 /* mounted read-only */
   const char *disk;             /* the appliance disk it is on ("/dev/sdb"), or NULL */
+  /* What the file-system SID pass (fsids.c) remembers for the next pass
+   * on the same appliance (clone): the other NTFS volumes of the disk,
+   * and after a rewrite its new SID and which volumes held the old one
+   * (index 0: the Windows volume). */
+  char **fs_vols;
+  int fs_vols_known;
+  struct sid fs_after;
+  int fs_after_valid;
+  unsigned char *fs_vol_hit;
 };
 
 /* Is the device (a partition or whole disk) on the appliance disk disk

@@ -11,6 +11,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -454,7 +455,6 @@ record (struct bimage *b, const char *run_uuid)
 /* ---- workers ---- */
 
 static int worker_fd = -1;
-static int worker_index;
 static volatile pid_t appliance_pid;
 
 /* A worker told to stop takes its appliance down with it (qemu would
@@ -483,8 +483,9 @@ send_line (const char *fmt, ...)
   if ((size_t) n >= sizeof buf - 1)
     n = sizeof buf - 2;
   buf[n++] = '\n';
-  /* One write per line, under PIPE_BUF for phases; results may be longer
-   * but only this worker writes to its pipe. */
+  /* One line at a time: the worker's two threads share the pipe. */
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock (&lock);
   for (ssize_t off = 0; off < n; ) {
     ssize_t w = write (worker_fd, buf + off, n - off);
     if (w <= 0) {
@@ -494,13 +495,13 @@ send_line (const char *fmt, ...)
     }
     off += w;
   }
+  pthread_mutex_unlock (&lock);
 }
 
 static void
 on_phase (struct job *j, const char *what)
 {
-  (void) j;
-  send_line ("P %d %s", worker_index, what);
+  send_line ("P %d %s", ((struct bimage *) j->opaque)->index, what);
 }
 
 static void
@@ -519,43 +520,89 @@ send_result (struct bimage *b, struct job *j, int status, const char *err)
   json_object_put (r);
 }
 
+/* The worker's output thread: each image the appliance is done with gets
+ * its source's SHA-256, its output written and its result sent, while the
+ * appliance goes on with the next image. */
+struct outq {
+  struct bimage **g;
+  struct job *jobs;
+  int *st;
+  int *ready;                   /* the appliance is done with it (or it failed) */
+  size_t n;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+};
+
+static void
+outq_ready (struct outq *q, size_t i)
+{
+  pthread_mutex_lock (&q->lock);
+  q->ready[i] = 1;
+  pthread_cond_broadcast (&q->cond);
+  pthread_mutex_unlock (&q->lock);
+}
+
+static void *
+output_thread (void *arg)
+{
+  struct outq *q = arg;
+  for (size_t i = 0; i < q->n; ++i) {
+    pthread_mutex_lock (&q->lock);
+    while (!q->ready[i])
+      pthread_cond_wait (&q->cond, &q->lock);
+    pthread_mutex_unlock (&q->lock);
+    if (q->st[i])
+      continue;                 /* its failure was sent already */
+    struct bimage *b = q->g[i];
+    ws_thread_context = b->name;
+    ws_clear_error ();
+    int fd = open (b->source, O_RDONLY | O_CLOEXEC);
+    char hex[65];
+    if (fd == -1 || sha256_file (fd, hex) == -1) {
+      ws_error ("%s: %s", b->source, strerror (errno));
+      q->st[i] = WS_EXIT_UNREADABLE;
+    }
+    else
+      b->source_sha256 = ws_strdup (hex);
+    if (fd != -1)
+      close (fd);
+    if (!q->st[i])
+      q->st[i] = job_write_output (&q->jobs[i]);
+    send_result (b, &q->jobs[i], q->st[i], ws_last_error ());
+  }
+  ws_thread_context = NULL;
+  return NULL;
+}
+
 /* The worker: images g[0..n) in one appliance launch. */
 static int
 worker (struct bimage **g, size_t n)
 {
   struct job *jobs = ws_malloc (n * sizeof *jobs);
   int *st = ws_malloc (n * sizeof *st);
+  int *ready = ws_malloc (n * sizeof *ready);
   struct disk *disks = ws_malloc (n * sizeof *disks);
   size_t *disk_of = ws_malloc (n * sizeof *disk_of);
   size_t nd = 0;
   for (size_t i = 0; i < n; ++i) {
     struct bimage *b = g[i];
-    worker_index = b->index;
+    ready[i] = 0;
     ws_globals.context = b->name;
     ws_clear_error ();
-    send_line ("P %d checking the source", b->index);
     int special = 0, nops = 0;
     char **ops = NULL;
     st[i] = job_parse (&jobs[i], b->argc, b->argv, "batch", NULL, &special, &ops, &nops);
+    jobs[i].label = b->name;
+    jobs[i].on_phase = on_phase;
+    jobs[i].opaque = b;
+    send_line ("P %d checking the source", b->index);
     if (!st[i] && nops != 1)
       st[i] = WS_EXIT_ERROR;    /* checked with the catalog; cannot happen */
     if (!st[i])
       jobs[i].image = ops[0];
-    jobs[i].label = b->name;
-    jobs[i].on_phase = on_phase;
     jobs[i].co.checksum = 1;
     if (!st[i])
       st[i] = job_check_options (&jobs[i], "batch");
-    int fd = open (b->source, O_RDONLY | O_CLOEXEC);
-    char hex[65];
-    if (!st[i] && (fd == -1 || sha256_file (fd, hex) == -1)) {
-      ws_error ("%s: %s", b->source, strerror (errno));
-      st[i] = WS_EXIT_UNREADABLE;
-    }
-    if (fd != -1)
-      close (fd);
-    if (!st[i])
-      b->source_sha256 = ws_strdup (hex);
     if (!st[i])
       st[i] = job_prepare (&jobs[i]);
     if (st[i])
@@ -566,6 +613,10 @@ worker (struct bimage **g, size_t n)
     }
   }
   ws_globals.context = NULL;
+  struct outq q = { g, jobs, st, ready, n, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+  pthread_t th;
+  if (pthread_create (&th, NULL, output_thread, &q) != 0)
+    abort ();
   guestfs_h *gh = NULL;
   if (nd) {
     for (size_t i = 0; i < n; ++i)
@@ -584,41 +635,35 @@ worker (struct bimage **g, size_t n)
           send_result (g[i], NULL, st[i], ws_last_error ());
         }
   }
-  for (size_t i = 0; gh && i < n; ++i) {
-    if (st[i])
-      continue;
-    worker_index = g[i]->index;
-    ws_globals.context = g[i]->name;
-    ws_clear_error ();
-    char dev[16];
-    snprintf (dev, sizeof dev, "/dev/sd%c", (char) ('a' + disk_of[i]));
-    st[i] = job_run (&jobs[i], gh, dev);
-    if (st[i])
-      send_result (g[i], NULL, st[i], ws_last_error ());
+  for (size_t i = 0; i < n; ++i) {
+    if (gh && !st[i]) {
+      ws_globals.context = g[i]->name;
+      ws_clear_error ();
+      char dev[16];
+      snprintf (dev, sizeof dev, "/dev/sd%c", (char) ('a' + disk_of[i]));
+      st[i] = job_run (&jobs[i], gh, dev);
+      if (st[i])
+        send_result (g[i], NULL, st[i], ws_last_error ());
+    }
+    outq_ready (&q, i);
   }
   ws_globals.context = NULL;
+  int shut = 0;
   if (gh) {
-    if (guestfs_shutdown (gh) == -1)
-      for (size_t i = 0; i < n; ++i)
-        if (!st[i]) {
-          st[i] = WS_EXIT_ERROR;
-          send_result (g[i], NULL, st[i], "the appliance did not shut down cleanly");
-        }
+    shut = guestfs_shutdown (gh);
     guestfs_close (gh);
     appliance_pid = 0;
   }
-  for (size_t i = 0; i < n; ++i) {
-    if (st[i] == 0) {
-      worker_index = g[i]->index;
-      ws_globals.context = g[i]->name;
-      ws_clear_error ();
-      st[i] = job_finish (&jobs[i]);
-      send_result (g[i], &jobs[i], st[i], ws_last_error ());
-    }
+  pthread_join (th, NULL);
+  if (shut == -1)
+    /* The file systems were synced after each image: the outputs stand;
+     * say so all the same. */
+    ws_warning ("the appliance did not shut down cleanly");
+  for (size_t i = 0; i < n; ++i)
     job_free (&jobs[i]);
-  }
   free (jobs);
   free (st);
+  free (ready);
   free (disks);
   free (disk_of);
   return 0;

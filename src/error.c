@@ -8,8 +8,9 @@
 #include "winseal.h"
 
 struct ws_globals ws_globals;
+__thread const char *ws_thread_context;
 
-static char last_error[1024];
+static __thread char last_error[1024];
 
 static void
 report (const char *prefix, const char *fmt, va_list ap, int error)
@@ -17,8 +18,8 @@ report (const char *prefix, const char *fmt, va_list ap, int error)
   char msg[1024];
   vsnprintf (msg, sizeof msg, fmt, ap);
   fflush (stdout);
-  fprintf (stderr, "winseal: %s%s%s%s\n", ws_globals.context ? ws_globals.context : "",
-           ws_globals.context ? ": " : "", prefix, msg);
+  const char *ctx = ws_thread_context ? ws_thread_context : ws_globals.context;
+  fprintf (stderr, "winseal: %s%s%s%s\n", ctx ? ctx : "", ctx ? ": " : "", prefix, msg);
   if (error)
     snprintf (last_error, sizeof last_error, "%s", msg);
 }

@@ -328,7 +328,7 @@ job_run (struct job *j, guestfs_h *g, const char *disk)
 }
 
 int
-job_finish (struct job *j)
+job_write_output (struct job *j)
 {
   int r = j->status;
   if (r == 0 && !j->in_place && j->output && !j->o.dry_run) {
@@ -354,6 +354,13 @@ job_finish (struct job *j)
       image_close (in);
     j->co.progress = NULL;
   }
+  return j->status = r;
+}
+
+int
+job_finish (struct job *j)
+{
+  int r = job_write_output (j);
   if (j->tmp) {
     ws_rmtree (j->tmp);
     free (j->tmp);

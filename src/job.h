@@ -62,6 +62,9 @@ int job_run (struct job *j, guestfs_h *g, const char *disk);
  * --in-place or --dry-run) and remove the temporary files.  Returns 0 or
  * a WS_EXIT code. */
 int job_finish (struct job *j);
+/* job_finish without removing the temporary files (job_free does): batch
+ * writes an output while the appliance still has its overlay open. */
+int job_write_output (struct job *j);
 /* The report (call after job_finish succeeded); the job keeps it. */
 json_object *job_report (struct job *j);
 /* The report as text on stdout (generalize, build). */

@@ -34,7 +34,10 @@ void ws_error (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
 void ws_warning (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
 /* The last ws_error message (without "winseal: "), "" if none since
  * ws_clear_error. */
+/* The last error reported by this thread. */
 const char *ws_last_error (void);
+/* A thread's own context (overrides ws_globals.context in that thread). */
+extern __thread const char *ws_thread_context;
 void ws_clear_error (void);
 
 /* Cleanup helpers for locals. */

@@ -85,13 +85,22 @@ check_hibernation (struct windows *w)
   return 0;
 }
 
+/* The architecture of a PE file from its COFF header's Machine field
+ * (one small read instead of file(1) in the appliance); NULL if unknown. */
 static const char *
-arch_of (const char *file_arch)
+pe_arch (guestfs_h *g, const char *path)
 {
-  if (strcmp (file_arch, "x86_64") == 0 || strcmp (file_arch, "i386") == 0
-      || strcmp (file_arch, "aarch64") == 0)
-    return file_arch;
-  return NULL;
+  size_t len = 0;
+  CLEANUP_FREE char *h = guestfs_pread (g, path, 4096, 0, &len);
+  if (!h || len < 0x40 || h[0] != 'M' || h[1] != 'Z')
+    return NULL;
+  uint32_t pe = (uint8_t) h[0x3c] | (uint8_t) h[0x3d] << 8 | (uint8_t) h[0x3e] << 16
+                | (uint32_t) (uint8_t) h[0x3f] << 24;
+  if (pe > len - 6 || memcmp (h + pe, "PE\0\0", 4) != 0)
+    return NULL;
+  unsigned machine = (uint8_t) h[pe + 4] | (uint8_t) h[pe + 5] << 8;
+  return machine == 0x8664 ? "x86_64" : machine == 0x14c ? "i386"
+         : machine == 0xaa64 ? "aarch64" : NULL;
 }
 
 int
@@ -106,38 +115,53 @@ windows_open_quick (guestfs_h *g, const char *image, const char *disk, int reado
   CLEANUP_FREE_STRING_LIST char **parts = guestfs_list_partitions (g);
   CLEANUP_FREE_STRING_LIST char **devs = guestfs_list_devices (g);
   char **lists[2] = { parts, devs };
+  char **ntfs = NULL;
+  int mounted = 0;
   guestfs_push_error_handler (g, NULL, NULL);
-  for (int l = 0; l < 2 && !w->root; ++l)
-    for (size_t i = 0; lists[l] && lists[l][i] && !w->root; ++i) {
+  /* Every partition of the disk is typed (the file-system SID pass wants
+   * the NTFS ones); the first holding Windows is the root.  Writable
+   * sessions mount it read-write at once: a hibernated Windows then
+   * fails here and windows_open says why. */
+  for (int l = 0; l < 2; ++l)
+    for (size_t i = 0; lists[l] && lists[l][i]; ++i) {
       if (!on_disk (lists[l][i], disk))
         continue;
       CLEANUP_FREE char *type = guestfs_vfs_type (g, lists[l][i]);
-      if (!type || strcmp (type, "ntfs") != 0 || guestfs_mount_ro (g, lists[l][i], "/") == -1)
+      if (!type || strcmp (type, "ntfs") != 0)
         continue;
+      if (w->root || (readonly ? guestfs_mount_ro (g, lists[l][i], "/")
+                               : guestfs_mount (g, lists[l][i], "/")) == -1) {
+        ntfs = strv_push (ntfs, ws_strdup (lists[l][i]));
+        continue;
+      }
       CLEANUP_FREE char *sr = guestfs_case_sensitive_path (g, "/windows");
       CLEANUP_FREE char *sw = guestfs_case_sensitive_path (g, "/windows/system32/config/software");
       CLEANUP_FREE char *cmd = guestfs_case_sensitive_path (g, "/windows/system32/cmd.exe");
       if (sr && sw && guestfs_is_file (g, sw) > 0) {
         w->root = ws_strdup (lists[l][i]);
         w->systemroot = ws_strdup (sr);
-        CLEANUP_FREE char *fa = cmd ? guestfs_file_architecture (g, cmd) : NULL;
-        w->arch = ws_strdup (fa && arch_of (fa) ? fa : "unknown");
+        const char *pa = cmd ? pe_arch (g, cmd) : NULL;
+        w->arch = ws_strdup (pa ? pa : "unknown");
+        mounted = 1;
       }
-      guestfs_umount_all (g);
+      else {
+        guestfs_umount_all (g);
+        ntfs = strv_push (ntfs, ws_strdup (lists[l][i]));
+      }
     }
   guestfs_pop_error_handler (g);
   w->bitlocker = ws_malloc (sizeof (char *));
   w->bitlocker[0] = NULL;
   if (!w->root) {
+    free_string_list (ntfs);
     windows_close (w);
     return -1;
   }
-  int r = readonly ? guestfs_mount_ro (g, w->root, "/") : guestfs_mount (g, w->root, "/");
-  if (r == -1) {
-    const char *e = appliance_error (g);
-    int hib = strcasestr (e, "hibernat") != NULL || strcasestr (e, "unsafe state") != NULL;
-    ws_error ("%s: cannot mount %s%s: %s", image, w->root, readonly ? " read-only" : "", e);
-    return hib ? WS_EXIT_HIBERNATED : WS_EXIT_UNREADABLE;
+  w->fs_vols = ntfs;
+  w->fs_vols_known = 1;
+  if (!mounted) {
+    ws_error ("%s: cannot mount %s: %s", image, w->root, appliance_error (g));
+    return WS_EXIT_UNREADABLE;
   }
   return check_hibernation (w);
 }

@@ -15,7 +15,14 @@
  * of the old machine domain to the new one in place (same length), and
  * writes back only the descriptors that changed.
  *
- * usage: winseal-fshelper MODE OLD-SID NEW-SID MAXLIST ROOT...
+ * usage: winseal-fshelper MODE OLD-SID NEW-SID MAXLIST [--save FILE]
+ *                         [--from FILE PREV-SID] ROOT...
+ *   --save FILE  write to FILE the paths of every entry that showed
+ *                anything (old SID in its name or descriptor, a
+ *                descriptor not parsed whole, an error)
+ *   --from FILE PREV-SID  instead of walking the ROOTs, look at the paths
+ *                a previous --save wrote, whose pass moved PREV-SID to
+ *                OLD-SID and renamed entries accordingly (clone)
  *   MODE  walk     only walk the tree (lstat each entry): the floor
  *         count    read and check every descriptor, change nothing
  *         rewrite  read, check, and write back the changed descriptors
@@ -130,8 +137,36 @@ name_has_old_sid (const char *name)
   return 0;
 }
 
+static FILE *save_fp;          /* --save: the paths worth a look next time */
+
+static void
+save (const char *path)
+{
+  if (save_fp) {
+    FILE *keep = stdout;
+    stdout = save_fp;
+    put_path (path);
+    putchar ('\n');
+    stdout = keep;
+  }
+}
+
+static int visit_1 (const char *path, const struct stat *sb, int flag, struct FTW *ftw);
+
+/* Every entry that showed anything (the old SID in its name or
+ * descriptor, a descriptor not parsed whole, an error) is saved. */
 static int
 visit (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+  size_t before = t.names + t.matched + t.left + t.unknown + t.bad + t.errors;
+  int r = visit_1 (path, sb, flag, ftw);
+  if (t.names + t.matched + t.left + t.unknown + t.bad + t.errors != before)
+    save (path);
+  return r;
+}
+
+static int
+visit_1 (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
   (void) sb;
   t.scanned++;
@@ -311,6 +346,88 @@ install (int argc, char **argv)
   return status;
 }
 
+/* Undo put_path's escapes in place. */
+static void
+unescape (char *p)
+{
+  char *o = p;
+  for (; *p; ++p) {
+    if (*p == '\\' && p[1]) {
+      ++p;
+      *o++ = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
+    }
+    else
+      *o++ = *p;
+  }
+  *o = '\0';
+}
+
+/* --from: the entries a previous pass saved, instead of a walk.  That
+ * pass moved prev to the SID this one calls old and renamed the entries
+ * named after prev: each path is looked up with prev replaced by old
+ * (then as it was, for a rename that did not happen). */
+static int
+from_list (const char *file, const char *prev)
+{
+  FILE *fp = fopen (file, "r");
+  if (!fp) {
+    fprintf (stderr, "winseal-fshelper: %s: %s\n", file, strerror (errno));
+    return 1;
+  }
+  char **lines = NULL;
+  size_t n = 0, cap = 0;
+  char *line = NULL;
+  size_t lcap = 0;
+  ssize_t len;
+  while ((len = getline (&line, &lcap, fp)) > 0) {
+    if (line[len - 1] == '\n')
+      line[--len] = '\0';
+    if (!len)
+      continue;
+    unescape (line);
+    if (n == cap) {
+      cap = cap ? 2 * cap : 256;
+      lines = realloc (lines, cap * sizeof *lines);
+      if (!lines)
+        abort ();
+    }
+    lines[n++] = strdup (line);
+  }
+  free (line);
+  fclose (fp);
+  size_t plen = strlen (prev);
+  for (size_t i = 0; i < n; ++i) {
+    /* prev -> old wherever no digit follows. */
+    char mapped[8192];
+    size_t o = 0;
+    for (const char *c = lines[i]; *c && o < sizeof mapped - SID_STRING_MAX; ) {
+      if (strncasecmp (c, prev, plen) == 0 && !(c[plen] >= '0' && c[plen] <= '9')) {
+        memcpy (mapped + o, old_str, old_len);
+        o += old_len;
+        c += plen;
+      }
+      else
+        mapped[o++] = *c++;
+    }
+    mapped[o] = '\0';
+    struct stat sb;
+    const char *p = mapped;
+    if (lstat (p, &sb) == -1) {
+      p = lines[i];
+      if (lstat (p, &sb) == -1) {
+        free (lines[i]);
+        continue;               /* gone (a removed recycle bin) */
+      }
+    }
+    const char *slash = strrchr (p, '/');
+    struct FTW f = { .base = slash ? (int) (slash - p + 1) : 0, .level = 1 };
+    visit (p, &sb, S_ISDIR (sb.st_mode) ? FTW_D : FTW_F, &f);
+    free (lines[i]);
+  }
+  free (lines);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -346,10 +463,55 @@ main (int argc, char **argv)
     pattern[4 * i + 3] = v >> 24;
   }
   maxlist = strtoul (argv[4], NULL, 10);
+  int first = 5;
+  const char *save_file = NULL, *from_file = NULL, *prev = NULL;
+  for (;;) {
+    if (first + 1 < argc && strcmp (argv[first], "--save") == 0) {
+      save_file = argv[first + 1];
+      first += 2;
+    }
+    else if (first + 2 < argc && strcmp (argv[first], "--from") == 0) {
+      from_file = argv[first + 1];
+      prev = argv[first + 2];
+      first += 3;
+    }
+    else
+      break;
+  }
   struct timespec t0, t1;
   clock_gettime (CLOCK_MONOTONIC, &t0);
   int status = 0;
-  for (int i = 5; i < argc; ++i) {
+  if (from_file) {
+    /* Read the whole list before --save (maybe the same file) rewrites it. */
+    FILE *keep = NULL;
+    if (save_file && strcmp (save_file, from_file) == 0)
+      keep = (FILE *) 1;
+    if (!keep && save_file && !(save_fp = fopen (save_file, "w"))) {
+      fprintf (stderr, "winseal-fshelper: %s: %s\n", save_file, strerror (errno));
+      return 1;
+    }
+    if (keep) {
+      /* from_list loads first; open the save file after. */
+      char tmpname[4096];
+      snprintf (tmpname, sizeof tmpname, "%s.new", save_file);
+      if (!(save_fp = fopen (tmpname, "w"))) {
+        fprintf (stderr, "winseal-fshelper: %s: %s\n", tmpname, strerror (errno));
+        return 1;
+      }
+      status |= from_list (from_file, prev);
+      if (fclose (save_fp) == EOF || rename (tmpname, save_file) == -1)
+        status = 1;
+      save_fp = NULL;
+    }
+    else
+      status |= from_list (from_file, prev);
+    first = argc;               /* no walk */
+  }
+  else if (save_file && !(save_fp = fopen (save_file, "w"))) {
+    fprintf (stderr, "winseal-fshelper: %s: %s\n", save_file, strerror (errno));
+    return 1;
+  }
+  for (int i = first; i < argc; ++i) {
     size_t matched = t.matched, names = t.names;
     if (nftw (argv[i], visit, 64, FTW_PHYS | FTW_MOUNT) == -1) {
       fprintf (stderr, "winseal-fshelper: %s: %s\n", argv[i], strerror (errno));
@@ -359,6 +521,8 @@ main (int argc, char **argv)
     put_path (argv[i]);
     printf ("\tmatched=%zu names=%zu\n", t.matched - matched, t.names - names);
   }
+  if (save_fp && fclose (save_fp) == EOF)
+    status = 1;
   clock_gettime (CLOCK_MONOTONIC, &t1);
   long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
   printf ("T scanned=%zu with_sd=%zu no_sd=%zu matched=%zu rewritten=%zu left=%zu "

@@ -28,6 +28,7 @@
 #define HELPER_NAME "winseal-fshelper"
 #define HELPER_GUEST "/" HELPER_NAME
 #define HIVES_GUEST "/winseal-hives.bin"
+#define LIST_GUEST "/winseal-fslist"
 #define MOUNT_PREFIX "/winseal-vol"
 #define LIST_MAX 5              /* offenders listed per kind */
 
@@ -462,8 +463,12 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
   int r = -1;
   char **names = NULL;
   CLEANUP_FREE char *out = NULL;
-  const char **argv = ws_malloc ((nv + 7) * sizeof *argv);
-  char os[SID_STRING_MAX], ns[SID_STRING_MAX];
+  const char **argv = ws_malloc ((nv + 12) * sizeof *argv);
+  char os[SID_STRING_MAX], ns[SID_STRING_MAX], ps[SID_STRING_MAX];
+  /* A clone after the first looks only where the previous pass found
+   * anything (the entries it saved): the shared work is not walked again. */
+  int use_list = follow && w->fs_list_valid;
+  int saving = mode == FS_REWRITE && !g->o->dry_run;
   if (guestfs_umount_all (gh) == -1) {
     ws_error ("%s: cannot unmount: %s", w->image, appliance_error (gh));
     goto out;
@@ -474,6 +479,16 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
   argv[argc++] = sid_to_string (old, os);
   argv[argc++] = sid_to_string (nw, ns);
   argv[argc++] = "20";
+  if (saving) {
+    argv[argc++] = "--save";
+    argv[argc++] = LIST_GUEST;
+  }
+  if (use_list) {
+    argv[argc++] = "--from";
+    argv[argc++] = LIST_GUEST;
+    argv[argc++] = sid_to_string (&w->fs_list_old, ps);
+  }
+  w->fs_list_valid = 0;         /* until this pass has saved a new list */
   for (size_t i = 0; i < nv; ++i) {
     if (follow && i > 0 && !w->fs_vol_hit[i]) {
       res->skipped++;
@@ -522,9 +537,15 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
   if (mode == FS_REWRITE && !g->o->dry_run
       && fix_names (g, names, v, nv, old, nw, removed, nremoved, res) == -1)
     goto out;
-  if (mode == FS_REWRITE && !g->o->dry_run) {
+  if (saving) {
+    w->fs_list_valid = 1;
+    w->fs_list_old = *old;
+    res->from_list = use_list;
+  }
+  if (saving && !use_list) {
     /* What the next pass may skip: the volumes walked without a trace
-     * of the old SID, and those it did not walk (skipped again). */
+     * of the old SID, and those it did not walk (skipped again).  (A
+     * pass from the list keeps the previous answer.) */
     unsigned char *hit = ws_malloc (nv);
     for (size_t i = 0; i < nv; ++i) {
       if (i == 0)
@@ -536,6 +557,8 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
     }
     free (w->fs_vol_hit);
     w->fs_vol_hit = hit;
+  }
+  if (saving) {
     w->fs_after = *nw;
     w->fs_after_valid = 1;
   }
@@ -576,6 +599,7 @@ fs_sid_result_json (const struct fs_sid_result *res, int dry_run)
   json_object *o = json_object_new_object ();
   jadd_int (o, "volumes", res->volumes);
   jadd_int (o, "volumes_skipped", res->skipped);
+  jadd_bool (o, "from_previous_pass", res->from_list);
   jadd_int (o, "files_scanned", res->scanned);
   jadd_int (o, "descriptors_read", res->with_sd);
   jadd_int (o, "descriptors_with_old_sid", res->matched);

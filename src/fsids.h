@@ -11,6 +11,7 @@ enum fs_mode { FS_WALK, FS_COUNT, FS_REWRITE };
 struct fs_sid_result {
   size_t volumes;               /* NTFS volumes walked */
   size_t skipped;               /* volumes a previous pass found clean (clone) */
+  int from_list;                /* looked only where the previous pass found anything */
   size_t scanned;               /* files and directories */
   size_t with_sd;               /* of them with a descriptor read */
   size_t matched;               /* descriptors holding the old domain */

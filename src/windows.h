@@ -26,6 +26,10 @@ struct windows {
   struct sid fs_after;
   int fs_after_valid;
   unsigned char *fs_vol_hit;
+  /* The last rewrite saved, in the appliance's scratch root, the paths
+   * where it found anything; its old SID (the next pass looks there only). */
+  int fs_list_valid;
+  struct sid fs_list_old;
 };
 
 /* Is the device (a partition or whole disk) on the appliance disk disk

@@ -65,4 +65,13 @@ for i in 1 2 3; do
   winseal verify --old-sid "$golden" "$tmp/web-0$i.qcow2" > "$tmp/v$i" \
     || { cat "$tmp/v$i"; fail "clone $i does not pass verify"; }
 done
-echo "clone: 3 clones, SIDs ${sids[*]}, names ${names[*]}, each verified"
+# Clones after the first look only where the first found anything
+# (their file-system pass reads the entries it saved, not the whole tree):
+# the third clone holds no trace of the second's SID either.
+[ "$(jq '.clones[0].operations["sid-reset"].file_system.from_previous_pass' "$tmp/r.json")" = false ] \
+  || fail "clone 1 did not walk the volumes"
+[ "$(jq '.clones[2].operations["sid-reset"].file_system.from_previous_pass' "$tmp/r.json")" = true ] \
+  || fail "clone 3 walked the volumes again"
+winseal verify --old-sid "${sids[1]}" "$tmp/web-03.qcow2" > "$tmp/v32" \
+  || { cat "$tmp/v32"; fail "clone 3 holds clone 2's SID"; }
+echo "clone: 3 clones, SIDs ${sids[*]}, names ${names[*]}, each verified (and clone 3 against clone 2's SID)"

@@ -4,7 +4,8 @@
 # as a VHD.  The output is read back with guestfish: the copied file has
 # the template's SHA-256 (sha256sum), SetupComplete.cmd runs the script
 # steps in template order with -ExecutionPolicy Bypass, each script in the
-# image holds the template's commands; vhdiinfo and qemu-img read the VHD.
+# image holds the template's commands; vhdiinfo and qemu-img read the VHD,
+# and a second VHD distribute entry holds the same disk (its own VHD id).
 # Bad templates are refused before the appliance starts, every problem
 # named by its field.
 . "$top_srcdir/tests/functions.sh"
@@ -88,7 +89,8 @@ echo '{"properties": {"source": {"path": "x"}, "distribute": []}, "resources": 1
 refused "$tmp/tpl/broken.json" "not a JSON file"
 
 # ---- the build ----
-template "$tmp/tpl/web.json" "$good" "$vhd"
+template "$tmp/tpl/web.json" "$good" '[{"type": "VHD", "runOutputName": "win10-web", "tags": {"build": "42"}},
+                                        {"type": "VHD", "runOutputName": "win10-web-copy.vhd"}]'
 sum=$(sha256sum < "$img")
 winseal build "$tmp/tpl/web.json" -o "$tmp/out" --skip-online-steps --json --no-progress \
   > "$tmp/r.json" 2> "$tmp/err" || { cat "$tmp/err"; fail "winseal build failed"; }
@@ -96,7 +98,12 @@ winseal build "$tmp/tpl/web.json" -o "$tmp/out" --skip-online-steps --json --no-
 grep -q "customize step 3 (WindowsRestart) is not done" "$tmp/err" || fail "no warning for the skipped restart"
 out="$tmp/out/win10-web.vhd"
 [ -f "$out" ] || fail "no $out"
-[ "$(ls -A "$tmp/out")" = "win10-web.vhd" ] || fail "other files in the output folder: $(ls -A "$tmp/out")"
+[ "$(ls -A "$tmp/out" | tr '\n' ' ')" = "win10-web-copy.vhd win10-web.vhd " ] \
+  || fail "the output folder holds: $(ls -A "$tmp/out")"
+# The same disk (each VHD has its own footer identifier).
+qemu-img compare -q -f vpc -F vpc "$out" "$tmp/out/win10-web-copy.vhd" || fail "the two VHD distribute entries hold different disks"
+! cmp -s "$out" "$tmp/out/win10-web-copy.vhd" || fail "the two VHDs share a unique id"
+[ "$(jq -r .build.outputs[1].path "$tmp/r.json")" = "$tmp/out/win10-web-copy.vhd" ] || fail "report: outputs[1].path"
 [ "$(jq -r .build.outputs[0].path "$tmp/r.json")" = "$out" ] || fail "report: outputs[0].path"
 [ "$(jq -r .build.outputs[0].tags.build "$tmp/r.json")" = 42 ] || fail "report: the tags"
 [ "$(jq -r '.build.steps | map(.type) | join(",")' "$tmp/r.json")" = "File,PowerShell,WindowsRestart,PowerShell,Shell,Shell" ] \

@@ -9,8 +9,9 @@
  * far slower than walking the tree where it is mounted.  winseal uploads
  * this static program to the appliance's own root (never into the
  * Windows volume: the volumes are mounted below that scratch root with
- * guestfs_mkmountpoint), runs it once with guestfs_command, and deletes
- * it.  It reads every descriptor through ntfs-3g's "system.ntfs_acl"
+ * guestfs_mkmountpoint), where it stays until the appliance shuts down
+ * (a clone's later passes and the hive writes run it again), and runs it
+ * with guestfs_command.  It reads every descriptor through ntfs-3g's "system.ntfs_acl"
  * attribute, checks it (secdesc.c) before looking inside, moves the SIDs
  * of the old machine domain to the new one in place (same length), and
  * writes back only the descriptors that changed.

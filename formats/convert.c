@@ -209,6 +209,7 @@ convert_image (struct image *in, const char *out_path,
     .ops = fmt, .fd = fd, .path = tmp, .name = base, .size = (uint64_t) vsize,
     .opts = o->wopts,
   };
+  writer_direct_open (&w);
   int ret = -1;
   if (fmt->w_open (&w) == -1)
     goto out;
@@ -217,7 +218,7 @@ convert_image (struct image *in, const char *out_path,
   pthread_mutex_init (&ps.lock, NULL);
   pthread_cond_init (&ps.cond, NULL);
   for (int i = 0; i < NBUF; ++i) {
-    ps.slots[i].buf = malloc (CHUNK);
+    ps.slots[i].buf = aligned_alloc (4096, CHUNK);     /* direct I/O */
     if (!ps.slots[i].buf)
       abort ();
   }
@@ -234,7 +235,9 @@ convert_image (struct image *in, const char *out_path,
       break;
     }
     uint64_t before = w.bytes_written;
-    if (write_nonzero (&w, sl->buf, sl->len, sl->off) == -1) {
+    /* The buffer is reused once released: write what was gathered. */
+    if (write_nonzero (&w, sl->buf, sl->len, sl->off) == -1
+        || writer_data_flush (&w) == -1) {
       failed = 1;
       break;
     }
@@ -264,7 +267,7 @@ convert_image (struct image *in, const char *out_path,
     goto out;
   if (o->progress)
     o->progress (o->opaque, in->size, in->size);
-  if (fmt->w_finish (&w) == -1)
+  if (fmt->w_finish (&w) == -1 || writer_data_flush (&w) == -1)
     goto out;
   if (fsync (fd) == -1) {
     format_error ("%s: fsync: %s", tmp, strerror (errno));
@@ -288,10 +291,12 @@ convert_image (struct image *in, const char *out_path,
   }
   r->virtual_size = w.size;
   r->bytes_written = w.bytes_written;
+  r->direct_io_bytes = w.direct_bytes;
   ret = 0;
  out:
   if (fmt->w_free)
     fmt->w_free (&w);
+  writer_direct_close (&w);
   close (fd);
   if (ret == -1)
     unlink (tmp);

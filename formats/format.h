@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define PROBE_HEAD 4096
 #define PROBE_TAIL 512
@@ -41,6 +42,8 @@ struct write_opts {
   int threads;                  /* compression threads (vmdk, qcow2 -c) */
 };
 
+#define WRITER_RUN_IOV 64
+
 /* A writer.  Data arrives in increasing offset order; ranges never given
  * to write_data read back as zeros. */
 struct writer {
@@ -52,7 +55,26 @@ struct writer {
   struct write_opts opts;
   uint64_t bytes_written;       /* file bytes written so far */
   void *priv;
+  /* Data output (wdata.c): a direct-I/O descriptor (-1: none), its
+   * alignment, and the contiguous writes gathered for it. */
+  int dfd;
+  size_t dio_off, dio_mem;
+  struct iovec run[WRITER_RUN_IOV];
+  int nrun;
+  uint64_t run_off, run_len;
+  uint64_t direct_bytes;        /* bytes written with direct I/O */
 };
+
+/* wdata.c: bulk data output for writers.  writer_data writes len bytes of
+ * buf at file offset off, directly to the device when the file system
+ * allows it and the write is aligned, else through the page cache.  With
+ * stable set, buf stays unchanged until writer_data_flush, so the write may
+ * be gathered with the following ones.  Both report their own errors. */
+void writer_direct_open (struct writer *w);
+void writer_direct_close (struct writer *w);
+int writer_data (struct writer *w, const void *buf, size_t len, uint64_t off,
+                 bool stable);
+int writer_data_flush (struct writer *w);
 
 struct format_ops {
   const char *name;             /* winseal's name: raw, vhd, vmdk, qcow2 */
@@ -153,6 +175,7 @@ struct convert_result {
   uint64_t virtual_size;
   uint64_t bytes_written;       /* bytes written into the file */
   uint64_t file_size;
+  uint64_t direct_io_bytes;     /* of bytes_written, those written directly */
   char sha256[65];              /* "" unless asked for */
 };
 int convert_image (struct image *in, const char *out_path,

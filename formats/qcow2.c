@@ -455,13 +455,15 @@ set_entry (struct qw *qw, uint64_t cluster, uint64_t entry)
   return 0;
 }
 
+/* stable: data stays unchanged until the converter flushes the writer. */
 static int
-write_plain_cluster (struct qw *qw, uint64_t cluster, const uint8_t *data)
+write_plain_cluster (struct qw *qw, uint64_t cluster, const uint8_t *data,
+                     bool stable)
 {
   struct writer *w = qw->w;
   uint64_t off = qw_alloc_cluster (qw);
-  if (full_pwrite (w->fd, data, W_CLUSTER, off) == -1)
-    return qw_err (w, "write error");
+  if (writer_data (w, data, W_CLUSTER, off, stable) == -1)
+    return -1;
   if (count_refs (qw, off / W_CLUSTER, off / W_CLUSTER) == -1)
     return -1;
   w->bytes_written += W_CLUSTER;
@@ -475,7 +477,7 @@ qw_out (void *opaque, uint64_t cluster, uint8_t *data, size_t len, int stored)
   struct qw *qw = opaque;
   struct writer *w = qw->w;
   if (stored)
-    return write_plain_cluster (qw, cluster, data);
+    return write_plain_cluster (qw, cluster, data, false);
   uint64_t off = qw->next;
   if (full_pwrite (w->fd, data, len, off) == -1)
     return qw_err (w, "write error");
@@ -494,7 +496,9 @@ cluster_emit (void *opaque, uint64_t cl, const uint8_t *data, size_t len)
   struct qw *qw = opaque;
   if (qw->zp)
     return zpipe_submit (qw->zp, cl, data, W_CLUSTER);
-  return write_plain_cluster (qw, cl, data);
+  /* Whole clusters come straight from the converter's buffers; a cluster
+   * assembled from pieces is in the units buffer, which is reused. */
+  return write_plain_cluster (qw, cl, data, data != qw->clusters.buf);
 }
 
 static int

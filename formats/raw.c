@@ -88,10 +88,9 @@ raw_w_open (struct writer *w)
 int
 raw_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
 {
-  if (full_pwrite (w->fd, buf, len, off) == -1) {
-    format_error ("%s: write error: %s", w->path, strerror (errno));
+  /* The converter's buffers stay put until it flushes the writer. */
+  if (writer_data (w, buf, len, off, true) == -1)
     return -1;
-  }
   w->bytes_written += len;
   return 0;
 }

@@ -13,7 +13,7 @@ units_init (struct units *u, size_t unit, uint64_t size, units_emit_fn emit,
 {
   u->unit = unit;
   u->size = size;
-  u->buf = malloc (unit);
+  u->buf = aligned_alloc (4096, (unit + 4095) & ~(size_t) 4095);   /* direct I/O */
   if (!u->buf)
     abort ();
   u->index = UINT64_MAX;
@@ -47,9 +47,11 @@ units_data (struct units *u, uint64_t off, const uint8_t *p, size_t len)
   while (len) {
     uint64_t index = off / u->unit, in = off % u->unit;
     size_t n = u->unit - in < len ? u->unit - in : len;
-    if (in == 0 && n == u->unit && u->index == UINT64_MAX
+    if (in == 0 && n == u->unit && u->index != index
         && (index + 1) * u->unit <= u->size) {
-      if (emit (u, index, p) == -1)     /* a whole unit: no copy */
+      /* A whole unit: passed on without a copy, after the one being
+       * assembled (an earlier unit). */
+      if (units_flush (u) == -1 || emit (u, index, p) == -1)
         return -1;
     }
     else {

@@ -303,6 +303,8 @@ struct vhd_writer {
   uint32_t entries;
   uint64_t next;                /* dynamic: file offset of the next block */
   uint64_t bat_off, bat_bytes;
+  uint8_t *bitmap;              /* dynamic: a block's sector bitmap (all set),
+                                   aligned for direct I/O */
 };
 
 static int64_t
@@ -347,6 +349,10 @@ vhd_w_open (struct writer *w)
   if (!vw->bat)
     abort ();
   memset (vw->bat, 0xFF, (size_t) vw->entries * 4);
+  vw->bitmap = aligned_alloc (4096, 4096);
+  if (!vw->bitmap)
+    abort ();
+  memset (vw->bitmap, 0xFF, 4096);
   vw->bat_off = FOOTER + DYNHDR;
   vw->bat_bytes = ((uint64_t) vw->entries * 4 + 511) & ~UINT64_C (511);
   vw->next = vw->bat_off + vw->bat_bytes;
@@ -367,16 +373,14 @@ vhd_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
       /* Allocate the block: a sector bitmap saying every sector is
        * present, then 2 MiB of data (unwritten parts are file holes,
        * which read as zeros). */
-      uint8_t bitmap[512];
-      memset (bitmap, 0xFF, sizeof bitmap);
       vw->bat[b] = vw->next / 512;
-      if (full_pwrite (w->fd, bitmap, sizeof bitmap, vw->next) == -1)
-        return werr (w);
+      if (writer_data (w, vw->bitmap, 512, vw->next, true) == -1)
+        return -1;
       vw->next += 512 + DYN_BLOCK;
       w->bytes_written += 512;
     }
-    if (full_pwrite (w->fd, p, n, (uint64_t) vw->bat[b] * 512 + 512 + in) == -1)
-      return werr (w);
+    if (writer_data (w, p, n, (uint64_t) vw->bat[b] * 512 + 512 + in, true) == -1)
+      return -1;
     w->bytes_written += n;
     p += n;
     off += n;
@@ -428,6 +432,7 @@ vhd_w_free (struct writer *w)
   struct vhd_writer *vw = w->priv;
   if (vw) {
     free (vw->bat);
+    free (vw->bitmap);
     free (vw);
   }
   w->priv = NULL;

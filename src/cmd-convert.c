@@ -232,6 +232,7 @@ cmd_convert (int argc, char **argv)
     jadd_int (j, "virtual_size", r.virtual_size);
     jadd_int (j, "bytes_written", r.bytes_written);
     jadd_int (j, "file_size", r.file_size);
+    jadd_int (j, "direct_io_bytes", r.direct_io_bytes);
     jadd_str (j, "sha256", o.checksum ? r.sha256 : NULL);
     struct rusage ru;
     if (getrusage (RUSAGE_SELF, &ru) == 0)

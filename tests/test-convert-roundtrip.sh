@@ -13,14 +13,41 @@ head -c 8M /dev/urandom | dd of="$in" bs=1M seek=3 conv=notrunc status=none
 compressible 12M \
   | dd of="$in" bs=1M seek=40 conv=notrunc status=none
 printf 'last sector' | dd of="$in" bs=1 seek=$((96*1048576 - 11)) conv=notrunc status=none
+# Unaligned pieces: data that starts and ends inside a 4 KiB block, a VHD
+# block and a qcow2 cluster (these go through the page cache, the aligned
+# data around them with direct I/O where the file system has it).
+head -c 150000 /dev/urandom | dd of="$in" bs=1 seek=$((1048576 + 777)) conv=notrunc status=none
+head -c 5000 /dev/urandom | dd of="$in" bs=1 seek=$((60*1048576 - 2500)) conv=notrunc status=none
+
+# Direct I/O where the file system offers it (ext4, xfs, btrfs here; not
+# tmpfs): the aligned data of VHD, raw and uncompressed qcow2 outputs must
+# have gone that way.  With WINSEAL_NO_DIRECT_IO everything goes through the
+# page cache.  Both must give the input's disk.
+case $(stat -f -c %T "$tmp") in
+  ext2/ext3|xfs|btrfs) direct_fs=1 ;;
+  *) direct_fs=0; echo "note: $tmp is $(stat -f -c %T "$tmp"): no direct I/O expected" ;;
+esac
 
 declare -A qfmt=([vhd]=vpc [vhd-dynamic]=vpc [vmdk]=vmdk [qcow2]=qcow2 [qcow2-c]=qcow2 [raw]=raw)
 for f in vhd vhd-dynamic vmdk qcow2 qcow2-c raw; do
   out="$tmp/out.$f"
   args=(--format "${f%-c}")
   [ "$f" = qcow2-c ] && args+=(-c)
+  WINSEAL_NO_DIRECT_IO=1 winseal convert "${args[@]}" --json "$in" "$out.buffered" \
+    > "$tmp/$f.b.json" || fail "convert to $f through the page cache"
+  [ "$(jq -r .direct_io_bytes "$tmp/$f.b.json")" = 0 ] || fail "$f: direct I/O although disabled"
   winseal convert "${args[@]}" --json --checksum "$in" "$out" > "$tmp/$f.json" \
     || fail "convert to $f"
+  direct=$(jq -r .direct_io_bytes "$tmp/$f.json")
+  case $f in
+    vhd|vhd-dynamic|qcow2|raw)
+      [ "$direct_fs" = 0 ] || [ "$direct" -gt $((15 * 1048576)) ] \
+        || fail "$f: only $direct bytes written with direct I/O" ;;
+    *) [ "$direct" = 0 ] || fail "$f: $direct bytes with direct I/O (compressed output)" ;;
+  esac
+  qemu-img compare -q -f raw -F "${qfmt[$f]}" "$in" "$out.buffered" \
+    || fail "$f (through the page cache): qemu-img compare"
+  rm -f "$out.buffered"
   [ "$(jq -r .virtual_size "$tmp/$f.json")" = $((96*1048576)) ] || fail "$f: virtual size"
   [ "$(jq -r .sha256 "$tmp/$f.json")" = "$(sha256sum "$out" | cut -d' ' -f1)" ] || fail "$f: sha256"
   qemu-img compare -q -f raw -F "${qfmt[$f]}" "$in" "$out" || fail "$f: qemu-img compare"

@@ -9,6 +9,7 @@
 #
 # usage: bench/convert.sh [WORKDIR] [RUNS]   (default /var/tmp/winseal-bench, 3)
 #        BENCH_CASES='VMDK' bench/convert.sh    (only the matching cases)
+#        BENCH_VERBOSE=1 bench/convert.sh       (also every run's times)
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 winseal=${WINSEAL:-$here/winseal}
@@ -37,15 +38,23 @@ cores=$(nproc)
 median () { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 now () { date +%s.%N; }
 
-run_qemu () {
+# Before each timed run: write everything back, then give the disk time to
+# finish what deleting the previous outputs started (on a file system
+# mounted with discard, as here, the freed blocks are discarded after the
+# commit) so that neither tool pays for the other's leftovers.
+settle () {
   sync
+  sleep "${BENCH_SETTLE:-2}"
+}
+run_qemu () {
+  settle
   t0=$(now); qemu-img convert -f raw "${qargs[@]}" "$in" "$qo"; t1=$(now)
   sync -f "$qo"                        # winseal fsyncs its output; qemu-img does not
   qt+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')")
   qst+=("$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')")
 }
 run_winseal () {
-  sync
+  settle
   t0=$(now); "$winseal" convert --no-progress --json "${wargs[@]}" "$in" "$wo" > "$work/w.json"
   wt+=("$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')")
   rss=$(sed -n 's/.*"max_rss_kib": *\([0-9]*\).*/\1/p' "$work/w.json")
@@ -66,6 +75,8 @@ run () {   # run NAME INPUT QEMU-ARGS -- WINSEAL-ARGS
     # after a delete can pay for fresh memory pages that the second reuses.
     if [ $((r % 2)) -eq 1 ]; then run_qemu; run_winseal; else run_winseal; run_qemu; fi
   done
+  # BENCH_VERBOSE=1: every run's times on stderr.
+  [ -z "${BENCH_VERBOSE:-}" ] || echo "  $name: qemu-img ${qt[*]} | +fsync ${qst[*]} | winseal ${wt[*]}" >&2
   local qm qsm wm
   qm=$(printf '%s\n' "${qt[@]}" | median)
   qsm=$(printf '%s\n' "${qst[@]}" | median)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +25,8 @@
 
 /* The temporary file, removed by the signal handler. */
 static char pending[PATH_MAX];
-static struct sigaction old_int, old_term, old_hup;
+static char bus_msg[PATH_MAX + 128];
+static struct sigaction old_int, old_term, old_hup, old_bus;
 
 static void
 on_signal (int sig)
@@ -35,17 +37,35 @@ on_signal (int sig)
   raise (sig);
 }
 
+/* The input is read through a mapping (see map_input): if a mapped page
+ * still cannot be read (the file was truncated under us), the access
+ * raises SIGBUS.  Say so in one line, remove the temporary file, exit 1. */
 static void
-guard (const char *tmp)
+on_bus (int sig)
+{
+  ssize_t r = write (2, bus_msg, strlen (bus_msg));
+  (void) r;
+  if (pending[0])
+    unlink (pending);
+  _exit (1);
+}
+
+static void
+guard (const char *tmp, const char *in_path)
 {
   struct sigaction sa;
   snprintf (pending, sizeof pending, "%s", tmp);
+  snprintf (bus_msg, sizeof bus_msg,
+            "winseal: %s: the input file changed or could not be read while "
+            "being converted\n", in_path);
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, &old_int);
   sigaction (SIGTERM, &sa, &old_term);
   sigaction (SIGHUP, &sa, &old_hup);
+  sa.sa_handler = on_bus;
+  sigaction (SIGBUS, &sa, &old_bus);
 }
 
 static void
@@ -54,6 +74,7 @@ unguard (void)
   sigaction (SIGINT, &old_int, NULL);
   sigaction (SIGTERM, &old_term, NULL);
   sigaction (SIGHUP, &old_hup, NULL);
+  sigaction (SIGBUS, &old_bus, NULL);
   pending[0] = '\0';
 }
 
@@ -88,7 +109,10 @@ struct slot {
   uint64_t off;
   size_t len;                   /* 0 with end set: no more data */
   int end, error;
-  uint8_t *buf;
+  uint8_t *buf;                 /* the slot's own buffer */
+  uint8_t *data;                /* buf, or inside map */
+  void *map;                    /* a mapping of the input file, or NULL */
+  size_t map_len;
 };
 
 struct pipe_state {
@@ -98,7 +122,50 @@ struct pipe_state {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   int stop;
+  int no_map;                   /* mapping the input failed once: read */
 };
+
+/* Where the input holds a range as is (a raw file, a fixed VHD, a dynamic
+ * VHD block), map it instead of reading it into a buffer: the zero check
+ * reads the page cache directly and direct I/O writes from it, so the data
+ * is never copied.  MADV_POPULATE_READ reads the pages in now and reports
+ * an unreadable page as an error (then the range is read with pread, which
+ * reports it properly) instead of a SIGBUS later.  Returns 0 when the
+ * range is mapped into the slot. */
+static int
+map_input (struct pipe_state *ps, struct slot *sl, uint64_t off, size_t n)
+{
+  struct image *in = ps->in;
+  uint64_t fo;
+  if (ps->no_map || !in->ops->contiguous || !in->ops->contiguous (in, off, n, &fo))
+    return -1;
+  uint64_t base = fo & ~(uint64_t) 4095;
+  size_t len = n + (size_t) (fo - base);
+  void *m = mmap (NULL, len, PROT_READ, MAP_SHARED, in->fd, (off_t) base);
+  if (m == MAP_FAILED) {
+    ps->no_map = 1;
+    return -1;
+  }
+  if (madvise (m, len, MADV_POPULATE_READ) == -1) {
+    if (errno == EINVAL || errno == ENOSYS)
+      ps->no_map = 1;           /* older kernel: read */
+    munmap (m, len);
+    return -1;
+  }
+  sl->map = m;
+  sl->map_len = len;
+  sl->data = (uint8_t *) m + (fo - base);
+  return 0;
+}
+
+static void
+unmap_slot (struct slot *sl)
+{
+  if (sl->map)
+    munmap (sl->map, sl->map_len);
+  sl->map = NULL;
+  sl->data = sl->buf;
+}
 
 static void
 put_slot (struct pipe_state *ps, int i)
@@ -143,7 +210,8 @@ reader (void *arg)
       sl->off = off + done;
       sl->len = n;
       sl->end = sl->error = 0;
-      if (image_pread (in, sl->buf, n, off + done) == -1) {
+      if (map_input (ps, sl, off + done, n) == -1
+          && image_pread (in, sl->buf, n, off + done) == -1) {
         err = 1;
         break;
       }
@@ -202,7 +270,7 @@ convert_image (struct image *in, const char *out_path,
     format_error ("cannot write in %s: %s", dir, strerror (errno));
     return -1;
   }
-  guard (tmp);
+  guard (tmp, in->path);
   fchmod (fd, 0644);
 
   struct writer w = {
@@ -218,7 +286,7 @@ convert_image (struct image *in, const char *out_path,
   pthread_mutex_init (&ps.lock, NULL);
   pthread_cond_init (&ps.cond, NULL);
   for (int i = 0; i < NBUF; ++i) {
-    ps.slots[i].buf = aligned_alloc (4096, CHUNK);     /* direct I/O */
+    ps.slots[i].buf = ps.slots[i].data = aligned_alloc (4096, CHUNK);  /* direct I/O */
     if (!ps.slots[i].buf)
       abort ();
   }
@@ -236,8 +304,10 @@ convert_image (struct image *in, const char *out_path,
     }
     uint64_t before = w.bytes_written;
     /* The buffer is reused once released: write what was gathered. */
-    if (write_nonzero (&w, sl->buf, sl->len, sl->off) == -1
-        || writer_data_flush (&w) == -1) {
+    int bad = write_nonzero (&w, sl->data, sl->len, sl->off) == -1
+      || writer_data_flush (&w) == -1;
+    unmap_slot (sl);
+    if (bad) {
       failed = 1;
       break;
     }
@@ -259,12 +329,23 @@ convert_image (struct image *in, const char *out_path,
   pthread_cond_broadcast (&ps.cond);
   pthread_mutex_unlock (&ps.lock);
   pthread_join (th, NULL);
-  for (int i = 0; i < NBUF; ++i)
+  for (int i = 0; i < NBUF; ++i) {
+    unmap_slot (&ps.slots[i]);
     free (ps.slots[i].buf);
+  }
   pthread_mutex_destroy (&ps.lock);
   pthread_cond_destroy (&ps.cond);
   if (failed)
     goto out;
+  /* A file that shrank while it was read gave holes (or SIGBUS, above)
+   * where its data was: do not pass that off as the image. */
+  for (struct image *i = in; i; i = i->backing)
+    if (fstat (i->fd, &sb) == 0 && S_ISREG (sb.st_mode)
+        && (uint64_t) sb.st_size != i->file_size) {
+      format_error ("%s: the input file changed or could not be read while "
+                    "being converted", i->path);
+      goto out;
+    }
   if (o->progress)
     o->progress (o->opaque, in->size, in->size);
   if (fmt->w_finish (&w) == -1 || writer_data_flush (&w) == -1)

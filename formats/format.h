@@ -95,6 +95,12 @@ struct format_ops {
   /* The extent at off: its type, and its length (at most max) in *len_ret. */
   int (*extent) (struct image *img, uint64_t off, uint64_t max,
                  uint64_t *len_ret, enum extent_type *type_ret);
+  /* Optional: when bytes [off, off + len) of the virtual disk are stored
+   * unchanged at one place in the image file, set *file_off to it and
+   * return 1; else 0.  (The converter then maps the file instead of
+   * copying it.) */
+  int (*contiguous) (struct image *img, uint64_t off, uint64_t len,
+                     uint64_t *file_off);
 
   /* Writer (NULL when the format is read-only here). */
   int (*w_open) (struct writer *w);

@@ -80,6 +80,13 @@ raw_extent (struct image *img, uint64_t off, uint64_t max,
 }
 
 static int
+raw_contiguous (struct image *img, uint64_t off, uint64_t len, uint64_t *file_off)
+{
+  *file_off = off;
+  return 1;
+}
+
+static int
 raw_w_open (struct writer *w)
 {
   return 0;
@@ -121,6 +128,7 @@ raw_w_size (uint64_t requested, const struct write_opts *opts)
 const struct format_ops format_raw = {
   .name = "raw", .qemu_name = "raw", .probe = raw_probe,
   .open = raw_open, .close = raw_close, .pread = raw_pread, .extent = raw_extent,
+  .contiguous = raw_contiguous,
   .w_open = raw_w_open, .w_data = raw_w_data, .w_finish = raw_w_finish,
   .w_free = raw_w_free, .w_size = raw_w_size,
 };

@@ -236,6 +236,23 @@ vhd_extent (struct image *img, uint64_t off, uint64_t max,
   return 0;
 }
 
+/* A fixed VHD's data is the disk as is; a dynamic VHD's block data is
+ * contiguous within a block. */
+static int
+vhd_contiguous (struct image *img, uint64_t off, uint64_t len, uint64_t *file_off)
+{
+  struct vhd *v = img->priv;
+  if (v->type == TYPE_FIXED) {
+    *file_off = off;
+    return 1;
+  }
+  uint64_t b = off / v->block_size, in = off % v->block_size;
+  if (len > v->block_size - in || v->bat[b] == BAT_ABSENT)
+    return 0;
+  *file_off = (uint64_t) v->bat[b] * 512 + v->bitmap_size + in;
+  return 1;
+}
+
 /* CHS geometry as the VHD specification's appendix computes it. */
 static void
 vhd_chs (uint64_t size, uint8_t out[4])
@@ -441,6 +458,7 @@ vhd_w_free (struct writer *w)
 const struct format_ops format_vhd = {
   .name = "vhd", .qemu_name = "vpc", .probe = vhd_probe,
   .open = vhd_open, .close = vhd_close, .pread = vhd_pread, .extent = vhd_extent,
+  .contiguous = vhd_contiguous,
   .w_open = vhd_w_open, .w_data = vhd_w_data, .w_finish = vhd_w_finish,
   .w_free = vhd_w_free, .w_size = vhd_w_size,
 };

@@ -348,7 +348,8 @@ convert_image (struct image *in, const char *out_path,
     }
   if (o->progress)
     o->progress (o->opaque, in->size, in->size);
-  if (fmt->w_finish (&w) == -1 || writer_data_flush (&w) == -1)
+  if (fmt->w_finish (&w) == -1 || writer_data_flush (&w) == -1
+      || writer_seq_flush (&w) == -1)
     goto out;
   if (fsync (fd) == -1) {
     format_error ("%s: fsync: %s", tmp, strerror (errno));

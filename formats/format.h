@@ -63,6 +63,9 @@ struct writer {
   int nrun;
   uint64_t run_off, run_len;
   uint64_t direct_bytes;        /* bytes written with direct I/O */
+  uint8_t *stage;               /* writer_seq's staging buffer */
+  size_t stage_len;
+  uint64_t stage_off;
 };
 
 /* wdata.c: bulk data output for writers.  writer_data writes len bytes of
@@ -75,6 +78,13 @@ void writer_direct_close (struct writer *w);
 int writer_data (struct writer *w, const void *buf, size_t len, uint64_t off,
                  bool stable);
 int writer_data_flush (struct writer *w);
+/* For writers that write their file front to back from buffers they
+ * reuse: the bytes are copied and go out in large direct writes.  A write
+ * that does not follow on from the last one first writes out what is
+ * staged.  writer_seq_flush writes out what is staged (before ftruncate or
+ * metadata writes into the same pages). */
+int writer_seq (struct writer *w, const void *buf, size_t len, uint64_t off);
+int writer_seq_flush (struct writer *w);
 
 struct format_ops {
   const char *name;             /* winseal's name: raw, vhd, vmdk, qcow2 */

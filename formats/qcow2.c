@@ -462,7 +462,10 @@ write_plain_cluster (struct qw *qw, uint64_t cluster, const uint8_t *data,
 {
   struct writer *w = qw->w;
   uint64_t off = qw_alloc_cluster (qw);
-  if (writer_data (w, data, W_CLUSTER, off, stable) == -1)
+  /* Compressed mode writes the file front to back (the L2 tables wait in
+   * l2spill): staged; otherwise gathered from the converter's buffers. */
+  if (qw->zp ? writer_seq (w, data, W_CLUSTER, off) == -1
+      : writer_data (w, data, W_CLUSTER, off, stable) == -1)
     return -1;
   if (count_refs (qw, off / W_CLUSTER, off / W_CLUSTER) == -1)
     return -1;
@@ -479,8 +482,8 @@ qw_out (void *opaque, uint64_t cluster, uint8_t *data, size_t len, int stored)
   if (stored)
     return write_plain_cluster (qw, cluster, data, false);
   uint64_t off = qw->next;
-  if (full_pwrite (w->fd, data, len, off) == -1)
-    return qw_err (w, "write error");
+  if (writer_seq (w, data, len, off) == -1)
+    return -1;
   w->bytes_written += len;
   qw->next += len;
   if (count_refs (qw, off / W_CLUSTER, (off + len - 1) / W_CLUSTER) == -1)
@@ -556,7 +559,7 @@ qcow2_w_finish (struct writer *w)
 {
   struct qw *qw = w->priv;
   if (units_flush (&qw->clusters) == -1 || (qw->zp && zpipe_flush (qw->zp) == -1)
-      || flush_l2 (qw) == -1)
+      || flush_l2 (qw) == -1 || writer_seq_flush (w) == -1)
     return -1;
   /* Spilled L2 tables go after the data. */
   if (qw->l2spill) {

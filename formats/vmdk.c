@@ -500,9 +500,9 @@ vw_put (struct vw *vw, const void *data, size_t len)
   /* Write data at pos, zero-padded to a sector boundary. */
   static const uint8_t zeros[SECTOR];
   size_t pad = (SECTOR - len % SECTOR) % SECTOR;
-  if (full_pwrite (vw->w->fd, data, len, vw->pos) == -1
-      || (pad && full_pwrite (vw->w->fd, zeros, pad, vw->pos + len) == -1))
-    return vw_err (vw->w);
+  if (writer_seq (vw->w, data, len, vw->pos) == -1
+      || (pad && writer_seq (vw->w, zeros, pad, vw->pos + len) == -1))
+    return -1;
   vw->pos += len + pad;
   vw->w->bytes_written += len + pad;
   return 0;
@@ -555,8 +555,8 @@ vw_out (void *opaque, uint64_t g, uint8_t *data, size_t len, int stored)
   wr_le32 (m + 8, len);
   size_t total = 12 + len, pad = (SECTOR - total % SECTOR) % SECTOR;
   memset (data + len, 0, pad);
-  if (full_pwrite (vw->w->fd, m, total + pad, vw->pos) == -1)
-    return vw_err (vw->w);
+  if (writer_seq (vw->w, m, total + pad, vw->pos) == -1)
+    return -1;
   vw->pos += total + pad;
   vw->w->bytes_written += total + pad;
   return 0;
@@ -692,6 +692,8 @@ vmdk_w_finish (struct writer *w)
   uint8_t eos[SECTOR] = { 0 };
   if (vw_marker (vw, 1, MARKER_FOOTER) == -1 || vw_put (vw, vw->header, SECTOR) == -1
       || vw_put (vw, eos, SECTOR) == -1)
+    return -1;
+  if (writer_seq_flush (w) == -1)
     return -1;
   if (ftruncate (w->fd, (off_t) vw->pos) == -1)
     return vw_err (w);

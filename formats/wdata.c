@@ -10,7 +10,12 @@
  * pieces, file systems without direct I/O -- is an ordinary pwrite on the
  * buffered descriptor.  The two descriptors never write the same bytes, and
  * the kernel keeps the page cache coherent with direct writes, so a later
- * read (the checksum) sees the file as written. */
+ * read (the checksum) sees the file as written.
+ *
+ * Writers that produce their file front to back from buffers they reuse
+ * (the VMDK stream, compressed qcow2 clusters) use writer_seq instead: the
+ * bytes are copied into a staging buffer that goes out with one direct
+ * write whenever it is full. */
 #include <config.h>
 
 #include <errno.h>
@@ -25,12 +30,15 @@
 #include "format.h"
 
 #define RUN_MAX (8u << 20)      /* bytes gathered into one direct write */
+#define STAGE (4u << 20)        /* bytes staged for one sequential write */
 
 void
 writer_direct_open (struct writer *w)
 {
   w->dfd = -1;
   w->nrun = 0;
+  w->stage = NULL;
+  w->stage_len = 0;
   if (getenv ("WINSEAL_NO_DIRECT_IO"))
     return;
   struct statx stx;
@@ -54,6 +62,9 @@ writer_direct_close (struct writer *w)
     close (w->dfd);
   w->dfd = -1;
   w->nrun = 0;
+  free (w->stage);
+  w->stage = NULL;
+  w->stage_len = 0;
 }
 
 static int
@@ -80,7 +91,8 @@ writer_data_flush (struct writer *w)
     if (r == -1 && errno == EINTR)
       continue;
     if (r == -1 && errno == EINVAL && w->dfd >= 0) {
-      writer_direct_close (w);
+      close (w->dfd);           /* the staging buffer may be in the run */
+      w->dfd = -1;
       for (int i = 0; i < n; ++i) {
         if (full_pwrite (w->fd, iov[i].iov_base, iov[i].iov_len, off) == -1)
           return report (w);
@@ -142,4 +154,72 @@ writer_data (struct writer *w, const void *buf, size_t len, uint64_t off,
     w->run_len = len;
   }
   return stable ? 0 : writer_data_flush (w);
+}
+
+/* Write the staged bytes: the aligned part directly, the rest through the
+ * page cache. */
+int
+writer_seq_flush (struct writer *w)
+{
+  if (w->stage_len == 0)
+    return 0;
+  if (writer_data_flush (w) == -1)      /* the run (not used alongside) */
+    return -1;
+  size_t len = w->stage_len, direct = len - len % w->dio_off;
+  w->stage_len = 0;
+  if (direct) {
+    w->run[0].iov_base = w->stage;
+    w->run[0].iov_len = direct;
+    w->nrun = 1;
+    w->run_off = w->stage_off;
+    w->run_len = direct;
+    if (writer_data_flush (w) == -1)
+      return -1;
+  }
+  if (len > direct
+      && full_pwrite (w->fd, w->stage + direct, len - direct, w->stage_off + direct) == -1)
+    return report (w);
+  return 0;
+}
+
+int
+writer_seq (struct writer *w, const void *buf, size_t len, uint64_t off)
+{
+  if (w->dfd < 0)
+    return full_pwrite (w->fd, buf, len, off) == -1 ? report (w) : 0;
+  const uint8_t *p = buf;
+  if (w->stage_len && off != w->stage_off + w->stage_len
+      && writer_seq_flush (w) == -1)
+    return -1;
+  if (w->stage_len == 0) {
+    /* Start staging at an aligned offset; what comes before it goes
+     * through the page cache. */
+    size_t head = (w->dio_off - off % w->dio_off) % w->dio_off;
+    if (head > len)
+      head = len;
+    if (head && full_pwrite (w->fd, p, head, off) == -1)
+      return report (w);
+    p += head;
+    off += head;
+    len -= head;
+    if (len == 0)
+      return 0;
+    if (!w->stage && !(w->stage = aligned_alloc (4096, STAGE)))
+      abort ();
+    w->stage_off = off;
+  }
+  while (len) {
+    size_t n = STAGE - w->stage_len < len ? STAGE - w->stage_len : len;
+    memcpy (w->stage + w->stage_len, p, n);
+    w->stage_len += n;
+    p += n;
+    len -= n;
+    if (w->stage_len == STAGE) {
+      uint64_t next = w->stage_off + STAGE;
+      if (writer_seq_flush (w) == -1)
+        return -1;
+      w->stage_off = next;      /* the next bytes follow on */
+    }
+  }
+  return 0;
 }

@@ -165,7 +165,8 @@ writer_seq_flush (struct writer *w)
     return 0;
   if (writer_data_flush (w) == -1)      /* the run (not used alongside) */
     return -1;
-  size_t len = w->stage_len, direct = len - len % w->dio_off;
+  size_t len = w->stage_len;
+  size_t direct = w->dfd >= 0 ? len - len % w->dio_off : 0;
   w->stage_len = 0;
   if (direct) {
     w->run[0].iov_base = w->stage;
@@ -219,6 +220,8 @@ writer_seq (struct writer *w, const void *buf, size_t len, uint64_t off)
       if (writer_seq_flush (w) == -1)
         return -1;
       w->stage_off = next;      /* the next bytes follow on */
+      if (w->dfd < 0)           /* direct I/O refused after all */
+        return len && full_pwrite (w->fd, p, len, next) == -1 ? report (w) : 0;
     }
   }
   return 0;

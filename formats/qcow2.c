@@ -615,7 +615,11 @@ qcow2_w_finish (struct writer *w)
       goto werr;
   }
   /* Refcount blocks: every cluster in use holds 1, except host clusters
-   * that hold compressed data, which count their references. */
+   * that hold compressed data, which count their references.  The file
+   * ends where the last block's entries end, as qemu's files end where
+   * their last table or compressed cluster does: readers take the missing
+   * rest of a cluster as zeros. */
+  uint64_t end = blocks_off;
   for (uint64_t b = 0; b < blocks; ++b) {
     memset (buf, 0, W_CLUSTER);
     uint8_t counts[2 * 4096];
@@ -632,8 +636,10 @@ qcow2_w_finish (struct writer *w)
       }
       wr_be16 (buf + 2 * i, v);
     }
-    if (full_pwrite (w->fd, buf, used_bytes (buf, W_CLUSTER), blocks_off + b * W_CLUSTER) == -1)
+    size_t used = used_bytes (buf, W_CLUSTER);
+    if (full_pwrite (w->fd, buf, used, blocks_off + b * W_CLUSTER) == -1)
       goto werr;
+    end = blocks_off + b * W_CLUSTER + used;
   }
   /* L1 table. */
   uint64_t l1b = (qw->l1_size * 8 + W_CLUSTER - 1) & ~(W_CLUSTER - 1);
@@ -661,7 +667,6 @@ qcow2_w_finish (struct writer *w)
   if (full_pwrite (w->fd, buf, used_bytes (buf, W_CLUSTER), 0) == -1)
     goto werr;
   free (buf);
-  uint64_t end = blocks_off + blocks * W_CLUSTER;
   if (ftruncate (w->fd, (off_t) end) == -1)
     return qw_err (w, "cannot size the output");
   w->bytes_written += W_CLUSTER + l1b + (table_clusters + blocks) * W_CLUSTER;

@@ -59,6 +59,29 @@ for f in vhd vhd-dynamic vmdk qcow2 qcow2-c raw; do
   echo "$f: ok ($(stat -c %s "$out") bytes)"
 done
 
+# No output is larger than qemu-img's for the same disk (file sizes).
+declare -A qopts=([vhd]="-O vpc -o subformat=fixed" [vhd-dynamic]="-O vpc"
+  [vmdk]="-O vmdk -o subformat=streamOptimized" [qcow2]="-O qcow2" [qcow2-c]="-c -O qcow2")
+for f in vhd vhd-dynamic vmdk qcow2 qcow2-c; do
+  # shellcheck disable=SC2086
+  qemu-img convert -f raw ${qopts[$f]} "$in" "$tmp/q.$f" || fail "qemu-img convert $f"
+  ours=$(stat -c %s "$tmp/out.$f") theirs=$(stat -c %s "$tmp/q.$f")
+  echo "$f: $ours bytes, qemu-img $theirs"
+  [ "$ours" -le "$theirs" ] || fail "$f: $ours bytes, larger than qemu-img's $theirs"
+  rm -f "$tmp/q.$f"
+done
+# The qcow2 file ends where its last refcount entries end (not on a
+# cluster boundary), as qemu's own files may: qemu still writes to it.
+if command -v qemu-io >/dev/null; then
+  for f in qcow2 qcow2-c; do
+    [ $(( $(stat -c %s "$tmp/out.$f") % 65536 )) != 0 ] || fail "$f ends on a cluster boundary"
+    qemu-io -c "write -P 0x5a 50M 3M" "$tmp/out.$f" >/dev/null || fail "$f: qemu-io write"
+    qemu-img check -q -f qcow2 "$tmp/out.$f" || fail "$f: qemu-img check after a write"
+    qemu-io -c "read -P 0x5a 50M 3M" "$tmp/out.$f" | grep -q '^read 3145728/3145728' \
+      || fail "$f: qemu-io read back"
+  done
+fi
+
 # Compression happened where it pays: the text run, not the random data.
 qemu-img check -f qcow2 "$tmp/out.qcow2-c" | grep -Eq '[1-9][0-9.]*% compressed clusters' \
   || fail "qcow2 -c wrote no compressed clusters"

@@ -9,16 +9,20 @@ in="$tmp/in.raw"
 compressible 300M > "$in"
 outdir="$tmp/out"
 mkdir "$outdir"
+# Wait until a conversion's temporary file is in $outdir (beside
+# keep.vmdk, if that is there), then a little longer.
+wait_for_temp () {
+  for i in $(seq 1 100); do
+    [ -n "$(ls -A "$outdir" | grep -v '^keep.vmdk$')" ] && break
+    sleep 0.05
+  done
+  sleep 0.3
+}
 for sig in TERM INT; do
   # One thread and deflate on text: several seconds of work.
   $WINSEAL convert --threads 1 --no-progress "$in" "$outdir/out.vmdk" &
   pid=$!
-  # Wait until the temporary file exists, then interrupt.
-  for i in $(seq 1 100); do
-    [ -n "$(ls -A "$outdir")" ] && break
-    sleep 0.05
-  done
-  sleep 0.3
+  wait_for_temp
   kill -$sig $pid
   status=0
   wait $pid || status=$?
@@ -40,11 +44,7 @@ wait $pid || true
 cp "$in" "$tmp/shrinks.raw"
 $WINSEAL convert --threads 1 --no-progress "$tmp/shrinks.raw" "$outdir/s.vmdk" 2> "$tmp/err" &
 pid=$!
-for i in $(seq 1 100); do
-  [ -n "$(ls -A "$outdir" | grep -v keep.vmdk)" ] && break
-  sleep 0.05
-done
-sleep 0.3
+wait_for_temp
 truncate -s 1M "$tmp/shrinks.raw"
 status=0
 wait $pid || status=$?

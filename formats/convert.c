@@ -26,6 +26,7 @@
 /* The temporary file, removed by the signal handler. */
 static char pending[PATH_MAX];
 static char bus_msg[PATH_MAX + 128];
+static sig_atomic_t errors_before;      /* format_errors when guarded */
 static struct sigaction old_int, old_term, old_hup, old_bus;
 
 static void
@@ -39,12 +40,15 @@ on_signal (int sig)
 
 /* The input is read through a mapping (see map_input): if a mapped page
  * still cannot be read (the file was truncated under us), the access
- * raises SIGBUS.  Say so in one line, remove the temporary file, exit 1. */
+ * raises SIGBUS.  Say so in one line -- unless the reader thread has just
+ * reported the same trouble --, remove the temporary file, exit 1. */
 static void
 on_bus (int sig)
 {
-  ssize_t r = write (2, bus_msg, strlen (bus_msg));
-  (void) r;
+  if (format_errors == errors_before) {
+    ssize_t r = write (2, bus_msg, strlen (bus_msg));
+    (void) r;
+  }
   if (pending[0])
     unlink (pending);
   _exit (1);
@@ -55,6 +59,7 @@ guard (const char *tmp, const char *in_path)
 {
   struct sigaction sa;
   snprintf (pending, sizeof pending, "%s", tmp);
+  errors_before = format_errors;
   snprintf (bus_msg, sizeof bus_msg,
             "winseal: %s: the input file changed or could not be read while "
             "being converted\n", in_path);

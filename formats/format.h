@@ -4,6 +4,7 @@
 #ifndef WINSEAL_FORMAT_H
 #define WINSEAL_FORMAT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -129,6 +130,12 @@ extern const struct format_ops *const format_table[];
  * "winseal: MESSAGE" on stderr; a program may install its own. */
 void format_error (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
 extern void (*format_error_hook) (const char *msg);
+/* How many errors format_error has reported (after each is out). */
+extern volatile sig_atomic_t format_errors;
+/* Report a failed read of img's file at off (errno set): "the input file
+ * changed ..." when the file has shrunk since it was opened, else the
+ * offset and errno.  Returns -1. */
+int read_error (struct image *img, uint64_t off);
 
 /* The format by winseal's or qemu's name, or NULL. */
 const struct format_ops *format_by_name (const char *name);

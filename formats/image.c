@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,7 +33,24 @@ format_error (const char *fmt, ...)
   vsnprintf (buf, sizeof buf, fmt, ap);
   va_end (ap);
   format_error_hook (buf);
+  format_errors++;
   errno = saved;
+}
+
+volatile sig_atomic_t format_errors;
+
+int
+read_error (struct image *img, uint64_t off)
+{
+  struct stat sb;
+  if (fstat (img->fd, &sb) == 0 && S_ISREG (sb.st_mode)
+      && (uint64_t) sb.st_size < img->file_size)
+    format_error ("%s: the input file changed or could not be read while "
+                  "being converted", img->path);
+  else
+    format_error ("%s: read error at offset %" PRIu64 ": %s", img->path, off,
+                  strerror (errno));
+  return -1;
 }
 
 int

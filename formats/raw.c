@@ -32,11 +32,8 @@ raw_close (struct image *img)
 static int
 raw_pread (struct image *img, void *buf, size_t len, uint64_t off)
 {
-  if (full_pread (img->fd, buf, len, off) == -1) {
-    format_error ("%s: read error at offset %llu: %s", img->path,
-                  (unsigned long long) off, strerror (errno));
-    return -1;
-  }
+  if (full_pread (img->fd, buf, len, off) == -1)
+    return read_error (img, off);
   return 0;
 }
 

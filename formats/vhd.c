@@ -198,7 +198,7 @@ vhd_pread (struct image *img, void *buf, size_t len, uint64_t off)
   uint8_t *p = buf;
   if (v->type == TYPE_FIXED) {
     if (full_pread (img->fd, buf, len, off) == -1)
-      return bad (img, "read error");
+      return read_error (img, off);
     return 0;
   }
   while (len) {

@@ -206,9 +206,11 @@ vhd_pread (struct image *img, void *buf, size_t len, uint64_t off)
     size_t n = v->block_size - in < len ? v->block_size - in : len;
     if (v->bat[b] == BAT_ABSENT)
       memset (p, 0, n);
-    else if (full_pread (img->fd, p, n,
-                         (uint64_t) v->bat[b] * 512 + v->bitmap_size + in) == -1)
-      return bad (img, "read error in a data block");
+    else {
+      uint64_t at = (uint64_t) v->bat[b] * 512 + v->bitmap_size + in;
+      if (full_pread (img->fd, p, n, at) == -1)
+        return read_error (img, at);
+    }
     p += n;
     off += n;
     len -= n;

@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -23,25 +26,27 @@
 #define WRITEBACK (64u << 20)   /* start writeback after this many bytes */
 #define ZBLOCK 4096             /* zero-detection granularity */
 
-/* The temporary file, removed by the signal handler. */
-static char pending[PATH_MAX];
+/* The temporary files being written (several conversions may run in
+ * threads at once), removed by convert_abort_cleanup from the program's
+ * signal handler. */
+#define PENDING_MAX 16
+static char pending[PENDING_MAX][PATH_MAX];
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 static char bus_msg[PATH_MAX + 128];
-static sig_atomic_t errors_before;      /* format_errors when guarded */
-static struct sigaction old_int, old_term, old_hup, old_bus;
+static volatile sig_atomic_t errors_before;     /* format_errors when guarded */
 
-static void
-on_signal (int sig)
+void
+convert_abort_cleanup (void)
 {
-  if (pending[0])
-    unlink (pending);           /* async-signal-safe */
-  signal (sig, SIG_DFL);
-  raise (sig);
+  for (int i = 0; i < PENDING_MAX; ++i)
+    if (pending[i][0])
+      unlink (pending[i]);      /* async-signal-safe */
 }
 
 /* The input is read through a mapping (see map_input): if a mapped page
  * still cannot be read (the file was truncated under us), the access
  * raises SIGBUS.  Say so in one line -- unless the reader thread has just
- * reported the same trouble --, remove the temporary file, exit 1. */
+ * reported the same trouble --, remove the temporary files, exit 1. */
 static void
 on_bus (int sig)
 {
@@ -49,38 +54,83 @@ on_bus (int sig)
     ssize_t r = write (2, bus_msg, strlen (bus_msg));
     (void) r;
   }
-  if (pending[0])
-    unlink (pending);
+  convert_abort_cleanup ();
   _exit (1);
 }
 
 static void
-guard (const char *tmp, const char *in_path)
+install_bus (void)
 {
   struct sigaction sa;
-  snprintf (pending, sizeof pending, "%s", tmp);
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_bus;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGBUS, &sa, NULL);
+}
+
+/* Register tmp; returns its slot (or -1 when all are taken: then only
+ * the error paths remove it). */
+static int
+guard (const char *tmp, const char *in_path)
+{
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once (&once, install_bus);
+  pthread_mutex_lock (&pending_lock);
+  int slot = -1;
+  for (int i = 0; i < PENDING_MAX && slot < 0; ++i)
+    if (!pending[i][0]) {
+      slot = i;
+      snprintf (pending[i], sizeof pending[i], "%s", tmp);
+    }
   errors_before = format_errors;
   snprintf (bus_msg, sizeof bus_msg,
             "winseal: %s: the input file changed or could not be read while "
             "being converted\n", in_path);
-  memset (&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset (&sa.sa_mask);
-  sigaction (SIGINT, &sa, &old_int);
-  sigaction (SIGTERM, &sa, &old_term);
-  sigaction (SIGHUP, &sa, &old_hup);
-  sa.sa_handler = on_bus;
-  sigaction (SIGBUS, &sa, &old_bus);
+  pthread_mutex_unlock (&pending_lock);
+  return slot;
 }
 
 static void
-unguard (void)
+unguard (int slot)
 {
-  sigaction (SIGINT, &old_int, NULL);
-  sigaction (SIGTERM, &old_term, NULL);
-  sigaction (SIGHUP, &old_hup, NULL);
-  sigaction (SIGBUS, &old_bus, NULL);
-  pending[0] = '\0';
+  if (slot < 0)
+    return;
+  pthread_mutex_lock (&pending_lock);
+  pending[slot][0] = '\0';
+  pthread_mutex_unlock (&pending_lock);
+}
+
+/* Temporary outputs are named TMP_PREFIX + random in the output's
+ * directory, and locked (flock) while they are written.  One that nobody
+ * holds a lock on is what a killed run left: remove it.  (A file only just
+ * created may not be locked yet: those younger than a few seconds and
+ * still empty are left alone.) */
+#define TMP_PREFIX ".winseal-tmp-"
+
+int
+convert_clean_stale (const char *dir)
+{
+  DIR *d = opendir (dir);
+  if (!d)
+    return 0;
+  int n = 0;
+  struct dirent *de;
+  while ((de = readdir (d))) {
+    if (strncmp (de->d_name, TMP_PREFIX, sizeof TMP_PREFIX - 1) != 0)
+      continue;
+    int fd = openat (dirfd (d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd == -1)
+      continue;
+    struct stat sb;
+    if (fstat (fd, &sb) == 0 && S_ISREG (sb.st_mode)
+        && (sb.st_size > 0 || sb.st_mtime + 5 < time (NULL))
+        && flock (fd, LOCK_EX | LOCK_NB) == 0
+        && unlinkat (dirfd (d), de->d_name, 0) == 0)
+      n++;
+    close (fd);
+  }
+  closedir (d);
+  return n;
 }
 
 /* Pass the non-zero 4 KiB blocks of buf (at virtual offset off) on. */
@@ -256,12 +306,21 @@ convert_image (struct image *in, const char *out_path,
   if (vsize < 0)
     return -1;
 
-  /* Temporary file in the output's directory. */
+  if (in->size == 0) {
+    format_error ("%s: the image is empty (its virtual size is 0 bytes)", in->path);
+    return -1;
+  }
+  /* Temporary file in the output's directory (a short name, so that any
+   * legal output name works). */
   char dirbuf[PATH_MAX], basebuf[PATH_MAX], tmp[PATH_MAX];
+  if (strlen (out_path) >= sizeof dirbuf) {
+    format_error ("%s: output path too long", out_path);
+    return -1;
+  }
   snprintf (dirbuf, sizeof dirbuf, "%s", out_path);
   snprintf (basebuf, sizeof basebuf, "%s", out_path);
   const char *dir = dirname (dirbuf), *base = basename (basebuf);
-  if (snprintf (tmp, sizeof tmp, "%s/.%s.winseal-XXXXXX", dir, base) >= (int) sizeof tmp) {
+  if (snprintf (tmp, sizeof tmp, "%s/" TMP_PREFIX "XXXXXX", dir) >= (int) sizeof tmp) {
     format_error ("%s: output path too long", out_path);
     return -1;
   }
@@ -270,12 +329,14 @@ convert_image (struct image *in, const char *out_path,
     format_error ("%s: is a directory", out_path);
     return -1;
   }
+  convert_clean_stale (dir);
   int fd = mkstemp (tmp);
   if (fd == -1) {
     format_error ("cannot write in %s: %s", dir, strerror (errno));
     return -1;
   }
-  guard (tmp, in->path);
+  flock (fd, LOCK_EX | LOCK_NB);
+  int slot = guard (tmp, in->path);
   fchmod (fd, 0644);
 
   struct writer w = {
@@ -370,7 +431,8 @@ convert_image (struct image *in, const char *out_path,
     format_error ("cannot rename %s to %s: %s", tmp, out_path, strerror (errno));
     goto out;
   }
-  pending[0] = '\0';
+  unguard (slot);
+  slot = -1;
   int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     fsync (dfd);
@@ -387,6 +449,6 @@ convert_image (struct image *in, const char *out_path,
   close (fd);
   if (ret == -1)
     unlink (tmp);
-  unguard ();
+  unguard (slot);
   return ret;
 }

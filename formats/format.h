@@ -34,6 +34,8 @@ struct image {
   void *priv;                   /* the driver's state */
   int depth;                    /* 0 for the top image */
   char **chain;                 /* real paths of this image and those above */
+  const char *extra_dir;        /* one more directory backing files may be in */
+  char *own_extra_dir;          /* the top image's copy of it */
 };
 
 /* Options for writing an image. */
@@ -146,6 +148,34 @@ const struct format_ops *format_probe_fd (int fd, uint64_t size);
 /* Open an image read-only; fmt NULL = probe.  NULL with an error reported.
  * image_close frees it and its backing chain. */
 struct image *image_open (const char *path, const struct format_ops *fmt);
+/* image_open, and backing files may also be in extra_dir (an overlay
+ * winseal made in its temporary directory, backed by the input). */
+struct image *image_open_within (const char *path, const struct format_ops *fmt,
+                                 const char *extra_dir);
+
+/* The path policy (winseal(1), FILES AND PATHS): a backing file or extent
+ * is followed only when it is a regular file in the top image's directory,
+ * in the image_open_within directory, or in one of these directories (real
+ * paths, NULL-terminated; winseal --allow-dir). */
+extern char **format_allowed_dirs;
+/* Is the real path real dir itself or inside the real path dir? */
+bool path_inside (const char *real, const char *dir);
+/* For drivers: open a file a descriptor names as an extent of parent
+ * (relative to parent's directory), under the same policy as backing
+ * files.  Returns the fd or -1 (reported). */
+int image_open_extent (struct image *parent, const char *path);
+/* Open a host input file read-only without waiting on a FIFO and check its
+ * type: a regular file (or block device when allow_blockdev), not a file
+ * of procfs/sysfs.  Returns the fd (blocking again), or -1 reported as
+ * "PATH: why" with errno set (EINVAL for a refused kind of file). */
+struct stat;
+int open_input_file (const char *path, int allow_blockdev, struct stat *st_ret);
+/* The same check on an open fd: NULL when it may be read, else why not
+ * ("is a FIFO, not a regular file"). */
+const char *input_fd_refused (int fd, int allow_blockdev, struct stat *st_ret);
+/* "a FIFO", "a character device", ... for messages. */
+const char *file_kind (unsigned int mode);
+
 /* For drivers: open the backing image of parent (path relative to the
  * parent's directory), refusing loops and chains deeper than
  * MAX_BACKING_DEPTH. */
@@ -159,9 +189,9 @@ int image_pread (struct image *img, void *buf, size_t len, uint64_t off);
 int image_extent (struct image *img, uint64_t off, uint64_t max,
                   uint64_t *len_ret, enum extent_type *type_ret);
 
-/* Open a regular file or block device read-only and find its size.
- * Returns the fd, or -1 with an error reported and errno set (ENOENT for a
- * missing file, EINVAL for another kind of file). */
+/* Open a regular file or block device read-only (open_input_file) and
+ * find its size.  Returns the fd, or -1 with an error reported and errno
+ * set (ENOENT for a missing file, EINVAL for another kind of file). */
 int open_disk_file (const char *path, uint64_t *size_ret);
 
 /* Helpers for drivers. */
@@ -185,7 +215,8 @@ bool is_zero (const void *buf, size_t len);
 
 /* Convert an image.  The output is written to a temporary file in the
  * output's directory, fsynced and renamed over out_path only when
- * complete; on failure or SIGINT/SIGTERM/SIGHUP nothing is left. */
+ * complete; on failure nothing is left (on SIGINT/SIGTERM/SIGHUP, see
+ * convert_abort_cleanup). */
 struct convert_opts {
   const struct format_ops *fmt;
   struct write_opts wopts;
@@ -203,6 +234,13 @@ struct convert_result {
 };
 int convert_image (struct image *in, const char *out_path,
                    const struct convert_opts *o, struct convert_result *r);
+/* Async-signal-safe: remove the temporary files of the conversions in
+ * progress.  The library installs no SIGINT/SIGTERM/SIGHUP handler; the
+ * program's handler calls this (convert_image handles SIGBUS itself). */
+void convert_abort_cleanup (void);
+/* Remove the temporary outputs in dir that killed runs left (unlocked
+ * .winseal-tmp-* files).  Returns how many. */
+int convert_clean_stale (const char *dir);
 
 /* sha256.c: the SHA-256 of a file as lower-case hex. */
 int sha256_file (int fd, char hex[65]);

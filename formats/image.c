@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -106,21 +107,82 @@ is_zero (const void *buf, size_t len)
   return len <= 16 || memcmp (p, p + 16, len - 16) == 0;
 }
 
-int
-open_disk_file (const char *path, uint64_t *size_ret)
+/* File systems whose files are not disk images: procfs, sysfs, debugfs,
+ * securityfs, tracefs, configfs, cgroup (their magic numbers, linux/magic.h). */
+static int
+pseudo_fs (int fd)
 {
+  static const unsigned long magic[] = {
+    0x9fa0, 0x62656572, 0x64626720, 0x73636673, 0x74726163, 0x62656570,
+    0x27e0eb, 0x63677270,
+  };
+  struct statfs sf;
+  if (fstatfs (fd, &sf) == -1)
+    return 0;
+  for (size_t i = 0; i < sizeof magic / sizeof magic[0]; ++i)
+    if ((unsigned long) sf.f_type == magic[i])
+      return 1;
+  return 0;
+}
+
+const char *
+file_kind (unsigned int m)
+{
+  return S_ISREG (m) ? "a regular file" : S_ISDIR (m) ? "a directory"
+    : S_ISFIFO (m) ? "a FIFO" : S_ISCHR (m) ? "a character device"
+    : S_ISBLK (m) ? "a block device" : S_ISSOCK (m) ? "a socket" : "a special file";
+}
+
+const char *
+input_fd_refused (int fd, int allow_blockdev, struct stat *st_ret)
+{
+  static __thread char why[96];
   struct stat sb;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fstat (fd, &sb) == -1)
+    return strerror (errno);
+  if (!(S_ISREG (sb.st_mode) || (allow_blockdev && S_ISBLK (sb.st_mode)))) {
+    snprintf (why, sizeof why, "is %s, not a regular file%s", file_kind (sb.st_mode),
+              allow_blockdev ? " or block device" : "");
+    return why;
+  }
+  if (pseudo_fs (fd))
+    return "is a file of a kernel pseudo file system (procfs, sysfs, ...); refused";
+  if (st_ret)
+    *st_ret = sb;
+  return NULL;
+}
+
+int
+open_input_file (const char *path, int allow_blockdev, struct stat *st_ret)
+{
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd == -1) {
-    format_error ("%s: %s", path, strerror (errno));
+    int e = errno;
+    format_error ("%s: %s", path, strerror (e));
+    errno = e;
     return -1;
   }
-  if (fstat (fd, &sb) == -1 || !(S_ISREG (sb.st_mode) || S_ISBLK (sb.st_mode))) {
-    format_error ("%s: not a regular file or block device", path);
+  const char *why = input_fd_refused (fd, allow_blockdev, st_ret);
+  if (why) {
+    format_error ("%s: %s", path, why);
     close (fd);
     errno = EINVAL;
     return -1;
   }
+  int fl = fcntl (fd, F_GETFL);
+  if (fl != -1)
+    fcntl (fd, F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
+}
+
+int
+open_disk_file (const char *path, uint64_t *size_ret)
+{
+  struct stat sb;
+  int fd = open_input_file (path, 1, &sb);
+  if (fd == -1)
+    return -1;
   *size_ret = sb.st_size;
   if (S_ISBLK (sb.st_mode)) {
     off_t end = lseek (fd, 0, SEEK_END);
@@ -129,9 +191,67 @@ open_disk_file (const char *path, uint64_t *size_ret)
   return fd;
 }
 
+char **format_allowed_dirs;
+
+bool
+path_inside (const char *real, const char *dir)
+{
+  size_t l = strlen (dir);
+  while (l > 1 && dir[l - 1] == '/')
+    l--;
+  if (l == 1 && dir[0] == '/')
+    return real[0] == '/';
+  return strncmp (real, dir, l) == 0 && (real[l] == '/' || real[l] == '\0');
+}
+
+/* May an image opened at depth > 0 (real path real) be read?  Only files
+ * in the top image's directory or one of format_allowed_dirs (the path
+ * policy, winseal(1)), regular files only. */
+static int
+linked_file_allowed (struct image *parent, const char *path, const char *real,
+                     const char *what)
+{
+  const char *top = parent->chain[0];
+  const char *slash = strrchr (top, '/');
+  char topdir[PATH_MAX];
+  snprintf (topdir, sizeof topdir, "%.*s", slash && slash != top ? (int) (slash - top) : 1,
+            slash ? top : "/");
+  int ok = path_inside (real, topdir) || (parent->extra_dir && path_inside (real, parent->extra_dir));
+  for (size_t i = 0; !ok && format_allowed_dirs && format_allowed_dirs[i]; ++i)
+    ok = path_inside (real, format_allowed_dirs[i]);
+  if (!ok) {
+    format_error ("%s: %s %s is outside %s (the input's directory); winseal follows "
+                  "backing files and extents only there or under --allow-dir",
+                  parent->chain[0], what, path, topdir);
+    errno = EACCES;
+    return 0;
+  }
+  return 1;
+}
+
+int
+image_open_extent (struct image *parent, const char *path)
+{
+  char *full = NULL, real[PATH_MAX];
+  if (path[0] != '/') {
+    const char *slash = strrchr (parent->path, '/');
+    if (slash && asprintf (&full, "%.*s/%s", (int) (slash - parent->path),
+                           parent->path, path) == -1)
+      abort ();
+  }
+  const char *p = full ? full : path;
+  int fd = -1;
+  if (!realpath (p, real))
+    format_error ("%s: extent %s: %s", parent->path, p, strerror (errno));
+  else if (linked_file_allowed (parent, p, real, "extent"))
+    fd = open_input_file (p, 0, NULL);
+  free (full);
+  return fd;
+}
+
 static struct image *
 open_at_depth (const char *path, const struct format_ops *fmt, int depth,
-               char **above)
+               char **above, struct image *parent, const char *extra_dir)
 {
   char real[PATH_MAX];
 
@@ -150,8 +270,17 @@ open_at_depth (const char *path, const struct format_ops *fmt, int depth,
       format_error ("%s: backing chain loops back to %s", path, real);
       return NULL;
     }
+  if (parent && !linked_file_allowed (parent, path, real, "backing file"))
+    return NULL;
   uint64_t fsize;
-  int fd = open_disk_file (path, &fsize);
+  int fd;
+  if (parent) {
+    struct stat sb;
+    fd = open_input_file (path, 0, &sb);
+    fsize = sb.st_size;
+  }
+  else
+    fd = open_disk_file (path, &fsize);
   if (fd == -1)
     return NULL;
   if (!fmt) {
@@ -174,6 +303,14 @@ open_at_depth (const char *path, const struct format_ops *fmt, int depth,
   img->file_size = fsize;
   img->depth = depth;
   img->chain = chain;
+  if (parent)
+    img->extra_dir = parent->extra_dir;
+  else if (extra_dir) {
+    char r2[PATH_MAX];
+    img->extra_dir = img->own_extra_dir = strdup (realpath (extra_dir, r2) ? r2 : extra_dir);
+    if (!img->extra_dir)
+      abort ();
+  }
   if (fmt->open (img) == -1) {
     image_close (img);
     return NULL;
@@ -184,7 +321,13 @@ open_at_depth (const char *path, const struct format_ops *fmt, int depth,
 struct image *
 image_open (const char *path, const struct format_ops *fmt)
 {
-  return open_at_depth (path, fmt, 0, NULL);
+  return open_at_depth (path, fmt, 0, NULL, NULL, NULL);
+}
+
+struct image *
+image_open_within (const char *path, const struct format_ops *fmt, const char *extra_dir)
+{
+  return open_at_depth (path, fmt, 0, NULL, NULL, extra_dir);
 }
 
 struct image *
@@ -199,7 +342,7 @@ image_open_backing (struct image *parent, const char *path,
       abort ();
   }
   struct image *b = open_at_depth (full ? full : path, fmt, parent->depth + 1,
-                                   parent->chain);
+                                   parent->chain, parent, NULL);
   free (full);
   return b;
 }
@@ -223,6 +366,7 @@ image_close (struct image *img)
       free (img->chain[n - 1]);
     free (img->chain);
   }
+  free (img->own_extra_dir);
   free (img->path);
   free (img);
 }

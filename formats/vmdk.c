@@ -331,21 +331,12 @@ open_descriptor (struct image *img, struct vmdk *v)
     else if (strcmp (type, "FLAT") == 0 && n >= 4) {
       e->type = EXT_FLAT;
       e->file_offset = offset * SECTOR;
-      char *full = NULL;
-      const char *slash = strrchr (img->path, '/');
-      if (file[0] != '/' && slash) {
-        if (asprintf (&full, "%.*s/%s", (int) (slash - img->path), img->path, file) == -1)
-          abort ();
-      }
-      e->fd = open (full ? full : file, O_RDONLY | O_CLOEXEC);
-      if (e->fd == -1)
-        format_error ("%s: extent %s: %s", img->path, full ? full : file, strerror (errno));
-      else {
+      e->fd = image_open_extent (img, file);
+      if (e->fd != -1) {
         off_t end = lseek (e->fd, 0, SEEK_END);
         if (end < 0 || e->file_offset + e->len > (uint64_t) end)
           r = bad (img, "a FLAT extent is larger than its file");
       }
-      free (full);
       if (e->fd == -1)
         r = -1;
     }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,13 +16,27 @@
 const char *
 appliance_error (guestfs_h *g)
 {
-  static char line[512];
+  static __thread char line[768];
   const char *e = guestfs_last_error (g);
   if (!e)
     return "unknown error";
   size_t n = strcspn (e, "\n");
-  if (n >= sizeof line)
-    n = sizeof line - 1;
+  if (n >= 480)
+    n = 480;
+  /* A write error in the appliance while the overlay's file system is
+   * full: say that, not what ntfs-3g made of it. */
+  const char *tmp = getenv ("TMPDIR");
+  struct statvfs sv;
+  if (!tmp || !*tmp)
+    tmp = "/tmp";
+  if ((strstr (e, "No space left") || strstr (e, "Input/output error")
+       || strstr (e, "Read-only file system"))
+      && statvfs (tmp, &sv) == 0 && (uint64_t) sv.f_bfree * sv.f_frsize < (8u << 20)) {
+    snprintf (line, sizeof line, "TMPDIR %s is full: the overlay that holds the changes "
+              "cannot grow (%.*s); free space there or set TMPDIR to a larger file system",
+              tmp, (int) n, e);
+    return line;
+  }
   memcpy (line, e, n);
   line[n] = '\0';
   return line;
@@ -33,7 +48,7 @@ image_precheck (const char *path, const char **format_ret)
   uint64_t size;
   int fd = open_disk_file (path, &size);
   if (fd == -1)
-    return errno == ENOENT ? WS_EXIT_ERROR : WS_EXIT_UNREADABLE;
+    return errno == ENOENT || errno == EINVAL ? WS_EXIT_ERROR : WS_EXIT_UNREADABLE;
   if (size < 512) {
     ws_error ("%s: %s (%llu bytes) is too small to be a disk image", path,
               size ? "file" : "empty file", (unsigned long long) size);
@@ -58,6 +73,14 @@ image_precheck (const char *path, const char **format_ret)
     }
   }
   *format_ret = fmt->qemu_name;
+  /* qemu follows the backing chain itself: check it under the path policy
+   * first (and that every file of it reads). */
+  struct image *img = image_open (path, fmt);
+  if (!img) {
+    close (fd);
+    return errno == EACCES || errno == EINVAL ? WS_EXIT_ERROR : WS_EXIT_UNREADABLE;
+  }
+  image_close (img);
   if (fmt == &format_raw) {
     char why[256];
     if (partitions_check (fd, size, why, sizeof why) == -1) {
@@ -86,6 +109,11 @@ try_launch (const struct disk *disks, size_t n, int force_tcg, guestfs_h **g_ret
   if (ws_globals.trace)
     guestfs_set_trace (g, 1);
   if (force_tcg && guestfs_set_backend_setting (g, "force_tcg", "1") == -1)
+    return -1;
+  /* A write the host cannot do (TMPDIR full under the overlay) is an I/O
+   * error in the appliance, not a paused qemu waiting for ever (qemu's
+   * default, werror=enospc). */
+  if (guestfs_config (g, "-global", "scsi-hd.werror=report") == -1)
     return -1;
   for (size_t i = 0; i < n; ++i)
     if (guestfs_add_drive_opts (g, disks[i].path,

@@ -30,14 +30,18 @@
 #include "commands.h"
 #include "job.h"
 #include "json-out.h"
+#include "jsonin.h"
+#include "paths.h"
 #include "winseal.h"
 
 #define PER_LAUNCH_MAX 16
+#define CATALOG_MAX (64u << 20)       /* bytes: 10,000 images take about 2 MB */
+#define MANIFEST_MAX (256u << 20)
 
 /* Options a catalog may not set: they belong to the batch itself. */
 static const char *const batch_owned[] = {
   "output", "in-place", "json", "progress", "no-progress", "keep-overlay", "dry-run",
-  "list-operations", "operations-pod", "help", "verbose", "trace", NULL,
+  "list-operations", "operations-pod", "help", "verbose", "trace", "force", "allow-dir", NULL,
 };
 
 struct bimage {
@@ -111,6 +115,20 @@ resolve (const char *base_dir, const char *p)
   return p[0] == '/' ? ws_strdup (p) : ws_asprintf ("%s/%s", base_dir, p);
 }
 
+/* The directory of a file's path ("." when it has none); caller frees. */
+static char *
+base_of (const char *path)
+{
+  char *copy = ws_strdup (path);
+  char *slash = strrchr (copy, '/');
+  if (!slash)
+    return strcpy (copy, ".");
+  if (slash == copy)
+    slash++;
+  *slash = '\0';
+  return copy;
+}
+
 /* Append a JSON object's generalize options to argv.  Returns the number
  * of errors (reported). */
 static int
@@ -137,7 +155,27 @@ add_options (struct bimage *b, json_object *obj, const char *where, int report, 
       }
       continue;
     }
+    /* Keys are option names exactly (getopt would take a prefix). */
+    int arg = job_option_arg (key);
+    if (arg == -1) {
+      if (report) {
+        ws_error ("%s: unknown option '--%s' (a key is a generalize option's long name, "
+                  "spelled out)", where, key);
+        errors++;
+      }
+      continue;
+    }
     json_type t = json_object_get_type (val);
+    if (arg == no_argument && t != json_type_boolean) {
+      ws_error ("%s: \"%s\" takes true or false", where, key);
+      errors++;
+      continue;
+    }
+    if (arg != no_argument && t == json_type_boolean) {
+      ws_error ("%s: \"%s\" takes a value, not true or false", where, key);
+      errors++;
+      continue;
+    }
     if (t == json_type_boolean) {
       if (json_object_get_boolean (val)) {
         b->argv = strv_push (b->argv, ws_asprintf ("--%s", key));
@@ -174,11 +212,9 @@ add_options (struct bimage *b, json_object *obj, const char *where, int report, 
 static struct bimage *
 load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret)
 {
-  json_object *cat = json_object_from_file (path);
-  if (!cat) {
-    ws_error ("%s: not a JSON file: %s", path, json_util_get_last_err ());
+  json_object *cat = json_read_strict (path, CATALOG_MAX);
+  if (!cat)
     return NULL;
-  }
   int errors = 0, missing = 0;
   if (json_object_get_type (cat) != json_type_object) {
     ws_error ("%s: the catalog must be a JSON object", path);
@@ -207,12 +243,27 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
     json_object_put (cat);
     return NULL;
   }
-  CLEANUP_FREE char *pcopy = ws_strdup (path);
-  char *slash = strrchr (pcopy, '/');
-  const char *base = slash ? (*slash = '\0', pcopy[0] ? pcopy : "/") : ".";
+  CLEANUP_FREE char *base = base_of (path);
   size_t n = json_object_array_length (images);
   struct bimage *bs = ws_malloc (n * sizeof *bs);
   memset (bs, 0, n * sizeof *bs);
+  /* Names, and every path the run uses: outputs may be none of them. */
+  struct strmap *names = strmap_new ();
+  struct pathset *paths = pathset_new ();
+  CLEANUP_FREE char *mpath = ws_asprintf ("%s/manifest.json", dir);
+  CLEANUP_FREE char *mtmp = ws_asprintf ("%s/manifest.json.tmp", dir);
+  pathset_add (paths, mpath, "the manifest");
+  pathset_add (paths, mtmp, "the manifest's temporary file");
+  pathset_add (paths, path, "the catalog");
+  for (size_t i = 0; i < n; ++i) {
+    json_object *im = json_object_array_get_idx (images, i), *v;
+    if (json_object_is_type (im, json_type_object) && json_object_object_get_ex (im, "source", &v)
+        && json_object_is_type (v, json_type_string)) {
+      CLEANUP_FREE char *src = resolve (base, json_object_get_string (v));
+      CLEANUP_FREE char *role = ws_asprintf ("images[%zu]'s source", i);
+      pathset_add (paths, src, role);
+    }
+  }
   for (size_t i = 0; i < n; ++i) {
     struct bimage *b = &bs[i];
     b->index = (int) i;
@@ -234,11 +285,14 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
     }
     else
       snprintf (where, sizeof where, "%s: image \"%s\"", path, b->name);
-    for (size_t k = 0; b->name && k < i; ++k)
-      if (bs[k].name && strcmp (bs[k].name, b->name) == 0) {
-        ws_error ("%s: the name is used twice (images[%zu] and images[%zu])", where, k, i);
-        errors++;
-      }
+    void *first;
+    if (b->name && strmap_get (names, b->name, &first)) {
+      ws_error ("%s: the name is used twice (images[%zu] and images[%zu])", where,
+                (size_t) (uintptr_t) first, i);
+      errors++;
+    }
+    else if (b->name)
+      strmap_put (names, b->name, (void *) (uintptr_t) i);
     const char *src = json_object_object_get_ex (im, "source", &v)
                       && json_object_is_type (v, json_type_string) ? json_object_get_string (v) : NULL;
     if (!src) {
@@ -264,20 +318,23 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
     }
     const char *out = json_object_object_get_ex (im, "output", &v)
                       && json_object_is_type (v, json_type_string) ? json_object_get_string (v) : NULL;
-    if (out && (!out[0] || strstr (out, "..") || out[strlen (out) - 1] == '/')) {
-      ws_error ("%s: \"output\" must be a file name inside the output directory", where);
+    /* A file name in DIR: "./" dropped, no other '/', not hidden. */
+    while (out && out[0] == '.' && out[1] == '/')
+      for (out += 2; *out == '/'; )
+        out++;
+    if (out && (!out[0] || strchr (out, '/') || out[0] == '.')) {
+      ws_error ("%s: \"output\" must be a file name in the output directory (no '/', "
+                "not starting with '.')", where);
       errors++;
       out = NULL;
     }
-    if (b->name)
-      b->output = out ? resolve (dir, out)
+    if (b->name) {
+      b->output = out ? ws_asprintf ("%s/%s", dir, out)
                       : ws_asprintf ("%s/%s.%s", dir, b->name, format_ext (b->format));
-    for (size_t k = 0; b->output && k < i; ++k)
-      if (bs[k].output && strcmp (bs[k].output, b->output) == 0
-          && !(bs[k].name && b->name && strcmp (bs[k].name, b->name) == 0)) {
-        ws_error ("%s: output %s is also images[%zu]'s", where, b->output, k);
+      CLEANUP_FREE char *w2 = ws_asprintf ("%s: \"output\"", where);
+      if (pathset_add_output (paths, w2, b->output) == -1)
         errors++;
-      }
+    }
     b->argv = strv_push (NULL, ws_strdup ("batch"));
     b->argc = 1;
     if (defaults)
@@ -309,6 +366,8 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
       errors++;
     /* Options have values that point into the catalog: keep it. */
   }
+  strmap_free (names);
+  pathset_free (paths);
   if (errors) {
     ws_error ("%s: %d problem%s in the catalog; nothing was done", path, errors,
               errors == 1 ? "" : "s");
@@ -330,10 +389,41 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
 
 static json_object *manifest;
 static const char *manifest_path;
+static struct strmap *build_index;      /* name -> 1 + index in "builds" */
+static double manifest_written;         /* when it was last written */
+static int manifest_dirty;
+
+/* The index of the manifest's builds by name (after the manifest is read). */
+static void
+index_builds (void)
+{
+  build_index = strmap_new ();
+  json_object *builds = jget (manifest, "builds");
+  size_t n = builds ? json_object_array_length (builds) : 0;
+  for (size_t i = 0; i < n; ++i) {
+    const char *bn = jget_str (json_object_array_get_idx (builds, i), "name");
+    if (bn)
+      strmap_put (build_index, bn, (void *) (uintptr_t) (i + 1));
+  }
+}
+
+static int write_manifest (void);
+
+/* Write the manifest when it changed and a second has passed since the
+ * last write (or always with force): rewriting it whole after every one of
+ * thousands of images would make a batch quadratic. */
+static void
+flush_manifest (int force)
+{
+  if (manifest_dirty && (force || now () - manifest_written >= 1.0))
+    write_manifest ();
+}
 
 static int
 write_manifest (void)
 {
+  manifest_written = now ();
+  manifest_dirty = 0;
   CLEANUP_FREE char *tmp = ws_asprintf ("%s.tmp", manifest_path);
   const char *text = json_object_to_json_string_ext (manifest, JSON_C_TO_STRING_PRETTY
                                                      | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -351,17 +441,12 @@ write_manifest (void)
 }
 
 static json_object *
-find_build (json_object *m, const char *name)
+find_build (const char *name)
 {
-  json_object *builds = jget (m, "builds");
-  size_t n = builds ? json_object_array_length (builds) : 0;
-  for (size_t i = 0; i < n; ++i) {
-    json_object *b = json_object_array_get_idx (builds, i);
-    const char *bn = jget_str (b, "name");
-    if (bn && strcmp (bn, name) == 0)
-      return b;
-  }
-  return NULL;
+  void *v;
+  if (!strmap_get (build_index, name, &v))
+    return NULL;
+  return json_object_array_get_idx (jget (manifest, "builds"), (size_t) (uintptr_t) v - 1);
 }
 
 static void
@@ -441,15 +526,14 @@ record (struct bimage *b, const char *run_uuid)
   snprintf (d, sizeof d, "%.1f", b->started ? now () - b->started : 0.0);
   cd_str (cd, "duration", d);
   json_object_object_add (e, "custom_data", cd);
-  size_t n = json_object_array_length (builds);
-  for (size_t i = 0; i < n; ++i) {
-    const char *bn = jget_str (json_object_array_get_idx (builds, i), "name");
-    if (bn && strcmp (bn, b->name) == 0) {
-      json_object_array_put_idx (builds, i, e);
-      return;
-    }
+  manifest_dirty = 1;
+  void *v;
+  if (strmap_get (build_index, b->name, &v)) {
+    json_object_array_put_idx (builds, (size_t) (uintptr_t) v - 1, e);
+    return;
   }
   json_object_array_add (builds, e);
+  strmap_put (build_index, b->name, (void *) (uintptr_t) json_object_array_length (builds));
 }
 
 /* ---- workers ---- */
@@ -556,9 +640,11 @@ output_thread (void *arg)
     struct bimage *b = q->g[i];
     ws_thread_context = b->name;
     ws_clear_error ();
-    int fd = open (b->source, O_RDONLY | O_CLOEXEC);
+    int fd = open_input_file (b->source, 1, NULL);     /* reports its failure */
     char hex[65];
-    if (fd == -1 || sha256_file (fd, hex) == -1) {
+    if (fd == -1)
+      q->st[i] = WS_EXIT_UNREADABLE;
+    else if (sha256_file (fd, hex) == -1) {
       ws_error ("%s: %s", b->source, strerror (errno));
       q->st[i] = WS_EXIT_UNREADABLE;
     }
@@ -734,7 +820,7 @@ handle_line (char *line, struct bimage *bs, size_t n, const char *run_uuid, size
   free (b->error);
   b->error = status ? ws_strdup (jget_str (r, "error")) : NULL;
   record (b, run_uuid);
-  write_manifest ();
+  flush_manifest (0);
   (*done)++;
   if (status)
     (*failed)++;
@@ -788,13 +874,10 @@ cmd_batch (int argc, char **argv)
   if (!dir)
     return usage_error ("batch", "no output directory given (-o DIR)");
   const char *catalog = argv[optind];
-  if (mkdir (dir, 0755) == -1 && errno != EEXIST) {
-    ws_error ("%s: %s", dir, strerror (errno));
-    return WS_EXIT_ERROR;
-  }
-  char adir[PATH_MAX];
-  if (!realpath (dir, adir)) {
-    ws_error ("%s: %s", dir, strerror (errno));
+  /* DIR is made only once the catalog is known to be good. */
+  CLEANUP_FREE char *adir = ws_canonical (dir);
+  if (!adir) {
+    ws_error ("-o %s: not a directory name in an existing directory", dir);
     return WS_EXIT_ERROR;
   }
   size_t n = 0;
@@ -802,11 +885,20 @@ cmd_batch (int argc, char **argv)
   struct bimage *bs = load_catalog (catalog, adir, &n, &missing);
   if (!bs)
     return WS_EXIT_ERROR;
+  if (mkdir (adir, 0755) == -1 && errno != EEXIST) {
+    ws_error ("%s: %s", dir, strerror (errno));
+    return WS_EXIT_ERROR;
+  }
+  struct stat dst;
+  if (stat (adir, &dst) == -1 || !S_ISDIR (dst.st_mode)) {
+    ws_error ("-o %s: not a directory", dir);
+    return WS_EXIT_ERROR;
+  }
 
   /* The manifest: the old one (kept entries, --resume) or a new one. */
   CLEANUP_FREE char *mpath = ws_asprintf ("%s/manifest.json", adir);
   manifest_path = mpath;
-  json_object *old = access (mpath, F_OK) == 0 ? json_object_from_file (mpath) : NULL;
+  json_object *old = access (mpath, F_OK) == 0 ? json_read_strict (mpath, MANIFEST_MAX) : NULL;
   if (access (mpath, F_OK) == 0 && (!old || !jget (old, "builds")
                                     || !json_object_is_type (jget (old, "builds"), json_type_array))) {
     ws_error ("%s: not a winseal batch manifest; move it away", mpath);
@@ -815,6 +907,7 @@ cmd_batch (int argc, char **argv)
   manifest = old ? old : json_object_new_object ();
   if (!old)
     json_object_object_add (manifest, "builds", json_object_new_array ());
+  index_builds ();
   char run_uuid[40];
   {
     unsigned char r[16];
@@ -843,14 +936,14 @@ cmd_batch (int argc, char **argv)
       done++, failed++;
       continue;
     }
-    json_object *prev = resume ? find_build (manifest, b->name) : NULL;
+    json_object *prev = resume ? find_build (b->name) : NULL;
     json_object *cd = prev ? jget (prev, "custom_data") : NULL;
     const char *pst = cd ? jget_str (cd, "status") : NULL;
     const char *psha = cd ? jget_str (cd, "source_sha256") : NULL;
     const char *pout = cd ? jget_str (cd, "output") : NULL;
     if (pst && strcmp (pst, "succeeded") == 0 && psha && pout && strcmp (pout, b->output) == 0
         && access (b->output, F_OK) == 0) {
-      int fd = open (b->source, O_RDONLY | O_CLOEXEC);
+      int fd = open_input_file (b->source, 1, NULL);
       char hex[65];
       if (fd != -1 && sha256_file (fd, hex) == 0 && strcmp (hex, psha) == 0) {
         b->state = B_SKIPPED;
@@ -882,11 +975,9 @@ cmd_batch (int argc, char **argv)
 
   /* Workers use a private temporary directory below DIR (removed at the
    * end whatever happens). */
-  CLEANUP_FREE char *work = ws_asprintf ("%s/.winseal-batch.%d", adir, (int) getpid ());
-  if (mkdir (work, 0700) == -1) {
-    ws_error ("%s: %s", work, strerror (errno));
+  CLEANUP_FREE char *work = ws_mkdtemp_in (adir, ".winseal-batch");
+  if (!work)
     return WS_EXIT_ERROR;
-  }
   struct sigaction sa = { .sa_handler = on_signal };
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, NULL);
@@ -984,7 +1075,7 @@ cmd_batch (int argc, char **argv)
           free (bi->error);
           bi->error = ws_strdup ("the worker process ended without a result");
           record (bi, run_uuid);
-          write_manifest ();
+          flush_manifest (0);
           done++, failed++;
         }
         ch->pid = -1;
@@ -1028,8 +1119,8 @@ cmd_batch (int argc, char **argv)
         /* A worker killed mid-write removed its temporary file; nothing
          * is at the output path unless the image finished. */
       }
-    write_manifest ();
   }
+  flush_manifest (1);
   for (int t = 0; t < 3 && ws_rmtree (work) == -1; ++t)
     sleep (1);
   if (access (work, F_OK) == 0)

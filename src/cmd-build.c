@@ -24,6 +24,8 @@
 #include "generalize.h"
 #include "job.h"
 #include "json-out.h"
+#include "jsonin.h"
+#include "paths.h"
 #include "winseal.h"
 
 #define TEMPLATE_TYPE "Microsoft.VirtualMachineImages/imageTemplates"
@@ -226,14 +228,13 @@ local_file (struct tmpl *t, const char *field, const char *uri)
   }
   else
     path = uri[0] == '/' ? ws_strdup (uri) : ws_asprintf ("%s/%s", t->dir, uri);
-  struct stat st;
-  if (stat (path, &st) == -1) {
-    terr (t, field, "%s: %s", path, strerror (errno));
-    free (path);
-    return NULL;
-  }
-  if (!S_ISREG (st.st_mode)) {
-    terr (t, field, "%s: not a regular file (a File step copies one file)", path);
+  /* The path policy: files in the template's folder (or --allow-dir),
+   * regular files only. */
+  const char *why = ws_outside (path, t->dir);
+  if (!why)
+    why = ws_input_refused (path);
+  if (why) {
+    terr (t, field, "%s: %s", path, why);
     free (path);
     return NULL;
   }
@@ -256,7 +257,7 @@ check_sha256 (struct tmpl *t, const char *field, const char *path, const char *w
       return -1;
     }
   }
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  int fd = open_input_file (path, 0, NULL);
   if (fd == -1 || sha256_file (fd, hex) == -1) {
     terr (t, field, "%s: cannot read: %s", path, strerror (errno));
     if (fd != -1)
@@ -604,11 +605,9 @@ find_resource (struct tmpl *t)
 static int
 load_template (struct tmpl *t)
 {
-  t->root = json_object_from_file (t->path);
-  if (!t->root) {
-    ws_error ("%s: not a JSON file: %s", t->path, json_util_get_last_err ());
+  t->root = json_read_strict (t->path, WS_TEXT_MAX);
+  if (!t->root)
     return -1;
-  }
   if (!json_object_is_type (t->root, json_type_object)) {
     ws_error ("%s: a template is a JSON object", t->path);
     return -1;
@@ -680,8 +679,9 @@ load_template (struct tmpl *t)
             "the image; add \"path\"");
     else {
       t->source = path[0] == '/' ? ws_strdup (path) : ws_asprintf ("%s/%s", t->dir, path);
-      if (access (t->source, R_OK) == -1)
-        terr (t, "properties.source.path", "%s: %s", t->source, strerror (errno));
+      const char *why = ws_outside (t->source, t->dir);
+      if (why)
+        terr (t, "properties.source.path", "%s: %s", t->source, why);
     }
     t->infmt = str_field (t, src, "properties.source", "format", 0);
   }

@@ -28,6 +28,7 @@
 #include "commands.h"
 #include "job.h"
 #include "json-out.h"
+#include "paths.h"
 #include "winseal.h"
 
 #define CLONES_MAX 1000
@@ -101,6 +102,7 @@ struct clone_writer {
   pthread_t th;
   int running;
   char *snap;
+  const char *input_dir;        /* the snapshot's backing file is there */
   const char *output;
   struct convert_opts co;
   struct convert_result cr;
@@ -112,7 +114,7 @@ static void *
 write_clone (void *arg)
 {
   struct clone_writer *wr = arg;
-  struct image *in = image_open (wr->snap, NULL);
+  struct image *in = image_open_within (wr->snap, NULL, wr->input_dir);
   wr->status = !in || convert_image (in, wr->output, &wr->co, &wr->cr) == -1 ? -1 : 0;
   if (in)
     image_close (in);
@@ -264,10 +266,20 @@ cmd_clone (int argc, char **argv)
     j.image = ops[0];
     r = job_check_options (&j, "clone");
   }
-  for (long i = 0; !r && i < count; ++i) {
-    /* Each output: writable, not the golden image (job_prepare checks the first). */
-    if (strcmp (outputs[i], j.image) == 0)
-      r = usage_error ("clone", "output %s is the golden image", outputs[i]);
+  if (!r) {
+    /* No output may be the golden image, a file of its chain, or another
+     * clone's output (through links or ".." either). */
+    struct image *gi = image_open (j.image, NULL);
+    struct pathset *ps = pathset_new ();
+    if (!gi)
+      r = WS_EXIT_UNREADABLE;
+    else
+      pathset_add_image (ps, gi, "the golden image");
+    for (long i = 0; !r && i < count; ++i)
+      if (pathset_add_output (ps, "-o", outputs[i]) == -1)
+        r = WS_EXIT_ERROR;
+    pathset_free (ps);
+    image_close (gi);
   }
   if (!r)
     r = job_prepare (&j);
@@ -358,6 +370,7 @@ cmd_clone (int argc, char **argv)
     json_object_object_add (c, "seconds", json_object_new_double_s (atof (secs), secs));
     wr.snap = ws_asprintf ("%s/clone-%ld.qcow2", j.tmp, i + 1);
     wr.output = outputs[i];
+    wr.input_dir = j.input_dir;
     wr.co = j.co;
     wr.co.checksum = 1;
     wr.c = c;

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "format.h"
 #include "json-out.h"
+#include "paths.h"
 #include "winseal.h"
 
 static void
@@ -35,6 +36,8 @@ help (void)
           "  --progress, --no-progress\n"
           "                         progress bar (default: when stderr is a terminal)\n"
           "  --checksum             compute the output's sha256\n"
+          "  --allow-dir DIR        backing files may also be in DIR (default: only in\n"
+          "                         INPUT's directory; repeatable)\n"
           "  --json                 print a JSON summary\n"
           "  --help                 show this help\n");
 }
@@ -103,12 +106,6 @@ progress_bar (void *opaque, uint64_t done, uint64_t total)
     fputc ('\n', stderr);
 }
 
-static void
-report_error (const char *msg)
-{
-  ws_error ("%s", msg);
-}
-
 int
 output_format_setup (const char *cmd, const char *format, const char *out_path,
                      struct convert_opts *o)
@@ -153,7 +150,7 @@ int
 cmd_convert (int argc, char **argv)
 {
   enum { O_FORMAT = 256, O_INFMT, O_SIZE, O_THREADS, O_PROGRESS, O_NOPROGRESS,
-         O_CHECKSUM, O_JSON };
+         O_CHECKSUM, O_JSON, O_ALLOW };
   static const struct option opts[] = {
     { "help", no_argument, NULL, 'h' },
     { "format", required_argument, NULL, O_FORMAT },
@@ -165,13 +162,13 @@ cmd_convert (int argc, char **argv)
     { "no-progress", no_argument, NULL, O_NOPROGRESS },
     { "checksum", no_argument, NULL, O_CHECKSUM },
     { "json", no_argument, NULL, O_JSON },
+    { "allow-dir", required_argument, NULL, O_ALLOW },
     { NULL, 0, NULL, 0 },
   };
   const char *format = NULL, *infmt = NULL;
   struct convert_opts o = { 0 };
   int c, json = 0, show = isatty (2);
 
-  format_error_hook = report_error;
   opterr = 0;
   while ((c = getopt_long (argc, argv, "c", opts, NULL)) != -1) {
     switch (c) {
@@ -195,6 +192,10 @@ cmd_convert (int argc, char **argv)
     case O_NOPROGRESS: show = 0; break;
     case O_CHECKSUM: o.checksum = 1; break;
     case O_JSON: json = 1; break;
+    case O_ALLOW:
+      if (ws_allow_dir (optarg) == -1)
+        return WS_EXIT_ERROR;
+      break;
     case ':':
       return usage_error ("convert", "option '%s' needs a value", argv[optind - 1]);
     default:
@@ -212,8 +213,23 @@ cmd_convert (int argc, char **argv)
     return usage_error ("convert", "unknown input format '%s'", infmt);
 
   struct image *in = image_open (in_path, ifmt);
-  if (!in)
-    return errno == ENOENT ? WS_EXIT_ERROR : WS_EXIT_UNREADABLE;
+  if (!in)   /* missing, refused (not a disk file, outside the policy): 1 */
+    return errno == ENOENT || errno == EINVAL || errno == EACCES ? WS_EXIT_ERROR
+                                                                  : WS_EXIT_UNREADABLE;
+  if (in->size == 0) {
+    ws_error ("%s: the image is empty (its virtual size is 0 bytes)", in_path);
+    image_close (in);
+    return WS_EXIT_UNREADABLE;
+  }
+  /* The output never replaces the input or a file of its chain. */
+  struct pathset *ps = pathset_new ();
+  pathset_add_image (ps, in, "the input image");
+  int bad = pathset_add_output (ps, "OUTPUT", out_path);
+  pathset_free (ps);
+  if (bad) {
+    image_close (in);
+    return WS_EXIT_ERROR;
+  }
   struct progress_bar b = { .on = show };
   if (show) {
     o.progress = progress_bar;

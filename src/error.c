@@ -19,7 +19,8 @@ report (const char *prefix, const char *fmt, va_list ap, int error)
   vsnprintf (msg, sizeof msg, fmt, ap);
   fflush (stdout);
   const char *ctx = ws_thread_context ? ws_thread_context : ws_globals.context;
-  fprintf (stderr, "winseal: %s%s%s%s\n", ctx ? ctx : "", ctx ? ": " : "", prefix, msg);
+  if (!ws_globals.quiet)
+    fprintf (stderr, "winseal: %s%s%s%s\n", ctx ? ctx : "", ctx ? ": " : "", prefix, msg);
   if (error)
     snprintf (last_error, sizeof last_error, "%s", msg);
 }

@@ -230,25 +230,115 @@ add_profile_hives (struct gen *g, const char *dir, const char *sid)
   return 0;
 }
 
+int
+gen_profile_kept (struct gen *g, const struct sid *s, const char *dir_name)
+{
+  if (s->count == 5 && s->sub[4] == 500)        /* the built-in Administrator */
+    return 1;
+  for (size_t i = 0; g->o->keep_profiles && g->o->keep_profiles[i]; ++i)
+    if (strcasecmp (g->o->keep_profiles[i], dir_name) == 0)
+      return 1;
+  return 0;
+}
+
+int
+gen_profile_dir (struct gen *g, const char *sidstr, const char *pip, char **dir_ret,
+                 const char **why_ret)
+{
+  *dir_ret = NULL;
+  *why_ret = NULL;
+  /* Windows writes no "." or ".." into a ProfileImagePath. */
+  for (const char *p = pip; *p; ) {
+    size_t n = strcspn (p, "\\/");
+    if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+      *why_ret = "holds a \".\" or \"..\" component";
+      return -1;
+    }
+    p += n;
+    p += strspn (p, "\\/");
+  }
+  const char *why;
+  char *dir = win_map_path (g->w, pip, &why);
+  if (!dir) {
+    /* Another drive is a profile kept where it is; anything else is a
+     * path winseal will not act on. */
+    int other_drive = pip[0] && pip[1] == ':' && pip[0] != 'C' && pip[0] != 'c';
+    if (other_drive)
+      return 0;
+    *why_ret = why;
+    return -1;
+  }
+  why = win_profile_dir_refused (g->w, dir);
+  /* Profiles live in the profiles folder (ProfilesDirectory). */
+  hive_h *sw = why ? NULL : gen_hive (g, "SOFTWARE");
+  hive_node_h pl = sw ? hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion\\ProfileList") : 0;
+  CLEANUP_FREE char *pd = pl ? hive_get_string (sw, pl, "ProfilesDirectory") : NULL;
+  CLEANUP_FREE char *pdir = win_map_path (g->w, pd ? pd : "%SystemDrive%\\Users", NULL);
+  size_t pl_len = pdir ? strlen (pdir) : 0;
+  if (!why && pdir && !(strncasecmp (dir, pdir, pl_len) == 0 && dir[pl_len] == '/'
+                        && dir[pl_len + 1])) {
+    static __thread char buf[128];
+    snprintf (buf, sizeof buf, "is outside the profiles folder (%.80s)", pd ? pd : "%SystemDrive%\\Users");
+    why = buf;
+  }
+  if (why) {
+    *why_ret = why;
+    free (dir);
+    return -1;
+  }
+  *dir_ret = dir;
+  return 1;
+}
+
+const char *
+gen_profile_base (const char *winpath)
+{
+  const char *b = strrchr (winpath, '\\');
+  return b ? b + 1 : winpath;
+}
+
 /* The hives of every local profile in ProfileList whose directory is on
- * the Windows volume, and of the Default profile. */
+ * the Windows volume, and of the Default profile.  Every profile the
+ * profile-cleanup operation would remove is checked here, before anything
+ * changes: one whose ProfileImagePath leads out of the volume, to its
+ * root, a system folder or a built-in profile is refused by name and the
+ * run stops (nothing is deleted). */
 static int
 load_user_hives (struct gen *g)
 {
   hive_h *sw = gen_hive (g, "SOFTWARE");
   if (!sw)
     return -1;
+  const struct op_selection *sel = g->plan ? g->plan : g->sel;
+  int cleanup = !sel || op_enabled (sel, "profile-cleanup");
+  int refused = 0;
   hive_node_h pl = hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion\\ProfileList");
   CLEANUP_FREE hive_node_h *kids = pl ? hivex_node_children (sw, pl) : NULL;
   for (size_t i = 0; kids && kids[i]; ++i) {
     CLEANUP_FREE char *sid = hivex_node_name (sw, kids[i]);
     CLEANUP_FREE char *pip = hive_get_string (sw, kids[i], "ProfileImagePath");
-    if (!sid || !pip || strncmp (sid, "S-1-5-21-", 9) != 0)
+    struct sid s;
+    if (!sid || !pip || sid_parse (sid, &s) == -1 || s.count != 5 || s.sub[0] != 21)
       continue;
-    CLEANUP_FREE char *dir = win_map_path (g->w, pip);
+    if (cleanup && !gen_profile_kept (g, &s, gen_profile_base (pip))) {
+      CLEANUP_FREE char *rdir = NULL;
+      const char *why;
+      if (gen_profile_dir (g, sid, pip, &rdir, &why) == -1) {
+        const char *b = gen_profile_base (pip);
+        ws_error ("%s: profile %s: its ProfileImagePath \"%s\" %s; refused (nothing "
+                  "was changed; --keep-profile %s leaves the profile alone)", g->w->image,
+                  sid, pip, why, b[0] ? b : "NAME");
+        refused++;
+        continue;
+      }
+    }
+    /* Hives are read (and their SIDs rewritten) where the profile is. */
+    CLEANUP_FREE char *dir = win_map_path (g->w, pip, NULL);
     if (dir && win_is_dir (g->w, dir) && add_profile_hives (g, dir, sid) == -1)
       return -1;
   }
+  if (refused)
+    return -1;
   CLEANUP_FREE char *def = win_path (g->w, "Users/Default");
   if (win_is_dir (g->w, def) && add_profile_hives (g, def, NULL) == -1)
     return -1;
@@ -516,9 +606,10 @@ gen_place_files (struct gen *g)
   json_object_object_add (g->report, "files_placed", placed);
   for (size_t i = 0; i < g->o->n_files; ++i) {
     const struct guest_file *f = &g->o->files[i];
-    CLEANUP_FREE char *path = win_map_path (g->w, f->dest);
+    const char *why;
+    CLEANUP_FREE char *path = win_map_path (g->w, f->dest, &why);
     if (!path) {
-      ws_error ("%s: %s is not on the Windows volume", g->w->image, f->dest);
+      ws_error ("%s: %s %s", g->w->image, f->dest, why);
       return -1;
     }
     struct stat st;

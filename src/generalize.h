@@ -106,6 +106,20 @@ extern const size_t n_operations;
 void operations_validate (void);
 const struct operation *operation_by_name (const char *name);
 
+/* Profiles (generalize.c, for profile-cleanup and the hive loader). */
+struct sid;
+/* Is the profile of user s with directory name dir_name kept (the
+ * built-in Administrator, --keep-profile)? */
+int gen_profile_kept (struct gen *g, const struct sid *s, const char *dir_name);
+/* A ProfileImagePath's directory on the Windows volume: 1 and *dir_ret
+ * (caller frees); 0 when it is on another drive; -1 and *why_ret when it
+ * must not be acted on (it climbs out of the volume, names its root, a
+ * system folder or a built-in profile, or leads through a junction). */
+int gen_profile_dir (struct gen *g, const char *sidstr, const char *pip, char **dir_ret,
+                     const char **why_ret);
+/* The last component of a Windows path. */
+const char *gen_profile_base (const char *winpath);
+
 /* A selection of operations: enabled[i] for operations[i]. */
 struct op_selection { int enabled[32]; };
 void op_selection_default (struct op_selection *s);

@@ -311,7 +311,7 @@ profiles (struct ctx *c, hive_h *sw, json_object *users)
         user = jget_str (uo, "name");
     }
     jadd_str (p, "user", user);
-    CLEANUP_FREE char *dir = img ? win_map_path (c->w, img) : NULL;
+    CLEANUP_FREE char *dir = img ? win_map_path (c->w, img, NULL) : NULL;
     int exists = dir && win_is_dir (c->w, dir);
     jadd_str (p, "directory", exists ? dir : NULL);
     jadd_bool (p, "exists", exists);

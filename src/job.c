@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "commands.h"
 #include "job.h"
 #include "json-out.h"
+#include "paths.h"
 #include "winseal.h"
 
 int
@@ -45,51 +47,63 @@ job_phase (struct job *j, const char *what)
              j->label ? ": " : "", what);
 }
 
+enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPROGRESS,
+       O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
+       O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
+       O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD, O_FORCE, O_ALLOW };
+static const struct option opts[] = {
+  { "help", no_argument, NULL, 'h' },
+  { "output", required_argument, NULL, 'o' },
+  { "format", required_argument, NULL, O_FORMAT },
+  { "compress", no_argument, NULL, 'c' },
+  { "input-format", required_argument, NULL, O_INFMT },
+  { "in-place", no_argument, NULL, O_INPLACE },
+  { "dry-run", no_argument, NULL, O_DRYRUN },
+  { "json", no_argument, NULL, O_JSON },
+  { "progress", no_argument, NULL, O_PROGRESS },
+  { "no-progress", no_argument, NULL, O_NOPROGRESS },
+  { "list-operations", no_argument, NULL, O_LIST },
+  { "operations", required_argument, NULL, O_OPS },
+  { "enable", required_argument, NULL, O_ENABLE },
+  { "disable", required_argument, NULL, O_DISABLE },
+  { "sid", required_argument, NULL, O_SID },
+  { "computer-name", required_argument, NULL, O_CNAME },
+  { "keep-profile", required_argument, NULL, O_KEEP },
+  { "remove-accounts", no_argument, NULL, O_RMACC },
+  { "keep-rdp-closed", no_argument, NULL, O_KEEPRDP },
+  { "no-persist-devices", no_argument, NULL, O_NOPERSIST },
+  { "unattend", required_argument, NULL, O_UNATTEND },
+  { "timezone", required_argument, NULL, O_TZ },
+  { "locale", required_argument, NULL, O_LOCALE },
+  { "org", required_argument, NULL, O_ORG },
+  { "owner", required_argument, NULL, O_OWNER },
+  { "admin-password-file", required_argument, NULL, O_PWFILE },
+  { "copy-profile", no_argument, NULL, O_COPYPROF },
+  { "run-sync", required_argument, NULL, O_RUNSYNC },
+  { "setupcomplete", required_argument, NULL, O_SC },
+  { "firstboot-command", required_argument, NULL, O_FIRSTBOOT },
+  { "keep-overlay", required_argument, NULL, O_KEEPOV },
+  { "force", no_argument, NULL, O_FORCE },
+  { "allow-dir", required_argument, NULL, O_ALLOW },
+  { "operations-pod", no_argument, NULL, O_OPSPOD },
+  { "verbose", no_argument, NULL, 'v' },
+  { "trace", no_argument, NULL, 'x' },
+  { NULL, 0, NULL, 0 },
+};
+
+int
+job_option_arg (const char *name)
+{
+  for (size_t i = 0; opts[i].name; ++i)
+    if (strcmp (opts[i].name, name) == 0)
+      return opts[i].has_arg;
+  return -1;
+}
+
 int
 job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
            int *special_ret, char ***operands_ret, int *n_ret)
 {
-  enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPROGRESS,
-         O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
-         O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
-         O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD };
-  static const struct option opts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { "output", required_argument, NULL, 'o' },
-    { "format", required_argument, NULL, O_FORMAT },
-    { "compress", no_argument, NULL, 'c' },
-    { "input-format", required_argument, NULL, O_INFMT },
-    { "in-place", no_argument, NULL, O_INPLACE },
-    { "dry-run", no_argument, NULL, O_DRYRUN },
-    { "json", no_argument, NULL, O_JSON },
-    { "progress", no_argument, NULL, O_PROGRESS },
-    { "no-progress", no_argument, NULL, O_NOPROGRESS },
-    { "list-operations", no_argument, NULL, O_LIST },
-    { "operations", required_argument, NULL, O_OPS },
-    { "enable", required_argument, NULL, O_ENABLE },
-    { "disable", required_argument, NULL, O_DISABLE },
-    { "sid", required_argument, NULL, O_SID },
-    { "computer-name", required_argument, NULL, O_CNAME },
-    { "keep-profile", required_argument, NULL, O_KEEP },
-    { "remove-accounts", no_argument, NULL, O_RMACC },
-    { "keep-rdp-closed", no_argument, NULL, O_KEEPRDP },
-    { "no-persist-devices", no_argument, NULL, O_NOPERSIST },
-    { "unattend", required_argument, NULL, O_UNATTEND },
-    { "timezone", required_argument, NULL, O_TZ },
-    { "locale", required_argument, NULL, O_LOCALE },
-    { "org", required_argument, NULL, O_ORG },
-    { "owner", required_argument, NULL, O_OWNER },
-    { "admin-password-file", required_argument, NULL, O_PWFILE },
-    { "copy-profile", no_argument, NULL, O_COPYPROF },
-    { "run-sync", required_argument, NULL, O_RUNSYNC },
-    { "setupcomplete", required_argument, NULL, O_SC },
-    { "firstboot-command", required_argument, NULL, O_FIRSTBOOT },
-    { "keep-overlay", required_argument, NULL, O_KEEPOV },
-    { "operations-pod", no_argument, NULL, O_OPSPOD },
-    { "verbose", no_argument, NULL, 'v' },
-    { "trace", no_argument, NULL, 'x' },
-    { NULL, 0, NULL, 0 },
-  };
   int c;
   memset (j, 0, sizeof *j);
   j->o.persist_devices = 1;
@@ -145,6 +159,11 @@ job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
     case O_SC: j->o.setupcomplete_file = optarg; break;
     case O_FIRSTBOOT: j->o.firstboot = strv_push (j->o.firstboot, optarg); break;
     case O_KEEPOV: j->keep_overlay = optarg; break;
+    case O_FORCE: j->force = 1; break;
+    case O_ALLOW:
+      if (ws_allow_dir (optarg) == -1)
+        return WS_EXIT_ERROR;
+      break;
     case 'v': ws_globals.verbose = 1; break;
     case 'x': ws_globals.trace = 1; break;
     case ':':
@@ -179,9 +198,11 @@ job_check_options (struct job *j, const char *cmd)
     return WS_EXIT_ERROR;
   if (o->unattend_file && unattend_check_file (o->unattend_file, NULL) == -1)
     return WS_EXIT_ERROR;
-  if (o->setupcomplete_file && access (o->setupcomplete_file, R_OK) == -1) {
-    ws_error ("--setupcomplete %s: %s", o->setupcomplete_file, strerror (errno));
-    return WS_EXIT_ERROR;
+  if (o->setupcomplete_file) {
+    char *t = ws_read_text ("--setupcomplete", o->setupcomplete_file, WS_TEXT_MAX, NULL);
+    if (!t)
+      return WS_EXIT_ERROR;
+    free (t);
   }
   if (input_format_qemu (cmd, j->infmt, &j->qfmt) == -1)
     return WS_EXIT_ERROR;
@@ -190,16 +211,10 @@ job_check_options (struct job *j, const char *cmd)
   return 0;
 }
 
-/* Checks on OUTPUT before the appliance starts. */
+/* Checks on an output before the appliance starts. */
 static int
-check_output (const char *image, const char *out, const struct convert_opts *co,
-              uint64_t vsize)
+check_output (const char *out, const struct convert_opts *co, uint64_t vsize)
 {
-  char rin[PATH_MAX], rout[PATH_MAX];
-  if (realpath (image, rin) && realpath (out, rout) && strcmp (rin, rout) == 0) {
-    ws_error ("%s: OUTPUT is the input image; use --in-place to edit it", out);
-    return -1;
-  }
   CLEANUP_FREE char *copy = ws_strdup (out);
   const char *dir = dirname (copy);
   if (access (dir, W_OK) == -1) {
@@ -218,6 +233,62 @@ check_output (const char *image, const char *out, const struct convert_opts *co,
   return 0;
 }
 
+/* The free space TMPDIR needs for the overlay and the hive copies: the
+ * overlay holds what the run changes (the hives, file-system metadata,
+ * files placed, the answer file): up to 1 GiB, never more than the disk,
+ * plus the files placed. */
+static uint64_t
+overlay_need (const struct job *j, uint64_t vsize)
+{
+  uint64_t need = vsize < (UINT64_C (1) << 30) ? vsize : UINT64_C (1) << 30;
+  for (size_t i = 0; i < j->o.n_files; ++i) {
+    struct stat st;
+    if (stat (j->o.files[i].host, &st) == 0)
+      need += st.st_size;
+  }
+  return need;
+}
+
+/* The path policy: no output (OUTPUT, the copies, the kept overlay) may
+ * be an input of this run or another output of it. */
+static int
+check_paths (struct job *j, const struct image *in)
+{
+  struct pathset *ps = pathset_new ();
+  pathset_add_image (ps, in, "the input image");
+  if (j->o.unattend_file)
+    pathset_add (ps, j->o.unattend_file, "the answer file (--unattend)");
+  if (j->o.setupcomplete_file)
+    pathset_add (ps, j->o.setupcomplete_file, "the --setupcomplete file");
+  if (j->o.ua.password_file)
+    pathset_add (ps, j->o.ua.password_file, "the password file");
+  for (size_t i = 0; i < j->o.n_files; ++i)
+    pathset_add (ps, j->o.files[i].host, "a file the template copies in");
+  int r = 0;
+  if (!j->in_place && j->output && !j->o.dry_run)
+    r = pathset_add_output (ps, "-o", j->output);
+  for (size_t i = 0; !r && j->more_outputs && j->more_outputs[i] && !j->o.dry_run; ++i)
+    r = pathset_add_output (ps, "output", j->more_outputs[i]);
+  if (!r && j->keep_overlay) {
+    r = pathset_add_output (ps, "--keep-overlay", j->keep_overlay);
+    struct stat st;
+    if (!r && lstat (j->keep_overlay, &st) == 0) {
+      if (!j->force || !S_ISREG (st.st_mode)) {
+        ws_error ("--keep-overlay %s: %s; refused (--force replaces a file)",
+                  j->keep_overlay, S_ISREG (st.st_mode) ? "the file exists"
+                  : "exists and is not a regular file");
+        r = -1;
+      }
+      else if (unlink (j->keep_overlay) == -1) {
+        ws_error ("--keep-overlay %s: %s", j->keep_overlay, strerror (errno));
+        r = -1;
+      }
+    }
+  }
+  pathset_free (ps);
+  return r;
+}
+
 int
 job_prepare (struct job *j)
 {
@@ -231,19 +302,32 @@ job_prepare (struct job *j)
     if (!in)
       return j->status = WS_EXIT_UNREADABLE;
     vsize = in->size;
+    r = check_paths (j, in);
     image_close (in);
+    if (r)
+      return j->status = WS_EXIT_ERROR;
   }
   if (!j->in_place && j->output && !j->o.dry_run
-      && check_output (image, j->output, &j->co, vsize) == -1)
+      && check_output (j->output, &j->co, vsize) == -1)
     return j->status = WS_EXIT_ERROR;
   for (size_t i = 0; j->more_outputs && j->more_outputs[i] && !j->o.dry_run; ++i)
-    if (check_output (image, j->more_outputs[i], &j->co, vsize) == -1)
+    if (check_output (j->more_outputs[i], &j->co, vsize) == -1)
       return j->status = WS_EXIT_ERROR;
 
   /* The disk the appliance sees: a qcow2 overlay over the untouched input. */
   j->tmp = ws_mkdtemp ();
   if (!j->tmp)
     return j->status = WS_EXIT_ERROR;
+  if (!j->in_place) {
+    const char *tmpdir = getenv ("TMPDIR");
+    if (ws_check_space ("TMPDIR", tmpdir && *tmpdir ? tmpdir : "/tmp", overlay_need (j, vsize)) == -1)
+      return j->status = WS_EXIT_ERROR;
+    if (j->keep_overlay) {
+      CLEANUP_FREE char *kc = ws_strdup (j->keep_overlay);
+      if (ws_check_space ("--keep-overlay", dirname (kc), overlay_need (j, vsize)) == -1)
+        return j->status = WS_EXIT_ERROR;
+    }
+  }
   j->disk = (struct disk) { image, j->qfmt, j->o.dry_run };
   if (j->in_place && !j->o.dry_run) {
     printf ("winseal: --in-place: %s itself is being modified\n", image);
@@ -266,6 +350,9 @@ job_prepare (struct job *j)
     return j->status = WS_EXIT_ERROR;
   }
   guestfs_close (h0);
+  /* Where the input's directory is, the overlay's backing file may be. */
+  CLEANUP_FREE char *adir = ws_strdup (abs);
+  j->input_dir = ws_strdup (dirname (adir));
   j->disk = (struct disk) { j->overlay, "qcow2", 0 };
   return 0;
 }
@@ -290,6 +377,7 @@ job_run (struct job *j, guestfs_h *g, const char *disk)
   }
   if (r == 0) {
     job_phase (j, "copying and checking the hives");
+    j->gen.sel = &j->sel;               /* the hive loader checks what will be removed */
     if (gen_load_hives (&j->gen) == -1)
       r = WS_EXIT_ERROR;
   }
@@ -333,7 +421,7 @@ job_write_output (struct job *j)
   int r = j->status;
   if (r == 0 && !j->in_place && j->output && !j->o.dry_run) {
     job_phase (j, "writing the output image");
-    struct image *in = image_open (j->overlay, NULL);
+    struct image *in = image_open_within (j->overlay, NULL, j->input_dir);
     struct progress_bar b = { .on = j->show_progress && !j->label };
     if (b.on) {
       j->co.progress = progress_bar;
@@ -445,6 +533,7 @@ job_free (struct job *j)
   if (j->gen_started)
     gen_end (&j->gen);
   free (j->overlay);
+  free (j->input_dir);
   free (j->o.keep_profiles);
   free (j->o.firstboot);
   free (j->o.ua.run_sync);

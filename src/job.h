@@ -20,6 +20,7 @@ struct job {
   const char *format;           /* --format (default: OUTPUT's extension, else vhd) */
   const char *infmt;            /* --input-format */
   const char *keep_overlay;
+  int force;                    /* --force: --keep-overlay may replace a file */
   int in_place;
   struct gen_opts o;
   struct op_selection sel;
@@ -33,6 +34,7 @@ struct job {
   /* State. */
   const char *qfmt;             /* the input's qemu format */
   char *tmp, *overlay;
+  char *input_dir;              /* the input's real directory (the overlay's backing file) */
   struct disk disk;             /* what the appliance gets */
   struct gen gen;
   int gen_started;
@@ -48,6 +50,9 @@ struct job {
  * come back in *special_ret; *json_ret for --json. */
 int job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
                int *special_ret, char ***operands_ret, int *n_ret);
+/* A generalize long option, matched exactly: -1 when there is none of
+ * that name, else no_argument or required_argument. */
+int job_option_arg (const char *name);
 /* Check the options that need no image (answer file, first-boot file, the
  * combination); read the password file. */
 int job_check_options (struct job *j, const char *cmd);

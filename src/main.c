@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "commands.h"
+#include "format.h"
+#include "paths.h"
 #include "winseal.h"
 
 static const struct command commands[] = {
@@ -50,6 +52,14 @@ help (void)
           "'winseal COMMAND --help' describes a command; see winseal(1).\n");
 }
 
+/* formats/ reports through the program's one error function (the image's
+ * context, ws_last_error). */
+static void
+format_error_to_ws (const char *msg)
+{
+  ws_error ("%s", msg);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -62,6 +72,8 @@ main (int argc, char **argv)
   };
   int c;
 
+  format_error_hook = format_error_to_ws;
+  ws_signals_install ();
   opterr = 0;
   /* '+': stop at the subcommand; its options are its own. */
   while ((c = getopt_long (argc, argv, "+hVvx", opts, NULL)) != -1) {

@@ -11,6 +11,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include "paths.h"
 #include "unattend.h"
 #include "winseal.h"
 
@@ -33,30 +34,30 @@ unattend_read_password (struct unattend_opts *o)
 {
   if (!o->password_file)
     return 0;
-  FILE *fp = fopen (o->password_file, "r");
-  if (!fp) {
-    ws_error ("--admin-password-file %s: %s", o->password_file, strerror (errno));
+  size_t len;
+  char *buf = ws_read_text ("--admin-password-file", o->password_file, PASSWORD_FILE_MAX, &len);
+  if (!buf)
+    return -1;
+  const char *why = NULL;
+  size_t n = strcspn (buf, "\n");      /* the first line */
+  if (memchr (buf, '\0', len))
+    why = "holds a NUL byte";
+  while (!why && n > 0 && buf[n - 1] == '\r')
+    n--;
+  ssize_t chars = why ? 0 : utf8_count (buf, n);
+  if (!why && chars < 0)
+    why = "the password is not valid UTF-8";
+  else if (!why && (chars == 0 || chars > 127))
+    why = "the first line must hold a password of 1 to 127 characters";
+  if (why) {
+    explicit_bzero (buf, len);
+    free (buf);
+    ws_error ("--admin-password-file %s: %s", o->password_file, why);
     return -1;
   }
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n = getline (&line, &cap, fp);
-  fclose (fp);
-  if (n <= 0) {
-    free (line);
-    ws_error ("--admin-password-file %s: the file is empty", o->password_file);
-    return -1;
-  }
-  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-    line[--n] = '\0';
-  if (n == 0 || n > 127) {
-    explicit_bzero (line, cap);
-    free (line);
-    ws_error ("--admin-password-file %s: the first line must hold a password of "
-              "1 to 127 characters", o->password_file);
-    return -1;
-  }
-  o->password = line;
+  explicit_bzero (buf + n, len - n);
+  buf[n] = '\0';
+  o->password = buf;
   return 0;
 }
 

@@ -25,6 +25,8 @@ struct unattend_opts {
  * line end) into o->password.  Returns 0 or -1 (reported; the password is
  * never part of a message). */
 int unattend_read_password (struct unattend_opts *o);
+/* A password file is a small text file. */
+#define PASSWORD_FILE_MAX 4096
 void unattend_clear_password (struct unattend_opts *o);
 
 /* The answer file as UTF-8 XML text: caller frees; *len_ret set. */

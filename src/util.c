@@ -2,7 +2,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,34 +97,6 @@ count_strings (char *const *argv)
   while (argv && argv[n])
     n++;
   return n;
-}
-
-char *
-ws_mkdtemp (void)
-{
-  const char *tmp = getenv ("TMPDIR");
-  char *dir = ws_strconcat (tmp && *tmp ? tmp : "/tmp", "/winsealXXXXXX", NULL);
-  if (mkdtemp (dir) == NULL) {
-    ws_error ("cannot create a temporary directory in %s: %m",
-              tmp && *tmp ? tmp : "/tmp");
-    free (dir);
-    return NULL;
-  }
-  return dir;
-}
-
-static int
-rm_one (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-  return remove (path) == -1 && errno != ENOENT ? -1 : 0;
-}
-
-int
-ws_rmtree (const char *dir)
-{
-  if (!dir)
-    return 0;
-  return nftw (dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 char *
@@ -229,40 +200,116 @@ strv_push (char **list, const char *s)
   return list;
 }
 
-char *
-ws_read_file (const char *path, size_t max, size_t *len_ret)
+ssize_t
+utf8_count (const char *s, size_t len)
 {
-  FILE *fp = fopen (path, "rb");
-  if (!fp) {
-    ws_error ("%s: %s", path, strerror (errno));
-    return NULL;
-  }
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len == cap) {
-      if (cap >= max + 1)
-        break;
-      cap = cap ? 2 * cap : 65536;
-      if (cap > max + 1)
-        cap = max + 1;
-      buf = ws_realloc (buf, cap + 1);
+  const unsigned char *u = (const unsigned char *) s;
+  ssize_t n = 0;
+  for (size_t i = 0; i < len; n++) {
+    unsigned c = u[i];
+    size_t k;
+    uint32_t v, min;
+    if (c < 0x80) {
+      i++;
+      continue;
     }
-    size_t n = fread (buf + len, 1, cap - len, fp);
-    if (n == 0)
-      break;
-    len += n;
+    else if ((c & 0xE0) == 0xC0) k = 1, v = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) k = 2, v = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) k = 3, v = c & 0x07, min = 0x10000;
+    else
+      return -1;
+    if (len - i <= k)
+      return -1;
+    for (size_t j = 1; j <= k; ++j) {
+      if ((u[i + j] & 0xC0) != 0x80)
+        return -1;
+      v = (v << 6) | (u[i + j] & 0x3F);
+    }
+    /* Overlong forms, UTF-16 surrogates and values past U+10FFFF are not
+     * UTF-8 (RFC 3629, section 3). */
+    if (v < min || (v >= 0xD800 && v < 0xE000) || v > 0x10FFFF)
+      return -1;
+    i += k + 1;
   }
-  int err = ferror (fp);
-  fclose (fp);
-  if (err || len > max) {
-    ws_error ("%s: %s", path, err ? "read error" : "the file is too large");
-    free (buf);
-    return NULL;
+  return n;
+}
+
+/* ---- a string map (open addressing, FNV-1a) ---- */
+
+struct strmap {
+  size_t cap, n;
+  struct { char *key; void *val; } *e;
+};
+
+static uint64_t
+fnv1a (const char *s)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; ++s)
+    h = (h ^ (unsigned char) *s) * 1099511628211ull;
+  return h;
+}
+
+struct strmap *
+strmap_new (void)
+{
+  struct strmap *m = ws_malloc (sizeof *m);
+  memset (m, 0, sizeof *m);
+  return m;
+}
+
+void
+strmap_free (struct strmap *m)
+{
+  if (!m)
+    return;
+  for (size_t i = 0; i < m->cap; ++i)
+    free (m->e[i].key);
+  free (m->e);
+  free (m);
+}
+
+static size_t
+slot_of (const struct strmap *m, const char *key)
+{
+  size_t i = fnv1a (key) & (m->cap - 1);
+  while (m->e[i].key && strcmp (m->e[i].key, key) != 0)
+    i = (i + 1) & (m->cap - 1);
+  return i;
+}
+
+int
+strmap_get (const struct strmap *m, const char *key, void **val_ret)
+{
+  if (!m->cap)
+    return 0;
+  size_t i = slot_of (m, key);
+  if (!m->e[i].key)
+    return 0;
+  if (val_ret)
+    *val_ret = m->e[i].val;
+  return 1;
+}
+
+int
+strmap_put (struct strmap *m, const char *key, void *val)
+{
+  if ((m->n + 1) * 2 > m->cap) {
+    size_t oc = m->cap;
+    __typeof__ (m->e) old = m->e;
+    m->cap = oc ? oc * 2 : 64;
+    m->e = ws_malloc (m->cap * sizeof *m->e);
+    memset (m->e, 0, m->cap * sizeof *m->e);
+    for (size_t i = 0; i < oc; ++i)
+      if (old[i].key)
+        m->e[slot_of (m, old[i].key)] = old[i];
+    free (old);
   }
-  if (!buf)
-    buf = ws_malloc (1);
-  buf[len] = '\0';
-  *len_ret = len;
-  return buf;
+  size_t i = slot_of (m, key);
+  if (m->e[i].key)
+    return 0;
+  m->e[i].key = ws_strdup (key);
+  m->e[i].val = val;
+  m->n++;
+  return 1;
 }

@@ -296,25 +296,127 @@ win_sysroot_path (struct windows *w, const char *path)
   return win_path (w, p);
 }
 
-char *
-win_map_path (struct windows *w, const char *winpath)
+/* "a\\.\\b\\..\\c" -> "a/c": the components of a path relative to the
+ * volume root, with "." and ".." resolved inside the volume.  NULL (and
+ * *why_ret) when ".." climbs above the root or a component names an
+ * alternate data stream. */
+static char *
+normalize (const char *rel, const char **why_ret)
 {
+  size_t len = strlen (rel);
+  char *out = ws_malloc (len + 1);
+  size_t o = 0;
+  for (const char *p = rel; *p; ) {
+    while (*p == '\\' || *p == '/')
+      p++;
+    size_t n = strcspn (p, "\\/");
+    if (n == 0)
+      break;
+    if (n == 1 && p[0] == '.')
+      ;
+    else if (n == 2 && p[0] == '.' && p[1] == '.') {
+      if (o == 0) {
+        free (out);
+        *why_ret = "climbs out of the Windows volume";
+        return NULL;
+      }
+      while (o > 0 && out[o - 1] != '/')
+        o--;
+      if (o > 0)
+        o--;                    /* the slash */
+    }
+    else if (memchr (p, ':', n)) {
+      free (out);
+      *why_ret = "names an alternate data stream or another drive inside the path";
+      return NULL;
+    }
+    else {
+      if (o)
+        out[o++] = '/';
+      memcpy (out + o, p, n);
+      o += n;
+    }
+    p += n;
+  }
+  out[o] = '\0';
+  return out;
+}
+
+char *
+win_map_path (struct windows *w, const char *winpath, const char **why_ret)
+{
+  const char *dummy;
+  if (!why_ret)
+    why_ret = &dummy;
+  *why_ret = "is not on the Windows volume (C:)";
   const char *rest = NULL;
+  CLEANUP_FREE char *sysrel = NULL;
   if (strncasecmp (winpath, "%SystemDrive%", 13) == 0)
     rest = winpath + 13;
   else if (strncasecmp (winpath, "%SystemRoot%", 12) == 0
            || strncasecmp (winpath, "%windir%", 8) == 0) {
     const char *r = winpath + (winpath[2] == 'y' || winpath[2] == 'Y' ? 12 : 8);
-    CLEANUP_FREE char *p = ws_strconcat (w->systemroot + 1, r, NULL);
-    return win_path (w, p);
+    rest = sysrel = ws_strconcat (w->systemroot + 1, "/", r, NULL);
   }
-  else if ((winpath[0] == 'C' || winpath[0] == 'c') && winpath[1] == ':')
+  else if ((winpath[0] == 'C' || winpath[0] == 'c') && winpath[1] == ':'
+           && (winpath[2] == '\\' || winpath[2] == '/'))
     rest = winpath + 2;
-  if (!rest)
+  if (!rest || (!sysrel && rest[0] != '\\' && rest[0] != '/'))
     return NULL;
-  while (*rest == '\\' || *rest == '/')
-    rest++;
-  return win_path (w, rest);
+  CLEANUP_FREE char *norm = normalize (rest, why_ret);
+  if (!norm)
+    return NULL;
+  return win_path (w, norm);
+}
+
+/* Folders a profile directory may never be, hold, or lie in (relative to
+ * the volume root, lower case): the system's own, and the built-in
+ * profiles.  The system root is added from the image. */
+static const char *const system_folders[] = {
+  "program files", "program files (x86)", "programdata", "system volume information",
+  "$recycle.bin", "recovery", "boot", "efi", "perflogs",
+  "users/default", "users/default user", "users/public", "users/all users",
+  "users/administrator", NULL,
+};
+
+static int
+under (const char *p, const char *dir)
+{
+  size_t l = strlen (dir);
+  return strncasecmp (p, dir, l) == 0 && (p[l] == '\0' || p[l] == '/');
+}
+
+const char *
+win_profile_dir_refused (struct windows *w, const char *dir)
+{
+  static __thread char why[160];
+  const char *p = dir;
+  while (*p == '/')
+    p++;
+  if (!*p)
+    return "is the root of the Windows volume";
+  if (strcasecmp (p, "users") == 0)
+    return "is the folder that holds every profile";
+  const char *sr = w->systemroot ? w->systemroot + (w->systemroot[0] == '/') : "Windows";
+  for (int i = -1; i < 0 || system_folders[i]; ++i) {
+    const char *f = i < 0 ? sr : system_folders[i];
+    if (under (p, f)) {
+      snprintf (why, sizeof why, "is %s the %s folder", strlen (p) == strlen (f) ? "" : "inside",
+                f);
+      return why;
+    }
+    if (under (f, p)) {
+      snprintf (why, sizeof why, "holds the %s folder", f);
+      return why;
+    }
+  }
+  /* A junction or link on the way would take the removal elsewhere. */
+  CLEANUP_FREE char *real = guestfs_realpath (w->g, dir);
+  if (real && strcasecmp (real, dir) != 0) {
+    snprintf (why, sizeof why, "leads elsewhere through a link or junction (%.100s)", real);
+    return why;
+  }
+  return NULL;
 }
 
 int

@@ -59,9 +59,16 @@ int windows_open_quick (guestfs_h *g, const char *image, const char *disk, int r
 char *win_path (struct windows *w, const char *path);
 /* Same, below the system root ("System32/config/SAM"). */
 char *win_sysroot_path (struct windows *w, const char *path);
-/* Map a Windows path such as "C:\Users\x" or "%SystemDrive%\Users\x" to a
- * mounted path; NULL when it is on another drive.  Caller frees. */
-char *win_map_path (struct windows *w, const char *winpath);
+/* Map a Windows path read from the image or a template, such as
+ * "C:\Users\x" or "%SystemDrive%\Users\x", to a mounted path, with "." and
+ * ".." resolved inside the volume.  NULL, with the reason in *why_ret
+ * (may be NULL), when it is on another drive, not absolute, climbs out of
+ * the volume or names an alternate data stream.  Caller frees. */
+char *win_map_path (struct windows *w, const char *winpath, const char **why_ret);
+/* Why a mapped profile directory must not be removed (the volume root,
+ * a system folder or a built-in profile, what holds one or lies in one,
+ * a path through a junction), or NULL when it may. */
+const char *win_profile_dir_refused (struct windows *w, const char *dir);
 int win_is_file (struct windows *w, const char *path);
 int win_is_dir (struct windows *w, const char *path);
 /* Size of a file in bytes, or -1. */

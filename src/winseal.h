@@ -23,7 +23,7 @@ enum {
 struct ws_globals {
   int verbose;               /* -v: libguestfs verbose */
   int trace;                 /* -x: libguestfs trace */
-  int quiet;
+  int quiet;                 /* errors are recorded, not printed (fuzz harnesses) */
   const char *context;       /* prefixed to errors and warnings ("NAME: "), or NULL */
 };
 extern struct ws_globals ws_globals;
@@ -59,21 +59,37 @@ char *ws_asprintf (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
 void *ws_malloc (size_t n);
 void *ws_realloc (void *p, size_t n);
 char *ws_strdup (const char *s);
-/* Make a private temporary directory; caller removes it with ws_rmtree and
- * frees the name. */
+/* Make a private temporary directory (paths.c: mode 0700, locked while the
+ * process lives, removed by the signal handler); caller removes it with
+ * ws_rmtree and frees the name. */
 char *ws_mkdtemp (void);
 int ws_rmtree (const char *dir);
 /* Append s (not copied) to a NULL-terminated list (NULL = empty); returns
  * the list, which the caller frees (not its strings). */
 char **strv_push (char **list, const char *s);
 /* Read a whole host file of at most max bytes, NUL-terminated; caller
- * frees.  NULL (reported) when unreadable or larger. */
+ * frees.  NULL (reported) when unreadable, larger, or not a regular file
+ * (paths.c: ws_read_text). */
 char *ws_read_file (const char *path, size_t max, size_t *len_ret);
 /* UTF-16LE (len bytes) to a fresh UTF-8 string; caller frees.  Stops at the
  * first NUL code unit.  Returns NULL on invalid input. */
 char *utf16le_to_utf8 (const uint8_t *p, size_t len);
+/* The number of characters (code points) in len bytes of UTF-8, or -1
+ * when they are not valid UTF-8. */
+#include <sys/types.h>
+ssize_t utf8_count (const char *s, size_t len);
 /* UTF-8 to UTF-16LE (no terminator); caller frees; *len_ret in bytes. */
 uint8_t *utf8_to_utf16le (const char *s, size_t *len_ret);
+
+/* A map from strings (copied) to pointers, for lookups that must stay
+ * linear in the number of entries (batch catalogs, the path policy). */
+struct strmap;
+struct strmap *strmap_new (void);
+void strmap_free (struct strmap *m);
+/* 1 and *val_ret when key is there, else 0. */
+int strmap_get (const struct strmap *m, const char *key, void **val_ret);
+/* Add key; 0 (and nothing changed) when it is there already, else 1. */
+int strmap_put (struct strmap *m, const char *key, void *val);
 
 static inline uint16_t le16 (const uint8_t *p) { return p[0] | (p[1] << 8); }
 static inline uint32_t le32 (const uint8_t *p)

@@ -107,7 +107,7 @@ EOF
 ( exec $VG "$WINSEAL" batch "$tmp/one.json" -o "$tmp/sig" --no-progress > /dev/null 2> "$tmp/sig.err" ) &
 pid=$!
 for _ in $(seq 1 120); do
-  compgen -G "$tmp/sig/.winseal-batch.*" > /dev/null && break
+  compgen -G "$tmp/sig/.winseal-batch-*" > /dev/null && break
   sleep 0.5
 done
 sleep 8

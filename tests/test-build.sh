@@ -50,7 +50,7 @@ good="[
 refused () {            # refused NAME EXPECTED-TEXT [build options]
   local f=$1 want=$2; shift 2
   set +e
-  winseal build "$@" "$f" -o "$tmp/out" > /dev/null 2> "$tmp/err"
+  winseal build --allow-dir "$FIXTURES_DIR" "$@" "$f" -o "$tmp/out" > /dev/null 2> "$tmp/err"
   local rc=$?
   set -e
   [ $rc = 1 ] || { cat "$tmp/err"; fail "$(basename "$f"): exit $rc, not 1"; }
@@ -92,7 +92,8 @@ refused "$tmp/tpl/broken.json" "not a JSON file"
 template "$tmp/tpl/web.json" "$good" '[{"type": "VHD", "runOutputName": "win10-web", "tags": {"build": "42"}},
                                         {"type": "VHD", "runOutputName": "win10-web-copy.vhd"}]'
 sum=$(sha256sum < "$img")
-winseal build "$tmp/tpl/web.json" -o "$tmp/out" --skip-online-steps --json --no-progress \
+# The source image is in the fixtures' folder, not the template's: --allow-dir.
+winseal build "$tmp/tpl/web.json" -o "$tmp/out" --allow-dir "$FIXTURES_DIR" --skip-online-steps --json --no-progress \
   > "$tmp/r.json" 2> "$tmp/err" || { cat "$tmp/err"; fail "winseal build failed"; }
 [ "$(sha256sum < "$img")" = "$sum" ] || fail "the source image changed"
 grep -q "customize step 3 (WindowsRestart) is not done" "$tmp/err" || fail "no warning for the skipped restart"

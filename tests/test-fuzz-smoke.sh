@@ -38,3 +38,10 @@ done
 # A SAM user V value and alias C value from the fixture generator's layout.
 printf 'regf' > "$tmp/tiny"
 timeout 600 "$fz/fuzz-hive" $((n * 4)) "$tmp/tiny" "${hives[@]}" || fail "hive parsers"
+# Catalogs and templates (with escapes, nesting, a duplicate key).
+printf '{ "defaults": { "timezone": "UTC", "run-sync": ["a", "b\\u00e9"] },
+  "images": [ { "name": "a", "source": "x.img", "sid": 1.5e3, "dry": null },
+ { "name": "b", "source": "y", "n\\u0061me": "c" } ] }
+' > "$tmp/catalog.json"
+printf '{"type":"Microsoft.VirtualMachineImages/imageTemplates","properties":{"source":{"type":"LocalImage","path":"a.img"},"customize":[{"type":"Shell","name":"s","inline":["echo \\"x\\""]}],"distribute":[{"type":"VHD","runOutputName":"o"}]}}' > "$tmp/template.json"
+timeout 600 "$fz/fuzz-json" $((n * 4)) "$tmp/catalog.json" "$tmp/template.json" || fail "JSON reader"

@@ -19,7 +19,7 @@ rm /Windows/System32/config/SYSTEM.LOG1
 -rm /Windows/System32/config/SYSTEM.LOG2
 EOS
 
-winseal generalize --in-place --no-progress "$ov" > "$tmp/out" 2> "$tmp/err" \
+winseal generalize --in-place --no-progress --allow-dir "$FIXTURES_DIR" "$ov" > "$tmp/out" 2> "$tmp/err" \
   || { cat "$tmp/err"; fail "generalize --in-place failed"; }
 head -n1 "$tmp/out" | grep -q -- "--in-place: .* itself is being modified" \
   || fail "no confirmation line first: $(head -n1 "$tmp/out")"

@@ -31,3 +31,8 @@ printf 'regf' > "$tmp/corpus-hive/a"
 "$top_builddir/fuzz/libfuzzer-hive" -max_total_time="$secs" "$tmp/corpus-hive" > "$tmp/hive.log" 2>&1 \
   || fail "libFuzzer found a problem in the hive parsers: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/hive.log")"
 echo "hive: $(grep -Eo 'Done [0-9]+ runs' "$tmp/hive.log")"
+mkdir -p "$tmp/corpus-json"
+printf '{ "images": [ { "name": "a", "source": "x", "t\\u0069mezone": "UTC" } ] }' > "$tmp/corpus-json/a"
+"$top_builddir/fuzz/libfuzzer-json" -max_total_time="$secs" "$tmp/corpus-json" > "$tmp/json.log" 2>&1 \
+  || fail "libFuzzer found a problem in the JSON reader: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/json.log")"
+echo "json: $(grep -Eo 'Done [0-9]+ runs' "$tmp/json.log")"

@@ -17,24 +17,6 @@
 #define PROFILE_LIST "Microsoft\\Windows NT\\CurrentVersion\\ProfileList"
 #define PROFILE_GUID "Microsoft\\Windows NT\\CurrentVersion\\ProfileGuid"
 
-static const char *
-base_name (const char *winpath)
-{
-  const char *b = strrchr (winpath, '\\');
-  return b ? b + 1 : winpath;
-}
-
-static int
-kept (struct gen *g, const struct sid *s, const char *dir_name)
-{
-  if (s->sub[4] == 500)         /* the built-in Administrator */
-    return 1;
-  for (size_t i = 0; g->o->keep_profiles && g->o->keep_profiles[i]; ++i)
-    if (strcasecmp (g->o->keep_profiles[i], dir_name) == 0)
-      return 1;
-  return 0;
-}
-
 /* Remove a SAM account: its Users\<RID> key, its Names entry, and its
  * alias memberships (the C member lists and the Members reverse index). */
 static int
@@ -137,11 +119,19 @@ perform (struct gen *g)
     if (!sidstr || sid_parse (sidstr, &s) == -1 || s.count != 5 || s.sub[0] != 21)
       continue;                 /* system profiles: S-1-5-18, -19, -20 */
     CLEANUP_FREE char *pip = hive_get_string (sw, kids[i], "ProfileImagePath");
-    const char *dn = pip ? base_name (pip) : sidstr;
-    if (kept (g, &s, dn))
+    const char *dn = pip ? gen_profile_base (pip) : sidstr;
+    if (gen_profile_kept (g, &s, dn))
       continue;
     CLEANUP_FREE char *guid = hive_get_string (sw, kids[i], "Guid");
-    CLEANUP_FREE char *dir = pip ? win_map_path (g->w, pip) : NULL;
+    CLEANUP_FREE char *dir = NULL;
+    const char *why = NULL;
+    /* Checked before any operation ran (load_user_hives); again here, so
+     * that nothing else is ever removed. */
+    if (pip && gen_profile_dir (g, sidstr, pip, &dir, &why) == -1) {
+      ws_error ("%s: profile %s: its ProfileImagePath \"%s\" %s; refused", g->w->image,
+                sidstr, pip, why);
+      return -1;
+    }
     int64_t bytes = 0;
     if (dir && gen_rm_rf (g, dir, &bytes) == -1)
       return -1;
@@ -195,7 +185,7 @@ verify (struct gen *g)
     if (!sidstr || sid_parse (sidstr, &s) == -1 || s.count != 5 || s.sub[0] != 21)
       continue;
     CLEANUP_FREE char *pip = hive_get_string (sw, kids[i], "ProfileImagePath");
-    if (!kept (g, &s, pip ? base_name (pip) : sidstr))
+    if (!gen_profile_kept (g, &s, pip ? gen_profile_base (pip) : sidstr))
       gen_fail (g, "profile-cleanup: profile %s (%s) is still there", sidstr,
                 pip ? pip : "no path");
   }

@@ -7,6 +7,7 @@
 
 #include "generalize.h"
 #include "json-out.h"
+#include "paths.h"
 #include "winseal.h"
 
 /* Append s to *buf converting every line end to CRLF. */
@@ -75,16 +76,12 @@ perform (struct gen *g)
                "\"%WINDIR%\\Panther\\Unattend\\unattend.xml\" "
                "\"%WINDIR%\\System32\\Sysprep\\unattend.xml\" >nul 2>&1");
   if (g->o->setupcomplete_file) {
-    FILE *fp = fopen (g->o->setupcomplete_file, "rb");
-    if (!fp) {
-      ws_error ("--setupcomplete %s: %m", g->o->setupcomplete_file);
-      return -1;
-    }
-    char chunk[65536];
     size_t n;
-    while ((n = fread (chunk, 1, sizeof chunk, fp)) > 0)
-      append_crlf (&buf, &len, chunk, n);
-    fclose (fp);
+    CLEANUP_FREE char *text = ws_read_text ("--setupcomplete", g->o->setupcomplete_file,
+                                            WS_TEXT_MAX, &n);
+    if (!text)
+      return -1;
+    append_crlf (&buf, &len, text, n);
   }
   for (size_t i = 0; g->o->firstboot && g->o->firstboot[i]; ++i)
     append_line (&buf, &len, g->o->firstboot[i]);

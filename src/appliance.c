@@ -3,39 +3,69 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "appliance.h"
 #include "format.h"
 #include "winseal.h"
 
+/* The watchdog of a launched appliance (see watch_start). */
+#define WATCH_PERIOD 5          /* seconds between looks */
+#define WATCH_DEFAULT 600       /* seconds without qemu CPU time: stuck */
+
+struct watchdog {
+  pthread_t th;
+  int running;
+  pid_t pid;
+  int limit;
+  int stop;
+  volatile int fired;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  /* The directories of the writable disks (overlays) and TMPDIR: where a
+   * full file system makes appliance calls fail. */
+  char *dirs[9];
+};
+
+/* A file system with less than this free is full, for messages. */
+#define FULL_BYTES (8u << 20)
+
 const char *
 appliance_error (guestfs_h *g)
 {
   static __thread char line[768];
+  struct watchdog *wd = guestfs_get_private (g, "winseal-watchdog");
+  if (wd && wd->fired) {
+    snprintf (line, sizeof line, "the appliance stopped making progress (qemu used no "
+              "CPU for %d s); it was stopped", wd->limit);
+    return line;
+  }
   const char *e = guestfs_last_error (g);
   if (!e)
     return "unknown error";
   size_t n = strcspn (e, "\n");
   if (n >= 480)
     n = 480;
-  /* A write error in the appliance while the overlay's file system is
-   * full: say that, not what ntfs-3g made of it. */
-  const char *tmp = getenv ("TMPDIR");
-  struct statvfs sv;
-  if (!tmp || !*tmp)
-    tmp = "/tmp";
-  if ((strstr (e, "No space left") || strstr (e, "Input/output error")
-       || strstr (e, "Read-only file system"))
-      && statvfs (tmp, &sv) == 0 && (uint64_t) sv.f_bfree * sv.f_frsize < (8u << 20)) {
-    snprintf (line, sizeof line, "TMPDIR %s is full: the overlay that holds the changes "
-              "cannot grow (%.*s); free space there or set TMPDIR to a larger file system",
-              tmp, (int) n, e);
-    return line;
+  /* A failure while the file system under an overlay (or TMPDIR) is
+   * full: say that, not what ntfs-3g or qemu made of it. */
+  for (int i = 0; wd && wd->dirs[i]; ++i) {
+    struct statvfs sv;
+    if (statvfs (wd->dirs[i], &sv) == 0 && (uint64_t) sv.f_bfree * sv.f_frsize < FULL_BYTES) {
+      const char *tmp = getenv ("TMPDIR");
+      int is_tmp = tmp && *tmp ? !strcmp (tmp, wd->dirs[i]) : !strcmp (wd->dirs[i], "/tmp");
+      snprintf (line, sizeof line, "%s%s is full: the overlay that holds the changes "
+                "cannot grow (%.*s); free space there%s", is_tmp ? "TMPDIR " : "",
+                wd->dirs[i], (int) n, e, is_tmp ? " or set TMPDIR to a larger file system" : "");
+      return line;
+    }
   }
   memcpy (line, e, n);
   line[n] = '\0';
@@ -93,6 +123,120 @@ image_precheck (const char *path, const char **format_ret)
   return 0;
 }
 
+/* ---- the watchdog: every wait on the appliance has a bound ---- */
+
+
+/* qemu's CPU time (user + system, in clock ticks), or -1 when it is gone. */
+static long long
+cpu_ticks (pid_t pid)
+{
+  char path[64], buf[1024];
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1)
+    return -1;
+  ssize_t n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  const char *p = strrchr (buf, ')');   /* after the command name */
+  unsigned long long ut, st;
+  char state;
+  if (!p || sscanf (p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                    &state, &ut, &st) != 3 || state == 'Z')
+    return -1;
+  return (long long) (ut + st);
+}
+
+static void *
+watch (void *arg)
+{
+  struct watchdog *wd = arg;
+  long long last = cpu_ticks (wd->pid);
+  int still = 0;
+  pthread_mutex_lock (&wd->lock);
+  while (!wd->stop) {
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    ts.tv_sec += WATCH_PERIOD;
+    pthread_cond_timedwait (&wd->cond, &wd->lock, &ts);
+    if (wd->stop)
+      break;
+    long long t = cpu_ticks (wd->pid);
+    if (t < 0)
+      break;                    /* qemu is gone: libguestfs says so */
+    still = t == last ? still + WATCH_PERIOD : 0;
+    last = t;
+    if (still >= wd->limit) {
+      /* Paused or hung: a call waiting on it would wait for ever. */
+      wd->fired = 1;
+      kill (wd->pid, SIGKILL);
+      break;
+    }
+  }
+  pthread_mutex_unlock (&wd->lock);
+  return NULL;
+}
+
+static void
+watch_stop (guestfs_h *g, void *opaque, uint64_t event, int eh, int flags,
+            const char *buf, size_t len, const uint64_t *arr, size_t arrlen)
+{
+  struct watchdog *wd = opaque;
+  if (wd->running) {
+    pthread_mutex_lock (&wd->lock);
+    wd->stop = 1;
+    pthread_cond_signal (&wd->cond);
+    pthread_mutex_unlock (&wd->lock);
+    pthread_join (wd->th, NULL);
+  }
+  pthread_mutex_destroy (&wd->lock);
+  pthread_cond_destroy (&wd->cond);
+  for (int i = 0; wd->dirs[i]; ++i)
+    free (wd->dirs[i]);
+  free (wd);
+}
+
+/* The handle's state, made with the handle and freed when it closes. */
+static struct watchdog *
+state_new (guestfs_h *g, const struct disk *disks, size_t n)
+{
+  struct watchdog *wd = ws_malloc (sizeof *wd);
+  memset (wd, 0, sizeof *wd);
+  const char *e = getenv ("WINSEAL_APPLIANCE_STALL");
+  wd->limit = e && atoi (e) > 0 ? atoi (e) : WATCH_DEFAULT;
+  pthread_mutex_init (&wd->lock, NULL);
+  pthread_cond_init (&wd->cond, NULL);
+  size_t k = 0;
+  const char *tmp = getenv ("TMPDIR");
+  wd->dirs[k++] = ws_strdup (tmp && *tmp ? tmp : "/tmp");
+  for (size_t i = 0; i < n && k < 8; ++i)
+    if (!disks[i].readonly) {
+      char *c = ws_strdup (disks[i].path), *sl = strrchr (c, '/');
+      if (sl)
+        *(sl == c ? sl + 1 : sl) = '\0';
+      else
+        strcpy (c, ".");
+      wd->dirs[k++] = c;
+    }
+  guestfs_set_private (g, "winseal-watchdog", wd);
+  guestfs_set_event_callback (g, watch_stop, GUESTFS_EVENT_CLOSE, 0, wd);
+  return wd;
+}
+
+/* Watch a launched appliance's qemu until the handle is closed. */
+static void
+watch_start (guestfs_h *g)
+{
+  struct watchdog *wd = guestfs_get_private (g, "winseal-watchdog");
+  int pid = guestfs_get_pid (g);
+  if (!wd || pid <= 0)
+    return;
+  wd->pid = pid;
+  wd->running = pthread_create (&wd->th, NULL, watch, wd) == 0;
+}
+
 /* Returns 0 when launched, -1 when setting up failed (no point retrying),
  * -2 when the launch itself failed.  *g_ret is set unless creation failed. */
 static int
@@ -104,6 +248,7 @@ try_launch (const struct disk *disks, size_t n, int force_tcg, guestfs_h **g_ret
     return -1;
   }
   guestfs_set_error_handler (g, NULL, NULL);
+  state_new (g, disks, n);
   if (ws_globals.verbose)
     guestfs_set_verbose (g, 1);
   if (ws_globals.trace)
@@ -129,8 +274,10 @@ appliance_launch (const struct disk *disks, size_t n)
 {
   guestfs_h *g;
   int r = try_launch (disks, n, 0, &g);
-  if (r == 0)
+  if (r == 0) {
+    watch_start (g);
     return g;
+  }
   if (!g)
     return NULL;
 
@@ -152,8 +299,10 @@ appliance_launch (const struct disk *disks, size_t n)
   guestfs_close (g);
   ws_warning ("appliance launch failed (%s); retrying with TCG software "
               "emulation, which is slower", first);
-  if (try_launch (disks, n, 1, &g) == 0)
+  if (try_launch (disks, n, 1, &g) == 0) {
+    watch_start (g);
     return g;
+  }
   if (g) {
     ws_error ("cannot launch the libguestfs appliance: %s", appliance_error (g));
     guestfs_close (g);

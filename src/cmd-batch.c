@@ -83,6 +83,7 @@ help (void)
           "  --resume               skip images whose manifest entry succeeded and whose\n"
           "                         source is unchanged (same sha256)\n"
           "  --json                 print the manifest at the end\n"
+          "  --allow-dir DIR        backing files may also be in DIR (repeatable)\n"
           "  --progress, --no-progress   one line per image in flight plus a total\n"
           "                         (default: on a terminal)\n\n"
           "Exit status: 0 all images succeeded, 6 some failed (see the manifest),\n"
@@ -286,10 +287,12 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
     else
       snprintf (where, sizeof where, "%s: image \"%s\"", path, b->name);
     void *first;
+    int dup_name = 0;
     if (b->name && strmap_get (names, b->name, &first)) {
       ws_error ("%s: the name is used twice (images[%zu] and images[%zu])", where,
                 (size_t) (uintptr_t) first, i);
       errors++;
+      dup_name = 1;             /* its default output is the other's: said once */
     }
     else if (b->name)
       strmap_put (names, b->name, (void *) (uintptr_t) i);
@@ -332,7 +335,7 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
       b->output = out ? ws_asprintf ("%s/%s", dir, out)
                       : ws_asprintf ("%s/%s.%s", dir, b->name, format_ext (b->format));
       CLEANUP_FREE char *w2 = ws_asprintf ("%s: \"output\"", where);
-      if (pathset_add_output (paths, w2, b->output) == -1)
+      if (!(dup_name && !out) && pathset_add_output (paths, w2, b->output) == -1)
         errors++;
     }
     b->argv = strv_push (NULL, ws_strdup ("batch"));
@@ -838,6 +841,7 @@ cmd_batch (int argc, char **argv)
     { "json", no_argument, NULL, 'J' },
     { "progress", no_argument, NULL, 'p' },
     { "no-progress", no_argument, NULL, 'q' },
+    { "allow-dir", required_argument, NULL, 'A' },
     { NULL, 0, NULL, 0 },
   };
   const char *dir = NULL;
@@ -865,6 +869,10 @@ cmd_batch (int argc, char **argv)
     case 'J': json = 1; break;
     case 'p': show = 1; break;
     case 'q': show = 0; break;
+    case 'A':
+      if (ws_allow_dir (optarg) == -1)
+        return WS_EXIT_ERROR;
+      break;
     case ':': return usage_error ("batch", "option '%s' needs a value", argv[optind - 1]);
     default: return usage_error ("batch", "unknown option '%s'", argv[optind - 1]);
     }

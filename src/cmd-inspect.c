@@ -11,6 +11,7 @@
 #include "inspect.h"
 #include "json-out.h"
 #include "windows.h"
+#include "paths.h"
 #include "winseal.h"
 
 static void
@@ -24,6 +25,7 @@ help (void)
           "Options:\n"
           "  --json                 print the report as JSON (fields in winseal(1))\n"
           "  --input-format FMT     raw, vhd, vmdk or qcow2 (default: probed)\n"
+          "  --allow-dir DIR        backing files may also be in DIR (repeatable)\n"
           "  -v, --verbose          libguestfs debug messages\n"
           "  -x, --trace            trace libguestfs calls\n"
           "  --help                 show this help\n\n"
@@ -38,6 +40,7 @@ cmd_inspect (int argc, char **argv)
     { "help", no_argument, NULL, 'h' },
     { "json", no_argument, NULL, 'j' },
     { "input-format", required_argument, NULL, 'f' },
+    { "allow-dir", required_argument, NULL, 'A' },
     { "verbose", no_argument, NULL, 'v' },
     { "trace", no_argument, NULL, 'x' },
     { NULL, 0, NULL, 0 },
@@ -51,6 +54,10 @@ cmd_inspect (int argc, char **argv)
     case 'h': help (); return 0;
     case 'j': json = 1; break;
     case 'f': format = optarg; break;
+    case 'A':
+      if (ws_allow_dir (optarg) == -1)
+        return WS_EXIT_ERROR;
+      break;
     case 'v': ws_globals.verbose = 1; break;
     case 'x': ws_globals.trace = 1; break;
     case ':':

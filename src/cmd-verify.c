@@ -13,6 +13,7 @@
 #include "format.h"
 #include "generalize.h"
 #include "json-out.h"
+#include "paths.h"
 #include "winseal.h"
 
 static void
@@ -29,6 +30,7 @@ help (void)
           "  --operations A,B, --enable OP, --disable OP\n"
           "                             which postconditions to check (as generalize)\n"
           "  --input-format FMT         raw, vhd, vmdk or qcow2 (default: probed)\n"
+          "  --allow-dir DIR            backing files may also be in DIR (repeatable)\n"
           "  --json                     print the result as JSON\n"
           "  --help                     show this help\n");
 }
@@ -81,6 +83,7 @@ cmd_verify (int argc, char **argv)
     { "disable", required_argument, NULL, O_DISABLE },
     { "input-format", required_argument, NULL, O_INFMT },
     { "json", no_argument, NULL, O_JSON },
+    { "allow-dir", required_argument, NULL, 'A' },
     { "verbose", no_argument, NULL, 'v' },
     { "trace", no_argument, NULL, 'x' },
     { NULL, 0, NULL, 0 },
@@ -109,6 +112,10 @@ cmd_verify (int argc, char **argv)
       break;
     case O_INFMT: infmt = optarg; break;
     case O_JSON: json = 1; break;
+    case 'A':
+      if (ws_allow_dir (optarg) == -1)
+        return WS_EXIT_ERROR;
+      break;
     case 'v': ws_globals.verbose = 1; break;
     case 'x': ws_globals.trace = 1; break;
     case ':':

@@ -221,6 +221,7 @@ check_output (const char *out, const struct convert_opts *co, uint64_t vsize)
     ws_error ("%s: cannot write in %s: %s", out, dir, strerror (errno));
     return -1;
   }
+  convert_clean_stale (dir);    /* what killed runs left beside it */
   struct statvfs sv;
   if (co->fmt == &format_vhd && !co->wopts.variant && statvfs (dir, &sv) == 0) {
     uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize;

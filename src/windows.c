@@ -188,7 +188,14 @@ windows_open (guestfs_h *g, const char *image, const char *disk, int readonly,
 
   CLEANUP_FREE_STRING_LIST char **roots = guestfs_inspect_os (g);
   if (!roots) {
-    ws_error ("%s: inspection failed: %s", image, appliance_error (g));
+    /* libguestfs's inspection reads SYSTEM and SOFTWARE with hivex and
+     * passes a failure on as an OCaml exception: say what it means. */
+    const char *e = appliance_error (g);
+    if (strstr (e, "Hivex") || strstr (e, "hivex"))
+      ws_error ("%s: inspection failed: a registry hive of this Windows (SYSTEM or "
+                "SOFTWARE) is corrupt or truncated and cannot be read", image);
+    else
+      ws_error ("%s: inspection failed: %s", image, e);
     return WS_EXIT_UNREADABLE;
   }
   CLEANUP_FREE char *others = NULL;
@@ -370,13 +377,13 @@ win_map_path (struct windows *w, const char *winpath, const char **why_ret)
 }
 
 /* Folders a profile directory may never be, hold, or lie in (relative to
- * the volume root, lower case): the system's own, and the built-in
- * profiles.  The system root is added from the image. */
+ * the volume root, matched case-insensitively): the system's own, and the
+ * built-in profiles.  The system root is added from the image. */
 static const char *const system_folders[] = {
-  "program files", "program files (x86)", "programdata", "system volume information",
-  "$recycle.bin", "recovery", "boot", "efi", "perflogs",
-  "users/default", "users/default user", "users/public", "users/all users",
-  "users/administrator", NULL,
+  "Program Files", "Program Files (x86)", "ProgramData", "System Volume Information",
+  "$Recycle.Bin", "Recovery", "Boot", "EFI", "PerfLogs",
+  "Users/Default", "Users/Default User", "Users/Public", "Users/All Users",
+  "Users/Administrator", NULL,
 };
 
 static int
@@ -389,7 +396,7 @@ under (const char *p, const char *dir)
 const char *
 win_profile_dir_refused (struct windows *w, const char *dir)
 {
-  static __thread char why[160];
+  static __thread char why[200];
   const char *p = dir;
   while (*p == '/')
     p++;
@@ -400,13 +407,17 @@ win_profile_dir_refused (struct windows *w, const char *dir)
   const char *sr = w->systemroot ? w->systemroot + (w->systemroot[0] == '/') : "Windows";
   for (int i = -1; i < 0 || system_folders[i]; ++i) {
     const char *f = i < 0 ? sr : system_folders[i];
+    char shown[64];
+    snprintf (shown, sizeof shown, "C:\\%s", f);
+    for (char *c = shown; *c; ++c)
+      if (*c == '/')
+        *c = '\\';
     if (under (p, f)) {
-      snprintf (why, sizeof why, "is %s the %s folder", strlen (p) == strlen (f) ? "" : "inside",
-                f);
+      snprintf (why, sizeof why, "is %s%s", strlen (p) == strlen (f) ? "" : "inside ", shown);
       return why;
     }
     if (under (f, p)) {
-      snprintf (why, sizeof why, "holds the %s folder", f);
+      snprintf (why, sizeof why, "holds %s", shown);
       return why;
     }
   }

@@ -1,6 +1,6 @@
 /* winseal operation profile-cleanup: remove local user profiles other than
  * the built-in Administrator's (Default and Public are not in ProfileList
- * and stay): the profile directory, its ProfileList key and its
+ * and stay; a ProfileImagePath leading anywhere else is refused): the profile directory, its ProfileList key and its
  * ProfileGuid entry; with --remove-accounts also the SAM account. */
 #include <config.h>
 
@@ -198,7 +198,10 @@ const struct operation op_profile_cleanup = {
     "Removes every local user profile except the built-in Administrator's (RID "
     "500) and those named with --keep-profile (the profile directory's name): the "
     "directory, its ProfileList key and its ProfileGuid entry.  Default and Public "
-    "are not in ProfileList and are never touched.  The accounts stay in the SAM "
+    "are not in ProfileList and are never touched.  A ProfileImagePath that leads "
+    "outside the profiles folder, to the volume root, a system folder or a built-in "
+    "profile (see FILES AND PATHS) stops the run before anything changes, naming "
+    "the profile.  The accounts stay in the SAM "
     "unless --remove-accounts is given; then the SAM user, its Names entry and its "
     "alias memberships (member lists and the Members index) are removed together.",
   .enabled_by_default = 1,

@@ -27,25 +27,42 @@ struct watchdog {
   pid_t pid;
   int limit;
   int stop;
-  volatile int fired;
+  volatile int fired;           /* 1: no progress for limit s; 2: paused, a disk's file system full */
   pthread_mutex_t lock;
   pthread_cond_t cond;
   /* The directories of the writable disks (overlays) and TMPDIR: where a
    * full file system makes appliance calls fail. */
   char *dirs[9];
+  const char *full_dir;         /* fired == 2: which one */
 };
 
 /* A file system with less than this free is full, for messages. */
 #define FULL_BYTES (8u << 20)
+
+static int
+dir_full (const char *dir)
+{
+  struct statvfs sv;
+  return statvfs (dir, &sv) == 0 && (uint64_t) sv.f_bfree * sv.f_frsize < FULL_BYTES;
+}
 
 const char *
 appliance_error (guestfs_h *g)
 {
   static __thread char line[768];
   struct watchdog *wd = guestfs_get_private (g, "winseal-watchdog");
-  if (wd && wd->fired) {
+  if (wd && wd->fired == 1) {
     snprintf (line, sizeof line, "the appliance stopped making progress (qemu used no "
               "CPU for %d s); it was stopped", wd->limit);
+    return line;
+  }
+  if (wd && wd->fired == 2) {
+    const char *tmp = getenv ("TMPDIR");
+    int is_tmp = tmp && *tmp ? !strcmp (tmp, wd->full_dir) : !strcmp (wd->full_dir, "/tmp");
+    snprintf (line, sizeof line, "%s%s is full: the overlay that holds the changes cannot "
+              "grow (qemu paused; it was stopped, nothing was written); free space there%s",
+              is_tmp ? "TMPDIR " : "", wd->full_dir,
+              is_tmp ? " or set TMPDIR to a larger file system" : "");
     return line;
   }
   const char *e = guestfs_last_error (g);
@@ -56,17 +73,15 @@ appliance_error (guestfs_h *g)
     n = 480;
   /* A failure while the file system under an overlay (or TMPDIR) is
    * full: say that, not what ntfs-3g or qemu made of it. */
-  for (int i = 0; wd && wd->dirs[i]; ++i) {
-    struct statvfs sv;
-    if (statvfs (wd->dirs[i], &sv) == 0 && (uint64_t) sv.f_bfree * sv.f_frsize < FULL_BYTES) {
+  for (int i = 0; wd && wd->dirs[i]; ++i)
+    if (dir_full (wd->dirs[i])) {
       const char *tmp = getenv ("TMPDIR");
       int is_tmp = tmp && *tmp ? !strcmp (tmp, wd->dirs[i]) : !strcmp (wd->dirs[i], "/tmp");
-      snprintf (line, sizeof line, "%s%s is full: the overlay that holds the changes "
-                "cannot grow (%.*s); free space there%s", is_tmp ? "TMPDIR " : "",
-                wd->dirs[i], (int) n, e, is_tmp ? " or set TMPDIR to a larger file system" : "");
+      snprintf (line, sizeof line, "%s%s is full (%.*s); free space there%s",
+                is_tmp ? "TMPDIR " : "", wd->dirs[i], (int) n, e,
+                is_tmp ? " or set TMPDIR to a larger file system" : "");
       return line;
     }
-  }
   memcpy (line, e, n);
   line[n] = '\0';
   return line;
@@ -168,6 +183,18 @@ watch (void *arg)
       break;                    /* qemu is gone: libguestfs says so */
     still = t == last ? still + WATCH_PERIOD : 0;
     last = t;
+    /* qemu pauses the machine when a write to a disk fails for want of
+     * space (its default, werror=enospc) and waits for ever: a stall with
+     * a full file system under an overlay is that. */
+    for (int i = 0; still >= 2 * WATCH_PERIOD && wd->dirs[i] && !wd->fired; ++i)
+      if (dir_full (wd->dirs[i])) {
+        wd->full_dir = wd->dirs[i];
+        wd->fired = 2;
+      }
+    if (wd->fired) {
+      kill (wd->pid, SIGKILL);
+      break;
+    }
     if (still >= wd->limit) {
       /* Paused or hung: a call waiting on it would wait for ever. */
       wd->fired = 1;
@@ -254,11 +281,6 @@ try_launch (const struct disk *disks, size_t n, int force_tcg, guestfs_h **g_ret
   if (ws_globals.trace)
     guestfs_set_trace (g, 1);
   if (force_tcg && guestfs_set_backend_setting (g, "force_tcg", "1") == -1)
-    return -1;
-  /* A write the host cannot do (TMPDIR full under the overlay) is an I/O
-   * error in the appliance, not a paused qemu waiting for ever (qemu's
-   * default, werror=enospc). */
-  if (guestfs_config (g, "-global", "scsi-hd.werror=report") == -1)
     return -1;
   for (size_t i = 0; i < n; ++i)
     if (guestfs_add_drive_opts (g, disks[i].path,

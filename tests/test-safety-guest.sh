@@ -3,9 +3,10 @@
 # that lead out of the profiles folder (out of the volume, to its root, to
 # Default, Public and System32, through "..") are refused by name and
 # nothing is deleted (guestfish reads the files back); a TMPDIR too small
-# is refused before the appliance starts, and one that fills up while
-# generalize runs gives an error, not a paused qemu waiting for ever;
-# generalize killed with SIGKILL at three points leaves nothing at OUTPUT,
+# is refused before the appliance starts, and an overlay whose file system
+# fills up while generalize runs gives one error line, not a paused qemu
+# waiting for ever (nor a stopped one: the watchdog);
+# generalize stopped by SIGTERM leaves nothing; killed with SIGKILL at three points leaves nothing at OUTPUT,
 # and the next run removes what the killed ones left in TMPDIR and beside
 # OUTPUT.
 . "$top_srcdir/tests/functions.sh"
@@ -19,6 +20,18 @@ cleanup () {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# wait_for PID GLOB: until a file matching GLOB exists (0) or PID ends or
+# 5 minutes pass (1).
+wait_for () {
+  local i
+  for i in $(seq 1 3000); do
+    compgen -G "$2" > /dev/null && return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
 
 # ---- 1. hostile ProfileImagePath values: refused by name, nothing deleted ----
 cp --sparse=always "$(image bad-profiles)" "$tmp/bp.img"
@@ -64,22 +77,18 @@ if mkdir -p "$tmp/small" && mount -t tmpfs -o size=16m tmpfs "$tmp/small" 2>/dev
     || { cat "$tmp/small.err"; fail "a small TMPDIR is not named"; }
   [ "$(wc -l < "$tmp/small.err")" = 1 ] || fail "a small TMPDIR gave more than one line"
   umount "$tmp/small"
-  # The overlay on a file system with room for the check, filled up once
-  # the appliance runs (the hive copies are on the host by then): qemu's
-  # writes fail (it does not pause), and the run says where space is
-  # missing.
+  # The overlay on a file system with room for the check, filled up as
+  # soon as the overlay is made (TMPDIR, where the appliance's own files
+  # go, keeps its room): qemu's writes fail (it does not pause), and the
+  # run says where space is missing.
   mount -t tmpfs -o size=800m tmpfs "$tmp/small"
   mkdir -p "$tmp/T0"
   ( TMPDIR=$tmp/T0 exec $VG "$WINSEAL" generalize --no-progress --keep-overlay "$tmp/small/ov.qcow2" \
       "$img" -o "$tmp/full.vhd" > /dev/null 2> "$tmp/full.err" ) &
   pid=$!
-  for _ in $(seq 1 3000); do
-    compgen -G "$tmp/T0/winseal-*/hive*" > /dev/null && break
-    kill -0 $pid 2>/dev/null || break
-    sleep 0.1
-  done
-  compgen -G "$tmp/T0/winseal-*/hive*" > /dev/null || { cat "$tmp/full.err"; fail "no hive copies appeared"; }
+  wait_for $pid "$tmp/small/ov.qcow2" || { cat "$tmp/full.err"; fail "no overlay appeared"; }
   dd if=/dev/zero of="$tmp/small/filler" bs=1M status=none 2>/dev/null || true
+  dd if=/dev/zero of="$tmp/small/filler2" bs=4k status=none 2>/dev/null || true
   # Bounded: qemu must not pause for ever.
   for _ in $(seq 1 600); do kill -0 $pid 2>/dev/null || break; sleep 1; done
   if kill -0 $pid 2>/dev/null; then kill -9 $pid; fail "generalize hangs with the overlay's file system full"; fi
@@ -102,11 +111,7 @@ mkdir -p "$tmp/T1"
 ( TMPDIR=$tmp/T1 WINSEAL_APPLIANCE_STALL=10 exec $VG "$WINSEAL" generalize --no-progress "$img" \
     -o "$tmp/stall.vhd" > /dev/null 2> "$tmp/stall.err" ) &
 pid=$!
-for _ in $(seq 1 3000); do
-  compgen -G "$tmp/T1/winseal-*/hive*" > /dev/null && break
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.1
-done
+wait_for $pid "$tmp/T1/winseal-*/hive*" || { cat "$tmp/stall.err"; fail "no hive copies appeared"; }
 qemu=$(pgrep -P $pid -f qemu-system || true)
 [ -n "$qemu" ] || { cat "$tmp/stall.err"; fail "no qemu child of winseal"; }
 kill -STOP $qemu
@@ -124,12 +129,7 @@ mkdir -p "$tmp/T2" "$tmp/o2"
 ( TMPDIR=$tmp/T2 exec $VG "$WINSEAL" generalize --no-progress "$img" -o "$tmp/o2/out.vhd" \
     > /dev/null 2> "$tmp/term.err" ) &
 pid=$!
-for _ in $(seq 1 3000); do
-  compgen -G "$tmp/T2/winseal-*/hive*" > /dev/null && break
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.1
-done
-compgen -G "$tmp/T2/winseal-*/hive*" > /dev/null || { cat "$tmp/term.err"; fail "no hive copies appeared"; }
+wait_for $pid "$tmp/T2/winseal-*/hive*" || { cat "$tmp/term.err"; fail "no hive copies appeared"; }
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e
 [ $rc = 143 ] || { cat "$tmp/term.err"; fail "SIGTERM: exit $rc, not 143"; }
@@ -142,13 +142,8 @@ T=$tmp/T
 mkdir -p "$T" "$tmp/o"
 kill_at () {            # kill_at GLOB: start generalize, SIGKILL it when GLOB exists
   ( TMPDIR=$T exec $VG "$WINSEAL" generalize --no-progress "$img" -o "$tmp/o/out.vhd" > /dev/null 2>&1 ) &
-  local pid=$! i
-  for i in $(seq 1 3000); do
-    compgen -G "$1" > /dev/null && break
-    kill -0 $pid 2>/dev/null || fail "generalize ended before $1 appeared"
-    sleep 0.1
-  done
-  compgen -G "$1" > /dev/null || fail "$1 never appeared"
+  local pid=$!
+  wait_for $pid "$1" || fail "$1 never appeared (or generalize ended first)"
   kill -9 $pid
   wait $pid 2>/dev/null || true
   [ ! -e "$tmp/o/out.vhd" ] || fail "SIGKILL at $1 left an output"

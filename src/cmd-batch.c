@@ -120,20 +120,38 @@ resolve (const char *base_dir, const char *p)
 static char *
 base_of (const char *path)
 {
-  char *copy = ws_strdup (path);
+  CLEANUP_FREE char *copy = ws_strdup (path);
   char *slash = strrchr (copy, '/');
   if (!slash)
-    return strcpy (copy, ".");
-  if (slash == copy)
-    slash++;
-  *slash = '\0';
-  return copy;
+    strcpy (copy, ".");
+  else
+    slash[slash == copy] = '\0';       /* "/x" keeps its "/" */
+  char real[PATH_MAX];
+  /* Absolute, for messages and the manifest. */
+  return ws_strdup (realpath (copy, real) ? real : copy);
+}
+
+/* Options whose values are host files: relative to the catalog's folder,
+ * and read only from there or an --allow-dir directory (a catalog must not
+ * copy the host's files into images). */
+static const char *const file_options[] = {
+  "unattend", "setupcomplete", "admin-password-file", NULL,
+};
+
+static int
+is_file_option (const char *key)
+{
+  for (size_t i = 0; file_options[i]; ++i)
+    if (strcmp (key, file_options[i]) == 0)
+      return 1;
+  return 0;
 }
 
 /* Append a JSON object's generalize options to argv.  Returns the number
  * of errors (reported). */
 static int
-add_options (struct bimage *b, json_object *obj, const char *where, int report, int defaults)
+add_options (struct bimage *b, json_object *obj, const char *where, int report, int defaults,
+             const char *base)
 {
   int errors = 0;
   json_object_object_foreach (obj, key, val) {
@@ -184,8 +202,21 @@ add_options (struct bimage *b, json_object *obj, const char *where, int report, 
       }
     }
     else if (t == json_type_string || t == json_type_int) {
-      b->argv = strv_push (b->argv, ws_asprintf ("--%s=%s", key, json_object_get_string (val)));
+      CLEANUP_FREE char *fp = is_file_option (key) ? resolve (base, json_object_get_string (val)) : NULL;
+      const char *why = fp ? ws_outside (fp, base) : NULL;
+      if (why) {
+        if (report) {
+          ws_error ("%s: \"%s\": %s: %s", where, key, fp, why);
+          errors++;
+        }
+        continue;
+      }
+      b->argv = strv_push (b->argv, ws_asprintf ("--%s=%s", key, fp ? fp : json_object_get_string (val)));
       b->argc++;
+    }
+    else if (t == json_type_array && is_file_option (key)) {
+      ws_error ("%s: \"%s\" takes one file, not a list", where, key);
+      errors++;
     }
     else if (t == json_type_array) {
       size_t n = json_object_array_length (val);
@@ -341,8 +372,8 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
     b->argv = strv_push (NULL, ws_strdup ("batch"));
     b->argc = 1;
     if (defaults)
-      errors += add_options (b, defaults, path, i == 0, 1);   /* its problems once */
-    errors += add_options (b, im, where, 1, 0);
+      errors += add_options (b, defaults, path, i == 0, 1, base);   /* its problems once */
+    errors += add_options (b, im, where, 1, 0, base);
     b->argv = strv_push (b->argv, ws_asprintf ("--format=%s", b->format));
     b->argv = strv_push (b->argv, ws_asprintf ("--output=%s", b->output ? b->output : "x"));
     b->argv = strv_push (b->argv, ws_strdup (b->source ? b->source : "x"));

@@ -143,6 +143,13 @@ for want in "image \"a\": unknown option '--keep-overla'" "image \"b\": unknown 
 done
 [ ! -e bo ] || fail "a refused catalog created the output directory"
 [ "$(sum disk.img)" = "$disk_sum" ] || fail "a refused catalog changed a source"
+# Host files named by a catalog: relative to it, and only from its folder.
+echo '{ "images": [ { "name": "x", "source": "disk.img", "setupcomplete": "/etc/shadow",
+  "admin-password-file": "../pw.txt" } ] }' > cat3.json
+ONE_LINE=0 expect_fail 1 "2 problems in the catalog" "$WINSEAL" batch cat3.json -o bo
+grep -qF 'image "x": "setupcomplete": /etc/shadow: is outside' err.txt \
+  && grep -qF 'image "x": "admin-password-file": '"$tmp"'/../pw.txt: ' err.txt \
+  || { cat err.txt; fail "catalog host files outside its folder were not refused"; }
 mkdir -p bo2 && cp disk.img bo2/src.img
 echo '{ "images": [ { "name": "x", "source": "bo2/src.img", "output": "src.img" } ] }' > cat2.json
 ONE_LINE=0 expect_fail 1 "\"output\" $tmp/bo2/src.img: is images[0]'s source" "$WINSEAL" batch cat2.json -o bo2

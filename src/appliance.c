@@ -46,25 +46,32 @@ dir_full (const char *dir)
   return statvfs (dir, &sv) == 0 && (uint64_t) sv.f_bfree * sv.f_frsize < FULL_BYTES;
 }
 
+/* Why the watchdog stopped qemu. */
+static const char *
+appliance_reason (struct watchdog *wd)
+{
+  static __thread char line[512];
+  if (wd->fired == 1) {
+    snprintf (line, sizeof line, "the appliance stopped making progress (qemu used no "
+              "CPU for %d s); it was stopped", wd->limit);
+    return line;
+  }
+  const char *tmp = getenv ("TMPDIR");
+  int is_tmp = tmp && *tmp ? !strcmp (tmp, wd->full_dir) : !strcmp (wd->full_dir, "/tmp");
+  snprintf (line, sizeof line, "%s%s is full: the overlay that holds the changes cannot "
+            "grow (qemu paused; it was stopped, nothing was written); free space there%s",
+            is_tmp ? "TMPDIR " : "", wd->full_dir,
+            is_tmp ? " or set TMPDIR to a larger file system" : "");
+  return line;
+}
+
 const char *
 appliance_error (guestfs_h *g)
 {
   static __thread char line[768];
   struct watchdog *wd = guestfs_get_private (g, "winseal-watchdog");
-  if (wd && wd->fired == 1) {
-    snprintf (line, sizeof line, "the appliance stopped making progress (qemu used no "
-              "CPU for %d s); it was stopped", wd->limit);
-    return line;
-  }
-  if (wd && wd->fired == 2) {
-    const char *tmp = getenv ("TMPDIR");
-    int is_tmp = tmp && *tmp ? !strcmp (tmp, wd->full_dir) : !strcmp (wd->full_dir, "/tmp");
-    snprintf (line, sizeof line, "%s%s is full: the overlay that holds the changes cannot "
-              "grow (qemu paused; it was stopped, nothing was written); free space there%s",
-              is_tmp ? "TMPDIR " : "", wd->full_dir,
-              is_tmp ? " or set TMPDIR to a larger file system" : "");
-    return line;
-  }
+  if (wd && wd->fired)
+    return appliance_reason (wd);
   const char *e = guestfs_last_error (g);
   if (!e)
     return "unknown error";
@@ -191,13 +198,11 @@ watch (void *arg)
         wd->full_dir = wd->dirs[i];
         wd->fired = 2;
       }
+    if (!wd->fired && still >= wd->limit)
+      wd->fired = 1;            /* paused or hung: a call would wait for ever */
     if (wd->fired) {
-      kill (wd->pid, SIGKILL);
-      break;
-    }
-    if (still >= wd->limit) {
-      /* Paused or hung: a call waiting on it would wait for ever. */
-      wd->fired = 1;
+      /* Whichever call notices first, the run ends with this line. */
+      ws_error_final ("%s", appliance_reason (wd));
       kill (wd->pid, SIGKILL);
       break;
     }

@@ -12,11 +12,39 @@ __thread const char *ws_thread_context;
 
 static __thread char last_error[1024];
 
+/* After the one line that says the appliance was lost (the watchdog), the
+ * errors of the calls that then fail are its consequences: recorded as
+ * that line, not printed. */
+static char lost[1024];
+static volatile int lost_set;
+
+void
+ws_error_final (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char msg[1024];
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  if (__sync_lock_test_and_set (&lost_set, 1))
+    return;                     /* said once */
+  snprintf (lost, sizeof lost, "%s", msg);
+  fflush (stdout);
+  const char *ctx = ws_thread_context ? ws_thread_context : ws_globals.context;
+  if (!ws_globals.quiet)
+    fprintf (stderr, "winseal: %s%s%s\n", ctx ? ctx : "", ctx ? ": " : "", msg);
+  snprintf (last_error, sizeof last_error, "%s", msg);
+}
+
 static void
 report (const char *prefix, const char *fmt, va_list ap, int error)
 {
   char msg[1024];
   vsnprintf (msg, sizeof msg, fmt, ap);
+  if (error && lost_set) {
+    snprintf (last_error, sizeof last_error, "%s", lost);
+    return;
+  }
   fflush (stdout);
   const char *ctx = ws_thread_context ? ws_thread_context : ws_globals.context;
   if (!ws_globals.quiet)

@@ -32,6 +32,10 @@ extern struct ws_globals ws_globals;
  * stderr; ws_warning prints "winseal: warning: MSG". */
 void ws_error (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
 void ws_warning (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
+/* An error that ends the run whatever else fails after it (the appliance
+ * was lost): printed once; every later ws_error is recorded as this one
+ * and not printed. */
+void ws_error_final (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
 /* The last ws_error message (without "winseal: "), "" if none since
  * ws_clear_error. */
 /* The last error reported by this thread. */

@@ -15,6 +15,7 @@
 
 #include "appliance.h"
 #include "format.h"
+#include "paths.h"
 #include "winseal.h"
 
 /* The watchdog of a launched appliance (see watch_start). */
@@ -56,8 +57,7 @@ appliance_reason (struct watchdog *wd)
               "CPU for %d s); it was stopped", wd->limit);
     return line;
   }
-  const char *tmp = getenv ("TMPDIR");
-  int is_tmp = tmp && *tmp ? !strcmp (tmp, wd->full_dir) : !strcmp (wd->full_dir, "/tmp");
+  int is_tmp = !strcmp (ws_tmpdir (), wd->full_dir);
   snprintf (line, sizeof line, "%s%s is full: the overlay that holds the changes cannot "
             "grow (qemu paused; it was stopped, nothing was written); free space there%s",
             is_tmp ? "TMPDIR " : "", wd->full_dir,
@@ -82,8 +82,7 @@ appliance_error (guestfs_h *g)
    * full: say that, not what ntfs-3g or qemu made of it. */
   for (int i = 0; wd && wd->dirs[i]; ++i)
     if (dir_full (wd->dirs[i])) {
-      const char *tmp = getenv ("TMPDIR");
-      int is_tmp = tmp && *tmp ? !strcmp (tmp, wd->dirs[i]) : !strcmp (wd->dirs[i], "/tmp");
+      int is_tmp = !strcmp (ws_tmpdir (), wd->dirs[i]);
       snprintf (line, sizeof line, "%s%s is full (%.*s); free space there%s",
                 is_tmp ? "TMPDIR " : "", wd->dirs[i], (int) n, e,
                 is_tmp ? " or set TMPDIR to a larger file system" : "");
@@ -241,8 +240,7 @@ state_new (guestfs_h *g, const struct disk *disks, size_t n)
   pthread_mutex_init (&wd->lock, NULL);
   pthread_cond_init (&wd->cond, NULL);
   size_t k = 0;
-  const char *tmp = getenv ("TMPDIR");
-  wd->dirs[k++] = ws_strdup (tmp && *tmp ? tmp : "/tmp");
+  wd->dirs[k++] = ws_strdup (ws_tmpdir ());
   for (size_t i = 0; i < n && k < 8; ++i)
     if (!disks[i].readonly) {
       char *c = ws_strdup (disks[i].path), *sl = strrchr (c, '/');

@@ -320,8 +320,7 @@ job_prepare (struct job *j)
   if (!j->tmp)
     return j->status = WS_EXIT_ERROR;
   if (!j->in_place) {
-    const char *tmpdir = getenv ("TMPDIR");
-    if (ws_check_space ("TMPDIR", tmpdir && *tmpdir ? tmpdir : "/tmp", overlay_need (j, vsize)) == -1)
+    if (ws_check_space ("TMPDIR", ws_tmpdir (), overlay_need (j, vsize)) == -1)
       return j->status = WS_EXIT_ERROR;
     if (j->keep_overlay) {
       CLEANUP_FREE char *kc = ws_strdup (j->keep_overlay);

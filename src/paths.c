@@ -370,11 +370,17 @@ ws_mkdtemp_in (const char *base, const char *prefix)
   return dir;
 }
 
+const char *
+ws_tmpdir (void)
+{
+  const char *tmp = getenv ("TMPDIR");
+  return tmp && *tmp ? tmp : "/tmp";
+}
+
 char *
 ws_mkdtemp (void)
 {
-  const char *tmp = getenv ("TMPDIR");
-  return ws_mkdtemp_in (tmp && *tmp ? tmp : "/tmp", "winseal");
+  return ws_mkdtemp_in (ws_tmpdir (), "winseal");
 }
 
 /* A registered directory is forgotten (and its lock given up) before it

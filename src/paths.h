@@ -59,6 +59,8 @@ int ws_check_space (const char *what, const char *dir, uint64_t need);
  * the directories of killed runs (unlocked ones).  ws_mkdtemp_in makes
  * DIR/PREFIX-PID-XXXXXX the same way. */
 char *ws_mkdtemp_in (const char *dir, const char *prefix);
+/* $TMPDIR, or /tmp when it is unset or empty. */
+const char *ws_tmpdir (void);
 
 /* The program's handler for SIGINT, SIGTERM and SIGHUP, installed once by
  * main: it removes the temporary directories and output files in

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "format-int.h"
 
 #define CHUNK (2u << 20)        /* read buffer */
 #define NBUF 4                  /* buffers between the reader and the writer */
@@ -45,27 +45,17 @@ convert_abort_cleanup (void)
 
 /* The input is read through a mapping (see map_input): if a mapped page
  * still cannot be read (the file was truncated under us), the access
- * raises SIGBUS.  Say so in one line -- unless the reader thread has just
- * reported the same trouble --, remove the temporary files, exit 1. */
-static void
-on_bus (int sig)
+ * raises SIGBUS.  The program's SIGBUS handler calls this: one line --
+ * unless the reader thread has just reported the same trouble --, and
+ * the temporary files removed. */
+void
+convert_sigbus (void)
 {
   if (format_errors == errors_before) {
     ssize_t r = write (2, bus_msg, strlen (bus_msg));
     (void) r;
   }
   convert_abort_cleanup ();
-  _exit (1);
-}
-
-static void
-install_bus (void)
-{
-  struct sigaction sa;
-  memset (&sa, 0, sizeof sa);
-  sa.sa_handler = on_bus;
-  sigemptyset (&sa.sa_mask);
-  sigaction (SIGBUS, &sa, NULL);
 }
 
 /* Register tmp; returns its slot (or -1 when all are taken: then only
@@ -73,8 +63,6 @@ install_bus (void)
 static int
 guard (const char *tmp, const char *in_path)
 {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once (&once, install_bus);
   pthread_mutex_lock (&pending_lock);
   int slot = -1;
   for (int i = 0; i < PENDING_MAX && slot < 0; ++i)

@@ -1,18 +1,14 @@
-/* formats: disk image format drivers behind one table (DESIGN.md §3, §5).
- * This library does not use libguestfs: it reads and writes image files
- * directly, and every value read from a file is bound-checked. */
+/* formats: disk image format drivers behind one table (DESIGN.md §3, §5),
+ * the library's interface for its users.  The drivers' own interface is
+ * format-int.h.  This library does not use libguestfs: it reads and writes
+ * image files directly, and every value read from a file is
+ * bound-checked. */
 #ifndef WINSEAL_FORMAT_H
 #define WINSEAL_FORMAT_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/uio.h>
-
-#define PROBE_HEAD 4096
-#define PROBE_TAIL 512
-#define MAX_BACKING_DEPTH 16
 
 /* What a range of the virtual disk holds. */
 enum extent_type {
@@ -45,99 +41,18 @@ struct write_opts {
   int threads;                  /* compression threads (vmdk, qcow2 -c) */
 };
 
-#define WRITER_RUN_IOV 64
 
-/* A writer.  Data arrives in increasing offset order; ranges never given
- * to write_data read back as zeros. */
-struct writer {
-  const struct format_ops *ops;
-  int fd;
-  const char *path;             /* the temporary file being written */
-  const char *name;             /* the final file's base name */
-  uint64_t size;                /* virtual size */
-  struct write_opts opts;
-  uint64_t bytes_written;       /* file bytes written so far */
-  void *priv;
-  /* Data output (wdata.c): a direct-I/O descriptor (-1: none), its
-   * alignment, and the contiguous writes gathered for it. */
-  int dfd;
-  size_t dio_off, dio_mem;
-  struct iovec run[WRITER_RUN_IOV];
-  int nrun;
-  uint64_t run_off, run_len;
-  uint64_t direct_bytes;        /* bytes written with direct I/O */
-  uint8_t *stage;               /* writer_seq's staging buffer */
-  size_t stage_len;
-  uint64_t stage_off;
-};
 
-/* wdata.c: bulk data output for writers.  writer_data writes len bytes of
- * buf at file offset off, directly to the device when the file system
- * allows it and the write is aligned, else through the page cache.  With
- * stable set, buf stays unchanged until writer_data_flush, so the write may
- * be gathered with the following ones.  Both report their own errors. */
-void writer_direct_open (struct writer *w);
-void writer_direct_close (struct writer *w);
-int writer_data (struct writer *w, const void *buf, size_t len, uint64_t off,
-                 bool stable);
-int writer_data_flush (struct writer *w);
-/* For writers that write their file front to back from buffers they
- * reuse: the bytes are copied and go out in large direct writes.  A write
- * that does not follow on from the last one first writes out what is
- * staged.  writer_seq_flush writes out what is staged (before ftruncate or
- * metadata writes into the same pages). */
-int writer_seq (struct writer *w, const void *buf, size_t len, uint64_t off);
-int writer_seq_flush (struct writer *w);
 
-struct format_ops {
-  const char *name;             /* winseal's name: raw, vhd, vmdk, qcow2 */
-  const char *qemu_name;        /* the name qemu and libguestfs use */
-  /* Score how well a file looks like this format: 100 for a magic number,
-   * 1 for raw, 0 for no.  head/tail are the file's first and last bytes
-   * (fewer for a short file). */
-  int (*probe) (const uint8_t *head, size_t headlen,
-                const uint8_t *tail, size_t taillen, uint64_t size);
-
-  /* Reader.  open fills img->size and img->priv (and img->backing, opened
-   * with image_open_backing). */
-  int (*open) (struct image *img);
-  void (*close) (struct image *img);
-  /* Read len bytes at off (off + len <= size).  Holes read as zeros here
-   * (or from the backing image). */
-  int (*pread) (struct image *img, void *buf, size_t len, uint64_t off);
-  /* The extent at off: its type, and its length (at most max) in *len_ret. */
-  int (*extent) (struct image *img, uint64_t off, uint64_t max,
-                 uint64_t *len_ret, enum extent_type *type_ret);
-  /* Optional: when bytes [off, off + len) of the virtual disk are stored
-   * unchanged at one place in the image file, set *file_off to it and
-   * return 1; else 0.  (The converter then maps the file instead of
-   * copying it.) */
-  int (*contiguous) (struct image *img, uint64_t off, uint64_t len,
-                     uint64_t *file_off);
-
-  /* Writer (NULL when the format is read-only here). */
-  int (*w_open) (struct writer *w);
-  int (*w_data) (struct writer *w, uint64_t off, const void *buf, size_t len);
-  int (*w_finish) (struct writer *w);
-  void (*w_free) (struct writer *w);
-  /* The virtual size the writer will produce for a requested size (for
-   * example rounded up for Azure); -1 with an error when impossible. */
-  int64_t (*w_size) (uint64_t requested, const struct write_opts *opts);
-};
-
+/* The drivers (their table is formats/format-int.h's). */
 extern const struct format_ops format_raw, format_vhd, format_vmdk, format_qcow2;
-extern const struct format_ops *const format_table[];
+const char *format_name (const struct format_ops *f);      /* raw, vhd, vmdk, qcow2 */
+const char *format_qemu_name (const struct format_ops *f); /* raw, vpc, vmdk, qcow2 */
 
-/* error.c: the library's one error function.  The default hook prints
- * "winseal: MESSAGE" on stderr; a program may install its own. */
-void format_error (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
+/* The library's errors go to this hook, one message (no "winseal: ", no
+ * newline) per error; the default prints "winseal: MESSAGE" on stderr.  A
+ * program installs its own once, before any call. */
 extern void (*format_error_hook) (const char *msg);
-/* How many errors format_error has reported (after each is out). */
-extern volatile sig_atomic_t format_errors;
-/* Report a failed read of img's file at off (errno set): "the input file
- * changed ..." when the file has shrunk since it was opened, else the
- * offset and errno.  Returns -1. */
-int read_error (struct image *img, uint64_t off);
 
 /* The format by winseal's or qemu's name, or NULL. */
 const struct format_ops *format_by_name (const char *name);
@@ -160,10 +75,6 @@ struct image *image_open_within (const char *path, const struct format_ops *fmt,
 extern char **format_allowed_dirs;
 /* Is the real path real dir itself or inside the real path dir? */
 bool path_inside (const char *real, const char *dir);
-/* For drivers: open a file a descriptor names as an extent of parent
- * (relative to parent's directory), under the same policy as backing
- * files.  Returns the fd or -1 (reported). */
-int image_open_extent (struct image *parent, const char *path);
 /* Open a host input file read-only without waiting on a FIFO and check its
  * type: a regular file (or block device when allow_blockdev), not a file
  * of procfs/sysfs.  Returns the fd (blocking again), or -1 reported as
@@ -176,11 +87,6 @@ const char *input_fd_refused (int fd, int allow_blockdev, struct stat *st_ret);
 /* "a FIFO", "a character device", ... for messages. */
 const char *file_kind (unsigned int mode);
 
-/* For drivers: open the backing image of parent (path relative to the
- * parent's directory), refusing loops and chains deeper than
- * MAX_BACKING_DEPTH. */
-struct image *image_open_backing (struct image *parent, const char *path,
-                                  const struct format_ops *fmt);
 void image_close (struct image *img);
 /* Read through the driver, the backing chain and zero-fill. */
 int image_pread (struct image *img, void *buf, size_t len, uint64_t off);
@@ -194,24 +100,6 @@ int image_extent (struct image *img, uint64_t off, uint64_t max,
  * set (ENOENT for a missing file, EINVAL for another kind of file). */
 int open_disk_file (const char *path, uint64_t *size_ret);
 
-/* Helpers for drivers. */
-/* A small cache of metadata tables (qcow2 L2 tables, VMDK grain tables)
- * read from the image file, least recently used first out. */
-#define TCACHE_SLOTS 16
-struct tcache {
-  size_t bytes;                 /* table size */
-  unsigned clock;
-  struct { uint64_t off; uint8_t *data; unsigned age; } s[TCACHE_SLOTS];
-};
-void tcache_init (struct tcache *c, size_t bytes);
-void tcache_free (struct tcache *c);
-/* The table at file offset off, read on a miss; NULL on a read error. */
-const uint8_t *tcache_get (struct tcache *c, int fd, uint64_t off);
-/* Read a hole: from the backing image, or zeros. */
-int hole_read (struct image *img, void *buf, size_t len, uint64_t off);
-int full_pread (int fd, void *buf, size_t len, uint64_t off);
-int full_pwrite (int fd, const void *buf, size_t len, uint64_t off);
-bool is_zero (const void *buf, size_t len);
 
 /* Convert an image.  The output is written to a temporary file in the
  * output's directory, fsynced and renamed over out_path only when
@@ -235,12 +123,50 @@ struct convert_result {
 int convert_image (struct image *in, const char *out_path,
                    const struct convert_opts *o, struct convert_result *r);
 /* Async-signal-safe: remove the temporary files of the conversions in
- * progress.  The library installs no SIGINT/SIGTERM/SIGHUP handler; the
- * program's handler calls this (convert_image handles SIGBUS itself). */
+ * progress.  The library installs no signal handler: the program's
+ * handlers call these.  convert_image may be called from several threads
+ * at once; each registers its temporary file for convert_abort_cleanup. */
 void convert_abort_cleanup (void);
+/* For the program's SIGBUS handler (the input is mapped: a page that cannot
+ * be read when the file shrinks raises SIGBUS): prints "winseal: INPUT:
+ * the input file changed or could not be read while being converted"
+ * (unless that was just reported) and removes the temporary files; the
+ * handler then exits. */
+void convert_sigbus (void);
 /* Remove the temporary outputs in dir that killed runs left (unlocked
  * .winseal-tmp-* files).  Returns how many. */
 int convert_clean_stale (const char *dir);
+
+/* outfmt.c: the output formats a user names (--format): vhd (fixed),
+ * vhd-dynamic, vmdk (streamOptimized), qcow2, raw. */
+const char *format_output_names (void);          /* "vhd, vhd-dynamic, ..." */
+/* The output format an output file's extension implies (.vhd, .vmdk,
+ * .qcow2, .raw/.img), or NULL. */
+const char *format_output_guess (const char *path);
+/* An output format by name (any case): its driver and variant; -1 when
+ * there is none of that name. */
+int format_output_lookup (const char *name, const struct format_ops **ops_ret,
+                          int *variant_ret);
+/* The name of the output format o writes ("vhd-dynamic", ...). */
+const char *format_output_name (const struct convert_opts *o);
+/* The usual extension (no dot) of an output format named exactly, or NULL. */
+const char *format_output_ext (const char *name);
+/* Does the output take its whole virtual size on disk (a fixed VHD)? */
+bool format_output_needs_full_size (const struct convert_opts *o);
+
+/* vhd.c: the footer at the end of a VHD file, as a checker (winseal
+ * verify) needs it: -1 when the file has none (no "conectix" cookie in
+ * its last 512 bytes) or cannot be read. */
+struct vhd_footer {
+  uint32_t disk_type;           /* 2 fixed, 3 dynamic, 4 differencing */
+  bool fixed;
+  uint64_t virtual_size;        /* "current size" */
+  uint64_t file_size;
+  bool checksum_ok;
+};
+/* The largest virtual size Azure takes (a fixed VHD of 32 TiB). */
+#define VHD_AZURE_MAX (UINT64_C (32) << 40)
+int vhd_footer_info (const char *path, struct vhd_footer *info);
 
 /* sha256.c: the SHA-256 of a file as lower-case hex. */
 int sha256_file (int fd, char hex[65]);

@@ -13,7 +13,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "format-int.h"
 
 static void
 default_hook (const char *msg)

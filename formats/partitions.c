@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "format-int.h"
 
 static uint32_t get32 (const uint8_t *p)
 { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t) p[3] << 24; }

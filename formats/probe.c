@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "format-int.h"
 
 /* Magic formats first; raw (score 1) only wins when nothing else does. */
 const struct format_ops *const format_table[] = {

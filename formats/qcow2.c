@@ -12,7 +12,7 @@
 #include <zlib.h>
 
 #include "bytes.h"
-#include "format.h"
+#include "format-int.h"
 #include "units.h"
 #include "zpipe.h"
 

@@ -6,8 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "raw.h"
+#include "format-int.h"
 
 static int
 raw_probe (const uint8_t *head, size_t headlen, const uint8_t *tail,

@@ -9,6 +9,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
-#include "format.h"
-#include "raw.h"
+#include "format-int.h"
 
 #define FOOTER 512
 #define DYNHDR 1024
@@ -464,3 +464,25 @@ const struct format_ops format_vhd = {
   .w_open = vhd_w_open, .w_data = vhd_w_data, .w_finish = vhd_w_finish,
   .w_free = vhd_w_free, .w_size = vhd_w_size,
 };
+
+int
+vhd_footer_info (const char *path, struct vhd_footer *info)
+{
+  memset (info, 0, sizeof *info);
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* never waits on a FIFO */
+  if (fd == -1)
+    return -1;
+  off_t end = lseek (fd, 0, SEEK_END);
+  uint8_t f[FOOTER];
+  int ok = end >= FOOTER && full_pread (fd, f, FOOTER, end - FOOTER) == 0
+           && memcmp (f + F_COOKIE, "conectix", 8) == 0;
+  close (fd);
+  if (!ok)
+    return -1;
+  info->disk_type = rd_be32 (f + F_TYPE);
+  info->virtual_size = rd_be64 (f + F_CUR_SIZE);
+  info->file_size = (uint64_t) end;
+  info->checksum_ok = rd_be32 (f + F_CHECKSUM) == vhd_checksum (f, FOOTER, F_CHECKSUM);
+  info->fixed = info->disk_type == TYPE_FIXED;
+  return 0;
+}

@@ -21,8 +21,7 @@
 #include <zlib.h>
 
 #include "bytes.h"
-#include "format.h"
-#include "raw.h"
+#include "format-int.h"
 #include "units.h"
 #include "zpipe.h"
 

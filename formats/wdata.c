@@ -27,7 +27,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "format-int.h"
 
 #define RUN_MAX (8u << 20)      /* bytes gathered into one direct write */
 #define STAGE (4u << 20)        /* bytes staged for one sequential write */

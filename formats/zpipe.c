@@ -9,7 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "format.h"
+#include "format-int.h"
 #include "zpipe.h"
 
 #define BATCH 16                /* units per job */

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hive.h"
-#include "regedit.h"
-#include "secdesc.h"
-#include "sam.h"
-#include "sid.h"
+#include "registry/hive.h"
+#include "registry/regedit.h"
+#include "win/secdesc.h"
+#include "registry/sam.h"
+#include "win/sid.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "formats/format.h"
 
 #define STR2(x) #x
 #define STR(x) STR2 (x)

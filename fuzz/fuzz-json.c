@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "jsonin.h"
-#include "winseal.h"
+#include "util/jsonin.h"
+#include "util/util.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

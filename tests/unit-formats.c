@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "formats/format-int.h"   /* the drivers' helpers are tested too */
 #include "unit.h"
 
 static char path[] = "/tmp/winseal-fmt.XXXXXX";

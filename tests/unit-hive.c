@@ -5,9 +5,9 @@
 #include <hivex.h>
 #include <unistd.h>
 
-#include "hive.h"
+#include "registry/hive.h"
 #include "unit.h"
-#include "winseal.h"
+#include "util/util.h"
 
 static void
 synthetic (void)

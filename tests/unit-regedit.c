@@ -7,11 +7,11 @@
 #include <hivex.h>
 #include <unistd.h>
 
-#include "hive.h"
-#include "regedit.h"
-#include "sam.h"
+#include "registry/hive.h"
+#include "registry/regedit.h"
+#include "registry/sam.h"
 #include "unit.h"
-#include "winseal.h"
+#include "util/util.h"
 
 /* Every key name below node, as "a\\b\\c" lines, sorted as walked. */
 static void

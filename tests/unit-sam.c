@@ -4,10 +4,10 @@
 
 #include <hivex.h>
 
-#include "hive.h"
-#include "sam.h"
+#include "registry/hive.h"
+#include "registry/sam.h"
 #include "unit.h"
-#include "winseal.h"
+#include "util/util.h"
 
 static void
 malformed (void)

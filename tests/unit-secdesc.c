@@ -4,10 +4,10 @@
  * ones are refused untouched; every sk cell of the real hives parses. */
 #include <config.h>
 
-#include "fsids.h"
-#include "secdesc.h"
+#include "win/sid.h"
+#include "win/secdesc.h"
 #include "unit.h"
-#include "winseal.h"
+#include "util/util.h"
 
 struct buf { uint8_t b[1024]; size_t n; };
 

@@ -1,7 +1,7 @@
 /* Unit tests: SID parsing and formatting. */
 #include <config.h>
 
-#include "sid.h"
+#include "win/sid.h"
 #include "unit.h"
 
 int

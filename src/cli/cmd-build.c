@@ -1,0 +1,229 @@
+/* winseal: `winseal build TEMPLATE.json`: the part of an Azure Image
+ * Builder template that can be done offline.  The template is checked
+ * whole before anything runs (every problem named by its field); local
+ * files are checked against their sha256Checksum; then one generalize
+ * job copies the File steps and the scripts into the image, adds the
+ * script steps to SetupComplete.cmd in template order, and writes one
+ * fixed VHD per `distribute` entry of type VHD. */
+#include <config.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guest/appliance.h"
+#include "cli/build-template.h"
+#include "cli/cli.h"
+#include "formats/format.h"
+#include "generalize/generalize.h"
+#include "job/job.h"
+#include "job/run.h"
+#include "util/json-out.h"
+#include "util/jsonin.h"
+#include "util/paths.h"
+#include "util/util.h"
+
+/* build's own option; the rest are generalize's, but for these. */
+static const struct option build_opts[] = {
+  { "skip-online-steps", no_argument, NULL, 0 },
+  { NULL, 0, NULL, 0 },
+};
+static const char *const not_for_build[] = {
+  "format", "compress", "in-place", "list-operations", "operations-pod", NULL,
+};
+
+const struct option *
+build_options (const char **short_ret)
+{
+  *short_ret = "";
+  return build_opts;
+}
+
+int
+build_option_applies (const char *generalize_option)
+{
+  for (size_t i = 0; not_for_build[i]; ++i)
+    if (!strcmp (not_for_build[i], generalize_option))
+      return 0;
+  return 1;
+}
+
+static void
+help (void)
+{
+  printf ("Usage: winseal build [OPTIONS] TEMPLATE.json [-o DIR]\n\n"
+          "Build an image from an Azure Image Builder template offline: the local\n"
+          "image named by properties.source.path is customized and generalized, and\n"
+          "each distribute entry of type VHD is written as DIR/RUNOUTPUTNAME.vhd (a\n"
+          "fixed VHD).  customize steps: File (copied into the image now, after its\n"
+          "sha256Checksum is checked), PowerShell and Shell (inline or a local\n"
+          "scriptUri; copied in now and run at first boot from SetupComplete.cmd in\n"
+          "template order; Shell lines run under cmd.exe).  WindowsRestart and\n"
+          "WindowsUpdate need the running machine: refused unless --skip-online-steps.\n"
+          "Relative paths are relative to the template's folder; the source image and\n"
+          "every local file must be in that folder or under --allow-dir DIR.\n\n"
+          "Options:\n"
+          "  -o, --output DIR           where the VHDs go (default: the current folder)\n"
+          "  --skip-online-steps        build without the WindowsRestart/WindowsUpdate steps\n"
+          "  --allow-dir DIR            the template's files may also be in DIR (repeatable)\n"
+          "  --dry-run, --json, --progress, --no-progress, and the operation options\n"
+          "                             of `winseal generalize` (see its --help)\n\n"
+          "Exit status: 0 done, 1 a bad template or another error, 2-5 as generalize.\n"
+          "See winseal(1), section BUILD TEMPLATES.\n");
+}
+
+/* Inside the appliance: the job, unless the time limit was reached while
+ * the appliance was starting. */
+static int
+build_work (guestfs_h *g, void *opaque)
+{
+  if (signals_alarm_fired ())
+    return WS_EXIT_ERROR;
+  return job_run (opaque, g, NULL);
+}
+
+int
+cmd_build (int argc, char **argv)
+{
+  /* --skip-online-steps is build's; the rest is generalize's. */
+  struct tmpl t;
+  memset (&t, 0, sizeof t);
+  char **rest = strv_push (NULL, argv[0]);
+  int nrest = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp (argv[i], "--skip-online-steps"))
+      t.skip_online = 1;
+    else {
+      rest = strv_push (rest, argv[i]);
+      nrest++;
+    }
+  }
+  struct job j;
+  int json = 0, special = 0, n = 0;
+  char **operands = NULL;
+  int r = job_parse (&j, nrest, rest, "build", &json, &special, &operands, &n);
+  if (r == 0 && special) {
+    if (special == 'h')
+      help ();
+    else
+      r = usage_error ("build", "see winseal generalize --list-operations");
+    goto out;
+  }
+  if (r == 0 && n != 1)
+    r = usage_error ("build", n == 0 ? "no template given" : "too many arguments");
+  if (r == 0 && (j.format || j.co.wopts.compress || j.in_place))
+    r = usage_error ("build", "--format, --compress and --in-place do not apply: a VHD "
+                     "distribute entry is a fixed VHD");
+  if (r)
+    goto out;
+  t.path = operands[0];
+  const char *dir = j.output ? j.output : ".";
+  struct stat st;
+  if (stat (dir, &st) == -1 || !S_ISDIR (st.st_mode)) {
+    r = usage_error ("build", "-o %s: not a folder", dir);
+    goto out;
+  }
+  if (load_template (&t) == -1) {
+    r = WS_EXIT_ERROR;
+    goto out;
+  }
+  size_t nscripts = 0;
+  for (size_t i = 0; i < t.nsteps; ++i)
+    nscripts += t.steps[i].kind == S_POWERSHELL || t.steps[i].kind == S_SHELL;
+  if (nscripts && !op_enabled (&j.sel, "setupcomplete")) {
+    r = usage_error ("build", "the template's PowerShell and Shell steps run from "
+                     "SetupComplete.cmd: the setupcomplete operation must stay enabled");
+    goto out;
+  }
+
+  /* The job: the template's source, outputs, files and first-boot lines. */
+  j.image = t.source;
+  j.infmt = t.infmt;
+  j.co.size = t.disk_size;
+  for (size_t i = 0; i < t.nouts; ++i) {
+    const char *nm = t.outs[i].name;
+    size_t l = strlen (nm);
+    t.outs[i].path = l > 4 && !strcasecmp (nm + l - 4, ".vhd") ? ws_asprintf ("%s/%s", dir, nm)
+                                                                : ws_asprintf ("%s/%s.vhd", dir, nm);
+    if (i == 0)
+      j.output = t.outs[0].path;
+    else
+      j.more_outputs = strv_push (j.more_outputs, t.outs[i].path);
+  }
+  j.format = "vhd";
+  struct guest_file *files = ws_malloc ((t.nsteps + 1) * sizeof *files);
+  size_t nf = 0;
+  for (size_t i = 0; i < t.nsteps; ++i) {
+    struct step *s = &t.steps[i];
+    if (s->kind == S_FILE)
+      files[nf++] = (struct guest_file) { s->host, s->dest };
+    else if (s->kind != S_ONLINE)
+      files[nf++] = (struct guest_file) { s->host, s->script };
+  }
+  j.o.files = files;
+  j.o.n_files = nf;
+  char **lines = first_boot_lines (&t);
+  size_t own_lines = lines ? count_strings (lines) : 0;
+  char **user_lines = j.o.firstboot;    /* the build's steps go first */
+  for (size_t i = 0; user_lines && user_lines[i]; ++i)
+    lines = strv_push (lines, user_lines[i]);
+  free (user_lines);
+  j.o.firstboot = lines;
+  for (size_t i = 0; i < t.nsteps; ++i)
+    if (t.steps[i].kind == S_ONLINE)
+      ws_warning ("%s: customize step %zu (%s) is not done: it needs the running machine",
+                  t.path, i + 1, t.steps[i].type);
+
+  r = job_check_options (&j, "build");
+  if (r == 0)
+    r = job_prepare (&j);
+  if (r == 0) {
+    /* The appliance part has the template's time limit; writing the
+     * outputs is not interrupted (it cannot hang). */
+    signals_alarm ((unsigned) t.timeout * 60);
+    job_phase (&j, "launching the appliance");
+    r = run_appliance (&j.disk, 1, RUN_SHUTDOWN_MUST, j.image, build_work, &j, NULL);
+    int timed_out = signals_alarm_cancel ();
+    if (timed_out) {
+      ws_error ("%s: the build took longer than buildTimeoutInMinutes (%d); stopped, "
+                "nothing written", t.path, t.timeout);
+      r = WS_EXIT_ERROR;
+    }
+  }
+  if (r == 0)
+    r = job_finish (&j);
+  if (r == 0) {
+    json_object *rep = job_report (&j);
+    json_object_object_add (rep, "build", build_report (&t));
+    if (json)
+      json_print (rep);
+    else {
+      job_print_text (rep, j.o.dry_run);
+      for (size_t i = 0; i < t.nsteps; ++i)
+        printf ("step %-2zu %-14s %s\n", i + 1, t.steps[i].type,
+                t.steps[i].kind == S_FILE ? t.steps[i].dest
+                : t.steps[i].kind == S_ONLINE ? "(skipped: needs the running machine)"
+                : t.steps[i].script);
+      for (size_t i = 1; i < t.nouts && !j.o.dry_run; ++i)
+        printf ("%-14s %s\n", "output", t.outs[i].path);
+    }
+  }
+  free (files);
+  j.o.files = NULL;
+  for (size_t i = 0; i < own_lines; ++i)
+    free (j.o.firstboot[i]);
+ out:
+  free (j.more_outputs);
+  j.more_outputs = NULL;
+  job_free (&j);
+  free_template (&t);
+  free (rest);
+  return r;
+}

@@ -1,0 +1,215 @@
+/* winseal: `winseal verify IMAGE`: check an image against every enabled
+ * operation's postcondition and, for a VHD, the Azure rules. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "guest/appliance.h"
+#include "guest/precheck.h"
+#include "cli/cli.h"
+#include "formats/format.h"
+#include "generalize/generalize.h"
+#include "job/run.h"
+#include "util/json-out.h"
+#include "util/paths.h"
+#include "util/util.h"
+
+enum { O_OLD = 256, O_KEEP, O_OPS, O_ENABLE, O_DISABLE, O_INFMT, O_JSON };
+#define VERIFY_SHORT "vx"
+static const struct option verify_opts[] = {
+  { "help", no_argument, NULL, 'h' },
+  { "old-sid", required_argument, NULL, O_OLD },
+  { "keep-profile", required_argument, NULL, O_KEEP },
+  { "operations", required_argument, NULL, O_OPS },
+  { "enable", required_argument, NULL, O_ENABLE },
+  { "disable", required_argument, NULL, O_DISABLE },
+  { "input-format", required_argument, NULL, O_INFMT },
+  { "json", no_argument, NULL, O_JSON },
+  { "allow-dir", required_argument, NULL, 'A' },
+  { "verbose", no_argument, NULL, 'v' },
+  { "trace", no_argument, NULL, 'x' },
+  { NULL, 0, NULL, 0 },
+};
+
+const struct option *
+verify_options (const char **short_ret)
+{
+  *short_ret = VERIFY_SHORT;
+  return verify_opts;
+}
+
+static void
+help (void)
+{
+  printf ("Usage: winseal verify [OPTIONS] IMAGE\n\n"
+          "Check a generalized image (opened read-only): every enabled operation's\n"
+          "postcondition, and for a VHD file the Azure rules (fixed, virtual size a\n"
+          "whole number of MiB, file = size + 512 bytes).  Exit 0 when all hold, 1\n"
+          "otherwise, with one line per failed check.\n\n"
+          "Options:\n"
+          "  --old-sid SID              the SID before generalize: must be in no hive\n"
+          "  --keep-profile NAME        a profile that was kept on purpose (repeatable)\n"
+          "  --operations A,B, --enable OP, --disable OP\n"
+          "                             which postconditions to check (as generalize)\n"
+          "  --input-format FMT         raw, vhd, vmdk or qcow2 (default: probed)\n"
+          "  --allow-dir DIR            backing files may also be in DIR (repeatable)\n"
+          "  --json                     print the result as JSON\n"
+          "  --help                     show this help\n");
+}
+
+/* The Azure rules for a VHD file; failures recorded in arr. */
+static void
+azure_checks (const char *path, json_object *arr)
+{
+  struct vhd_footer v;
+  if (vhd_footer_info (path, &v) == -1) {
+    json_object_array_add (arr, json_object_new_string ("azure: no VHD footer at the end of the file"));
+    return;
+  }
+  char msg[160];
+  if (!v.checksum_ok)
+    json_object_array_add (arr, json_object_new_string ("azure: the VHD footer's checksum is wrong"));
+  if (!v.fixed) {
+    snprintf (msg, sizeof msg, "azure: the VHD is of type %u, Azure takes fixed VHDs (type 2) only",
+              v.disk_type);
+    json_object_array_add (arr, json_object_new_string (msg));
+  }
+  if (v.virtual_size % (1 << 20)) {
+    snprintf (msg, sizeof msg, "azure: virtual size %" PRIu64 " is not a whole number of MiB",
+              v.virtual_size);
+    json_object_array_add (arr, json_object_new_string (msg));
+  }
+  if (v.fixed && v.file_size != v.virtual_size + 512) {
+    snprintf (msg, sizeof msg, "azure: file size %" PRIu64 " is not the virtual size + 512",
+              v.file_size);
+    json_object_array_add (arr, json_object_new_string (msg));
+  }
+  if (v.virtual_size > VHD_AZURE_MAX) {
+    snprintf (msg, sizeof msg, "azure: virtual size %" PRIu64 " is over 32 TiB", v.virtual_size);
+    json_object_array_add (arr, json_object_new_string (msg));
+  }
+}
+
+struct verify_work {
+  const char *image;
+  struct gen_opts *o;
+  struct op_selection *sel;
+  int started;                  /* gen is to be ended */
+  struct gen gen;
+};
+
+/* Inside the appliance: every enabled operation's check, read-only. */
+static int
+verify_work (guestfs_h *g, void *opaque)
+{
+  struct verify_work *vw = opaque;
+  struct windows w;
+  int r = windows_find (g, vw->image, NULL, 1, &w);
+  if (r == 0) {
+    vw->started = 1;
+    if (gen_begin (&vw->gen, &w, vw->o, 1) == -1 || gen_load_hives (&vw->gen) == -1
+        || gen_run (&vw->gen, vw->sel) == -1)
+      r = WS_EXIT_ERROR;
+  }
+  windows_close (&w);
+  vw->gen.w = NULL;             /* w is gone */
+  return r;
+}
+
+int
+cmd_verify (int argc, char **argv)
+{
+  struct gen_opts o = { .persist_devices = 1 };
+  struct op_selection sel;
+  const char *infmt = NULL;
+  int c, json = 0;
+
+  operations_validate ();
+  op_selection_default (&sel);
+  int idx = 0;
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, VERIFY_SHORT, verify_opts, &idx)) != -1) {
+    switch (c) {
+    case 'h': help (); return 0;
+    case O_OLD:
+      if (sid_parse (optarg, &o.old_sid) == -1 || !sid_is_machine_domain (&o.old_sid))
+        return usage_error ("verify", "--old-sid: '%s' is not a machine SID S-1-5-21-X-Y-Z", optarg);
+      o.have_old_sid = 1;
+      break;
+    case O_KEEP: o.keep_profiles = strv_push (o.keep_profiles, optarg); break;
+    case O_OPS: case O_ENABLE: case O_DISABLE:
+      if (op_selection_option (&sel, verify_opts[idx].name, optarg) == -1)
+        return WS_EXIT_ERROR;
+      break;
+    case O_INFMT: infmt = optarg; break;
+    case O_JSON: json = 1; break;
+    case 'A':
+      if (ws_allow_dir (optarg) == -1)
+        return WS_EXIT_ERROR;
+      break;
+    case 'v': ws_globals.verbose = 1; break;
+    case 'x': ws_globals.trace = 1; break;
+    case ':':
+      return usage_error ("verify", "option '%s' needs a value", argv[optind - 1]);
+    default:
+      return usage_error ("verify", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc - 1)
+    return usage_error ("verify", optind >= argc ? "no image given" : "too many arguments");
+  const char *image = argv[optind];
+  const char *qfmt;
+  if (input_format_qemu ("verify", infmt, &qfmt) == -1)
+    return WS_EXIT_ERROR;
+  int r = disk_precheck (image, &qfmt);
+  if (r)
+    return r;
+  struct disk d = { image, qfmt, 1 };
+  struct verify_work vw = { .image = image, .o = &o, .sel = &sel };
+  r = run_appliance (&d, 1, RUN_SHUTDOWN_IGNORE, image, verify_work, &vw, NULL);
+  free (o.keep_profiles);
+  struct gen *gen = &vw.gen;
+  if (r) {
+    if (vw.started)
+      gen_end (gen);
+    return r;
+  }
+
+  json_object *azure = json_object_new_array ();
+  if (strcmp (qfmt, "vpc") == 0) {
+    azure_checks (image, azure);
+    gen->failed_checks += json_object_array_length (azure);
+  }
+  json_object_object_add (gen->report, "azure", azure);
+  jadd_str (gen->report, "image", image);
+  jadd_int (gen->report, "failed", gen->failed_checks);
+  json_object_object_add (gen->report, "warnings", json_object_get (gen->warnings));
+  if (json)
+    json_print (gen->report);
+  else {
+    json_object *ops;
+    json_object_object_get_ex (gen->report, "operations", &ops);
+    json_object_object_foreach (ops, name, op) {
+      json_object *f;
+      json_object_object_get_ex (op, "failed", &f);
+      size_t n = json_object_array_length (f);
+      for (size_t i = 0; i < n; ++i)
+        printf ("FAIL %s\n", json_object_get_string (json_object_array_get_idx (f, i)));
+      if (n == 0)
+        printf ("ok   %s\n", name);
+    }
+    for (size_t i = 0; i < json_object_array_length (azure); ++i)
+      printf ("FAIL %s\n", json_object_get_string (json_object_array_get_idx (azure, i)));
+    if (strcmp (qfmt, "vpc") == 0 && json_object_array_length (azure) == 0)
+      printf ("ok   azure\n");
+    printf ("%s: %d check%s failed\n", image, gen->failed_checks,
+            gen->failed_checks == 1 ? "" : "s");
+  }
+  r = gen->failed_checks ? WS_EXIT_ERROR : 0;
+  gen_end (gen);
+  return r;
+}

@@ -1,0 +1,831 @@
+/* winseal: the generalize / verify session on one mounted Windows: hives
+ * copied to the host and checked before anything changes, guest file
+ * edits that honour --dry-run, the report, and the final commit (commit
+ * to a host copy, verify it re-opens, upload, empty the logs). */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guest/appliance.h"
+#include "generalize/generalize.h"
+#include "registry/hive.h"
+#include "util/json-out.h"
+#include "registry/regedit.h"
+#include "util/util.h"
+
+static const char *const system_hives[] = { "SYSTEM", "SOFTWARE", "SAM", "SECURITY", "DEFAULT", NULL };
+
+/* ---- report ---- */
+
+static char *
+vfmt (const char *fmt, va_list ap)
+{
+  char *s;
+  if (vasprintf (&s, fmt, ap) == -1)
+    abort ();
+  return s;
+}
+
+void
+gen_change (struct gen *g, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *s = vfmt (fmt, ap);
+  va_end (ap);
+  if (g->changes)
+    json_object_array_add (g->changes, json_object_new_string (s));
+  free (s);
+}
+
+void
+gen_warn (struct gen *g, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *s = vfmt (fmt, ap);
+  va_end (ap);
+  json_object_array_add (g->warnings, json_object_new_string (s));
+  ws_warning ("%s", s);
+  free (s);
+}
+
+void
+gen_fail (struct gen *g, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *s = vfmt (fmt, ap);
+  va_end (ap);
+  g->failed_checks++;
+  if (g->changes)
+    json_object_array_add (g->changes, json_object_new_string (s));
+  free (s);
+}
+
+/* ---- hives ---- */
+
+static struct ghive *
+add_hive (struct gen *g, const char *label, const char *guest_path, int user)
+{
+  g->hives = ws_realloc (g->hives, (g->nhives + 1) * sizeof *g->hives);
+  struct ghive *gh = &g->hives[g->nhives];
+  memset (gh, 0, sizeof *gh);
+  gh->label = ws_strdup (label);
+  gh->guest_path = ws_strdup (guest_path);
+  gh->local = ws_asprintf ("%s/hive%zu", g->tmpdir, g->nhives);
+  gh->user = user;
+  g->nhives++;
+  return gh;
+}
+
+struct ghive *
+gen_ghive (struct gen *g, const char *name)
+{
+  for (size_t i = 0; i < g->nhives; ++i)
+    if (strcmp (g->hives[i].label, name) == 0)
+      return &g->hives[i];
+  return NULL;
+}
+
+hive_h *
+gen_ghive_handle (struct gen *g, struct ghive *gh)
+{
+  (void) g;
+  if (!gh)
+    return NULL;
+  if (!gh->h) {
+    gh->h = hivex_open (gh->local, g->verify ? 0 : HIVEX_OPEN_WRITE);
+    if (!gh->h)
+      ws_error ("%s hive (%s): cannot be parsed: %s", gh->label, gh->guest_path,
+                strerror (errno));
+  }
+  return gh->h;
+}
+
+hive_h *
+gen_hive (struct gen *g, const char *name)
+{
+  struct ghive *gh = gen_ghive (g, name);
+  if (!gh) {
+    ws_error ("%s: the %s hive was not found", g->w->image, name);
+    return NULL;
+  }
+  return gen_ghive_handle (g, gh);
+}
+
+void
+gen_hive_changed (struct gen *g, struct ghive *gh)
+{
+  (void) g;
+  gh->changed = 1;
+}
+
+int
+gen_hive_flush (struct gen *g, struct ghive *gh)
+{
+  (void) g;
+  if (!gh->h)
+    return 0;
+  int r = 0;
+  if (gh->changed && !g->verify) {
+    CLEANUP_FREE char *tmp = ws_strconcat (gh->local, ".new", NULL);
+    if (hivex_commit (gh->h, tmp, 0) == -1 || rename (tmp, gh->local) == -1) {
+      ws_error ("%s hive: cannot commit the edited copy: %s", gh->label, strerror (errno));
+      r = -1;
+    }
+  }
+  hivex_close (gh->h);
+  gh->h = NULL;
+  return r;
+}
+
+/* Does a hive log hold entries the hive lacks?  A log whose first entry
+ * ("HvLE" at 512) has a sequence number at or past the hive's secondary
+ * sequence number, or an old-format ("DIRT") log, holds data. */
+static int
+log_holds_data (struct gen *g, const char *guest_hive, int i, const struct hive_state *st,
+                char **which_ret)
+{
+  CLEANUP_FREE char *lp = ws_asprintf ("%s.LOG%d", guest_hive, i);
+  CLEANUP_FREE char *rp = guestfs_case_sensitive_path (g->g, lp);
+  if (!rp || win_filesize (g->w, rp) < 1024)
+    return 0;
+  size_t len = 0;
+  CLEANUP_FREE char *b = guestfs_pread (g->g, rp, 64, 512, &len);
+  if (!b || len < 16)
+    return 0;
+  const uint8_t *p = (const uint8_t *) b;
+  int data = (memcmp (p, "HvLE", 4) == 0 && le32 (p + 12) >= st->seq2)
+             || memcmp (p, "DIRT", 4) == 0;
+  if (data)
+    *which_ret = ws_strdup (rp);
+  return data;
+}
+
+/* Download a hive and check its state. */
+static int
+fetch_hive (struct gen *g, struct ghive *gh)
+{
+  if (guestfs_download (g->g, gh->guest_path, gh->local) == -1) {
+    ws_error ("%s: cannot copy the %s hive (%s): %s", g->w->image, gh->label,
+              gh->guest_path, appliance_error (g->g));
+    return -1;
+  }
+  struct hive_state st;
+  if (hive_file_state (gh->local, &st) == -1) {
+    ws_error ("%s: the %s hive (%s) is not a registry hive", g->w->image, gh->label,
+              gh->guest_path);
+    return -1;
+  }
+  if (st.dirty && !g->verify) {
+    for (int i = 1; i <= 2; ++i) {
+      CLEANUP_FREE char *which = NULL;
+      if (log_holds_data (g, gh->guest_path, i, &st, &which)) {
+        ws_error ("%s: the %s hive (%s) is dirty and %s holds changes that are not in "
+                  "the hive; winseal does not replay hive logs yet — boot Windows and "
+                  "shut it down cleanly first", g->w->image, gh->label, gh->guest_path,
+                  which);
+        return -1;
+      }
+    }
+    gen_warn (g, "the %s hive (%s) is dirty but its logs hold nothing newer; it is "
+              "edited and written back clean", gh->label, gh->guest_path);
+  }
+  /* libhivex must be able to read it, and so must the raw editor. */
+  hive_h *h = hivex_open (gh->local, 0);
+  if (!h) {
+    ws_error ("%s: the %s hive (%s) is corrupt: libhivex cannot parse it (%s)",
+              g->w->image, gh->label, gh->guest_path, strerror (errno));
+    return -1;
+  }
+  hivex_close (h);
+  return 0;
+}
+
+/* Add and fetch the NTUSER.DAT and UsrClass.dat of the profile in dir
+ * (a mounted path), labelled with its directory name. */
+static int
+add_profile_hives (struct gen *g, const char *dir, const char *sid)
+{
+  static const char *const files[] = { "NTUSER.DAT", "AppData/Local/Microsoft/Windows/UsrClass.dat" };
+  const char *base = strrchr (dir, '/') ? strrchr (dir, '/') + 1 : dir;
+  for (int f = 0; f < 2; ++f) {
+    CLEANUP_FREE char *rel = ws_strconcat (dir + 1, "/", files[f], NULL);
+    CLEANUP_FREE char *path = win_path (g->w, rel);
+    if (!win_is_file (g->w, path))
+      continue;
+    CLEANUP_FREE char *label = ws_asprintf ("%s of %s", f ? "UsrClass.dat" : "NTUSER.DAT", base);
+    struct ghive *gh = add_hive (g, label, path, 1);
+    gh->profile_sid = sid ? ws_strdup (sid) : NULL;
+    if (fetch_hive (g, gh) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+int
+gen_profile_kept (struct gen *g, const struct sid *s, const char *dir_name)
+{
+  if (s->count == 5 && s->sub[4] == 500)        /* the built-in Administrator */
+    return 1;
+  for (size_t i = 0; g->o->keep_profiles && g->o->keep_profiles[i]; ++i)
+    if (strcasecmp (g->o->keep_profiles[i], dir_name) == 0)
+      return 1;
+  return 0;
+}
+
+int
+gen_profile_dir (struct gen *g, const char *sidstr, const char *pip, char **dir_ret,
+                 const char **why_ret)
+{
+  *dir_ret = NULL;
+  *why_ret = NULL;
+  /* Windows writes no "." or ".." into a ProfileImagePath. */
+  for (const char *p = pip; *p; ) {
+    size_t n = strcspn (p, "\\/");
+    if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+      *why_ret = "holds a \".\" or \"..\" component";
+      return -1;
+    }
+    p += n;
+    p += strspn (p, "\\/");
+  }
+  const char *why;
+  char *dir = win_map_path (g->w, pip, &why);
+  if (!dir) {
+    /* Another drive is a profile kept where it is; anything else is a
+     * path winseal will not act on. */
+    int other_drive = pip[0] && pip[1] == ':' && pip[0] != 'C' && pip[0] != 'c';
+    if (other_drive)
+      return 0;
+    *why_ret = why;
+    return -1;
+  }
+  why = win_profile_dir_refused (g->w, dir);
+  /* Profiles live in the profiles folder (ProfilesDirectory). */
+  hive_h *sw = why ? NULL : gen_hive (g, "SOFTWARE");
+  hive_node_h pl = sw ? hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion\\ProfileList") : 0;
+  CLEANUP_FREE char *pd = pl ? hive_get_string (sw, pl, "ProfilesDirectory") : NULL;
+  CLEANUP_FREE char *pdir = win_map_path (g->w, pd ? pd : "%SystemDrive%\\Users", NULL);
+  size_t pl_len = pdir ? strlen (pdir) : 0;
+  if (!why && pdir && !(strncasecmp (dir, pdir, pl_len) == 0 && dir[pl_len] == '/'
+                        && dir[pl_len + 1])) {
+    static __thread char buf[128];
+    snprintf (buf, sizeof buf, "is outside the profiles folder (%.80s)", pd ? pd : "%SystemDrive%\\Users");
+    why = buf;
+  }
+  if (why) {
+    *why_ret = why;
+    free (dir);
+    return -1;
+  }
+  *dir_ret = dir;
+  return 1;
+}
+
+const char *
+gen_profile_base (const char *winpath)
+{
+  const char *b = strrchr (winpath, '\\');
+  return b ? b + 1 : winpath;
+}
+
+/* The hives of every local profile in ProfileList whose directory is on
+ * the Windows volume, and of the Default profile.  Every profile the
+ * profile-cleanup operation would remove is checked here, before anything
+ * changes: one whose ProfileImagePath leads out of the volume, to its
+ * root, a system folder or a built-in profile is refused by name and the
+ * run stops (nothing is deleted). */
+static int
+load_user_hives (struct gen *g)
+{
+  hive_h *sw = gen_hive (g, "SOFTWARE");
+  if (!sw)
+    return -1;
+  const struct op_selection *sel = g->plan ? g->plan : g->sel;
+  int cleanup = !sel || op_enabled (sel, "profile-cleanup");
+  int refused = 0;
+  hive_node_h pl = hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion\\ProfileList");
+  CLEANUP_FREE hive_node_h *kids = pl ? hivex_node_children (sw, pl) : NULL;
+  for (size_t i = 0; kids && kids[i]; ++i) {
+    CLEANUP_FREE char *sid = hivex_node_name (sw, kids[i]);
+    CLEANUP_FREE char *pip = hive_get_string (sw, kids[i], "ProfileImagePath");
+    struct sid s;
+    if (!sid || !pip || sid_parse (sid, &s) == -1 || s.count != 5 || s.sub[0] != 21)
+      continue;
+    if (cleanup && !gen_profile_kept (g, &s, gen_profile_base (pip))) {
+      CLEANUP_FREE char *rdir = NULL;
+      const char *why;
+      if (gen_profile_dir (g, sid, pip, &rdir, &why) == -1) {
+        const char *b = gen_profile_base (pip);
+        ws_error ("%s: profile %s: its ProfileImagePath \"%s\" %s; refused (nothing "
+                  "was changed; --keep-profile %s leaves the profile alone)", g->w->image,
+                  sid, pip, why, b[0] ? b : "NAME");
+        refused++;
+        continue;
+      }
+    }
+    /* Hives are read (and their SIDs rewritten) where the profile is. */
+    CLEANUP_FREE char *dir = win_map_path (g->w, pip, NULL);
+    if (dir && win_is_dir (g->w, dir) && add_profile_hives (g, dir, sid) == -1)
+      return -1;
+  }
+  if (refused)
+    return -1;
+  CLEANUP_FREE char *def = win_path (g->w, "Users/Default");
+  if (win_is_dir (g->w, def) && add_profile_hives (g, def, NULL) == -1)
+    return -1;
+  return 0;
+}
+
+int
+gen_load_hives (struct gen *g)
+{
+  for (size_t i = 0; system_hives[i]; ++i) {
+    CLEANUP_FREE char *rel = ws_strconcat ("System32/config/", system_hives[i], NULL);
+    CLEANUP_FREE char *path = win_sysroot_path (g->w, rel);
+    if (!win_is_file (g->w, path)) {
+      if (strcmp (system_hives[i], "DEFAULT") == 0) {
+        gen_warn (g, "the DEFAULT hive is missing (%s)", path);
+        continue;
+      }
+      ws_error ("%s: the %s hive is missing (%s)", g->w->image, system_hives[i], path);
+      return -1;
+    }
+    struct ghive *gh = add_hive (g, system_hives[i], path, 0);
+    if (fetch_hive (g, gh) == -1)
+      return -1;
+  }
+  return load_user_hives (g);
+}
+
+int
+gen_begin (struct gen *g, struct windows *w, const struct gen_opts *o, int verify)
+{
+  memset (g, 0, sizeof *g);
+  g->w = w;
+  g->g = w->g;
+  g->o = o;
+  g->verify = verify;
+  g->tmpdir = ws_mkdtemp ();
+  if (!g->tmpdir)
+    return -1;
+  g->report = json_object_new_object ();
+  g->warnings = json_object_new_array ();
+  g->files_written = json_object_new_array ();
+  return 0;
+}
+
+void
+gen_end (struct gen *g)
+{
+  free (g->removed_rids);
+  g->removed_rids = NULL;
+  for (size_t i = 0; i < g->n_task_copies; ++i) {
+    free (g->task_copies[i].path);
+    free (g->task_copies[i].task_path);
+    free (g->task_copies[i].data);
+  }
+  free (g->task_copies);
+  g->task_copies = NULL;
+  g->n_task_copies = 0;
+  for (size_t i = 0; i < g->nhives; ++i) {
+    struct ghive *gh = &g->hives[i];
+    if (gh->h)
+      hivex_close (gh->h);
+    free (gh->label);
+    free (gh->guest_path);
+    free (gh->local);
+    free (gh->profile_sid);
+  }
+  free (g->hives);
+  ws_rmtree (g->tmpdir);
+  free (g->tmpdir);
+  free (g->computer_name);
+  json_object_put (g->report);
+  json_object_put (g->warnings);
+  json_object_put (g->files_written);
+  g->report = g->warnings = g->files_written = NULL;
+}
+
+int
+gen_run (struct gen *g, const struct op_selection *sel)
+{
+  g->sel = g->plan ? g->plan : sel;
+  json_object *ops = json_object_new_object ();
+  json_object_object_add (g->report, "operations", ops);
+  for (size_t i = 0; i < n_operations; ++i) {
+    const struct operation *op = operations[i];
+    if (!sel->enabled[i])
+      continue;
+    g->op = json_object_new_object ();
+    g->changes = json_object_new_array ();
+    jadd_str (g->op, "heading", op->heading);
+    json_object_object_add (g->op, g->verify ? "failed" : "changes", g->changes);
+    json_object_object_add (ops, op->name, g->op);
+    if (g->verify) {
+      if (op->verify)
+        op->verify (g);
+    }
+    else if (op->perform (g) == -1)
+      return -1;
+  }
+  for (size_t i = 0; i < n_operations && !g->verify; ++i) {
+    const struct operation *op = operations[i];
+    if (!sel->enabled[i] || !op->finish)
+      continue;
+    g->op = json_object_object_get (ops, op->name);
+    g->changes = json_object_object_get (g->op, "changes");
+    if (op->finish (g) == -1)
+      return -1;
+  }
+  g->op = g->changes = NULL;
+  return 0;
+}
+
+/* The report's "hives_written" list (made on first use). */
+static json_object *
+hives_written (struct gen *g)
+{
+  json_object *hv;
+  if (!json_object_object_get_ex (g->report, "hives_written", &hv)) {
+    hv = json_object_new_array ();
+    json_object_object_add (g->report, "hives_written", hv);
+  }
+  return hv;
+}
+
+int
+gen_hives_ready (struct gen *g, struct ghive ***list_ret, size_t *n_ret)
+{
+  struct ghive **list = ws_malloc ((g->nhives + 1) * sizeof *list);
+  size_t n = 0;
+  for (size_t i = 0; i < g->nhives; ++i) {
+    struct ghive *gh = &g->hives[i];
+    if (gen_hive_flush (g, gh) == -1)
+      goto fail;
+    if (!gh->changed)
+      continue;
+    if (gh->user && gh->profile_sid && !win_is_file (g->w, gh->guest_path))
+      continue;                 /* its profile was removed */
+    /* Verify the host copy before it goes anywhere near the image. */
+    struct hive_state st;
+    hive_h *h = hivex_open (gh->local, 0);
+    struct regf r;
+    const char *why = NULL;
+    int ok = h && hive_file_state (gh->local, &st) == 0 && !st.dirty
+             && regf_load (&r, gh->local, gh->label) == 0;
+    if (h)
+      hivex_close (h);
+    if (ok) {
+      ok = regf_check_lists (&r, &why) == 0;
+      regf_free (&r);
+    }
+    if (!ok) {
+      ws_error ("%s hive: the edited copy does not verify (%s); nothing was written to "
+                "the image for it", gh->label, why ? why : "does not re-open clean");
+      goto fail;
+    }
+    list[n++] = gh;
+  }
+  *list_ret = list;
+  *n_ret = n;
+  return 0;
+ fail:
+  free (list);
+  return -1;
+}
+
+void
+gen_hives_written (struct gen *g, struct ghive **list, size_t n)
+{
+  json_object *hv = hives_written (g);
+  for (size_t i = 0; i < n; ++i) {
+    json_object_array_add (hv, json_object_new_string (list[i]->guest_path));
+    if (!g->o->dry_run) {
+      list[i]->changed = 0;     /* written: a later commit (clone) skips it unless edited again */
+      list[i]->logs_emptied = 1;
+    }
+  }
+}
+
+int
+gen_commit (struct gen *g)
+{
+  struct ghive **list;
+  size_t n;
+  hives_written (g);
+  if (gen_hives_ready (g, &list, &n) == -1)
+    return -1;
+  for (size_t i = 0; i < n && !g->o->dry_run; ++i) {
+    struct ghive *gh = list[i];
+    if (guestfs_upload (g->g, gh->local, gh->guest_path) == -1) {
+      ws_error ("%s: cannot write %s: %s", g->w->image, gh->guest_path, appliance_error (g->g));
+      free (list);
+      return -1;
+    }
+    /* Stale logs must not be replayed over the edited hive (once: a
+     * later commit of the same session, as in clone, finds them empty). */
+    for (int l = 1; l <= 2 && !gh->logs_emptied; ++l) {
+      CLEANUP_FREE char *lp = ws_asprintf ("%s.LOG%d", gh->guest_path, l);
+      CLEANUP_FREE char *rp = guestfs_case_sensitive_path (g->g, lp);
+      if (rp && win_is_file (g->w, rp) && win_filesize (g->w, rp) > 0
+          && guestfs_truncate (g->g, rp) == -1) {
+        ws_error ("%s: cannot empty %s: %s", g->w->image, rp, appliance_error (g->g));
+        free (list);
+        return -1;
+      }
+    }
+  }
+  gen_hives_written (g, list, n);
+  free (list);
+  return 0;
+}
+
+/* ---- guest files ---- */
+
+int
+gen_rm_rf (struct gen *g, const char *path, int64_t *bytes_ret)
+{
+  int64_t bytes = 0;
+  if (win_is_file (g->w, path))
+    bytes = win_filesize (g->w, path);
+  else if (win_is_dir (g->w, path)) {
+    int64_t kib = guestfs_du (g->g, path);
+    bytes = kib > 0 ? kib * 1024 : 0;
+  }
+  else
+    return 0;
+  if (!g->o->dry_run && guestfs_rm_rf (g->g, path) == -1) {
+    ws_error ("%s: cannot remove %s: %s", g->w->image, path, appliance_error (g->g));
+    return -1;
+  }
+  if (bytes > 0)
+    g->bytes_freed += bytes;
+  if (bytes_ret)
+    *bytes_ret = bytes;
+  return 0;
+}
+
+int
+gen_mkdir_p (struct gen *g, const char *path)
+{
+  if (g->o->dry_run || win_is_dir (g->w, path))
+    return 0;
+  if (guestfs_mkdir_p (g->g, path) == -1) {
+    ws_error ("%s: cannot create %s: %s", g->w->image, path, appliance_error (g->g));
+    return -1;
+  }
+  return 0;
+}
+
+int
+gen_write_file (struct gen *g, const char *path, const char *content, size_t len)
+{
+  json_object_array_add (g->files_written, json_object_new_string (path));
+  if (g->o->dry_run)
+    return 0;
+  if (guestfs_write (g->g, path, content, len) == -1) {
+    ws_error ("%s: cannot write %s: %s", g->w->image, path, appliance_error (g->g));
+    return -1;
+  }
+  return 0;
+}
+
+int
+gen_place_files (struct gen *g)
+{
+  json_object *placed = json_object_new_array ();
+  json_object_object_add (g->report, "files_placed", placed);
+  for (size_t i = 0; i < g->o->n_files; ++i) {
+    const struct guest_file *f = &g->o->files[i];
+    const char *why;
+    CLEANUP_FREE char *path = win_map_path (g->w, f->dest, &why);
+    if (!path) {
+      ws_error ("%s: %s %s", g->w->image, f->dest, why);
+      return -1;
+    }
+    struct stat st;
+    if (stat (f->host, &st) == -1) {
+      ws_error ("%s: %s", f->host, strerror (errno));
+      return -1;
+    }
+    if (win_is_dir (g->w, path)) {
+      ws_error ("%s: %s is a folder in the image", g->w->image, f->dest);
+      return -1;
+    }
+    int replaced = win_is_file (g->w, path);
+    CLEANUP_FREE char *dir = ws_strdup (path);
+    char *slash = strrchr (dir, '/');
+    if (slash && slash > dir) {
+      *slash = '\0';
+      if (gen_mkdir_p (g, dir) == -1)
+        return -1;
+    }
+    if (!g->o->dry_run && guestfs_upload (g->g, f->host, path) == -1) {
+      ws_error ("%s: cannot write %s: %s", g->w->image, f->dest, appliance_error (g->g));
+      return -1;
+    }
+    json_object *o = json_object_new_object ();
+    jadd_str (o, "destination", f->dest);
+    jadd_str (o, "path", path);
+    jadd_int (o, "bytes", st.st_size);
+    jadd_bool (o, "replaced", replaced);
+    json_object_array_add (placed, o);
+    json_object_array_add (g->files_written, json_object_new_string (path));
+  }
+  return 0;
+}
+
+char *
+gen_read_file (struct gen *g, const char *path, size_t *len_ret)
+{
+  if (!win_is_file (g->w, path))
+    return NULL;
+  int64_t size = win_filesize (g->w, path);
+  if (size < 0 || size > 16 << 20) {
+    gen_warn (g, "%s is larger than 16 MiB; not read", path);
+    return NULL;
+  }
+  size_t len = 0;
+  char *r = guestfs_read_file (g->g, path, &len);
+  *len_ret = len;
+  return r;
+}
+
+/* ---- registry ---- */
+
+hive_node_h
+gen_mkkey (struct gen *g, hive_h *h, hive_node_h node, const char *path)
+{
+  (void) g;
+  CLEANUP_FREE char *copy = ws_strdup (path);
+  char *save = NULL;
+  for (char *c = strtok_r (copy, "\\", &save); c && node; c = strtok_r (NULL, "\\", &save)) {
+    hive_node_h n = hivex_node_get_child (h, node, c);
+    if (!n)
+      n = hivex_node_add_child (h, node, c);
+    node = n;
+  }
+  return node;
+}
+
+int
+gen_set_value (struct gen *g, struct ghive *gh, hive_node_h node, const char *name,
+               hive_type t, const void *data, size_t len)
+{
+  hive_h *h = gen_ghive_handle (g, gh);
+  if (!h)
+    return -1;
+  hive_set_value v = { (char *) name, t, len, (char *) data };
+  if (hivex_node_set_value (h, node, &v, 0) == -1) {
+    ws_error ("%s hive: cannot set %s: %s", gh->label, name, strerror (errno));
+    return -1;
+  }
+  gh->changed = 1;
+  return 0;
+}
+
+int
+gen_set_dword (struct gen *g, const char *hive, hive_node_h node, const char *keypath,
+               const char *name, uint32_t v)
+{
+  struct ghive *gh = gen_ghive (g, hive);
+  hive_h *h = gen_ghive_handle (g, gh);
+  if (!h)
+    return -1;
+  uint32_t old;
+  int had = hive_get_dword (h, node, name, &old) == 0;
+  if (had && old == v)
+    return 0;
+  uint8_t d[4];
+  put_le32 (d, v);
+  if (gen_set_value (g, gh, node, name, hive_t_REG_DWORD, d, 4) == -1)
+    return -1;
+  if (had)
+    gen_change (g, "%s\\%s\\%s: %" PRIu32 " -> %" PRIu32, hive, keypath, name, old, v);
+  else
+    gen_change (g, "%s\\%s\\%s: (absent) -> %" PRIu32, hive, keypath, name, v);
+  return 0;
+}
+
+int
+gen_set_string (struct gen *g, const char *hive, hive_node_h node, const char *keypath,
+                const char *name, const char *v, hive_type t)
+{
+  struct ghive *gh = gen_ghive (g, hive);
+  hive_h *h = gen_ghive_handle (g, gh);
+  if (!h)
+    return -1;
+  CLEANUP_FREE char *old = hive_get_string (h, node, name);
+  if (old && strcmp (old, v) == 0)
+    return 0;
+  size_t len;
+  CLEANUP_FREE uint8_t *u = utf8_to_utf16le (v, &len);
+  if (!u)
+    return -1;
+  u = ws_realloc (u, len + 2);
+  u[len] = u[len + 1] = 0;
+  if (gen_set_value (g, gh, node, name, t, u, len + 2) == -1)
+    return -1;
+  gen_change (g, "%s\\%s\\%s: \"%s\" -> \"%s\"", hive, keypath, name[0] ? name : "(default)",
+              old ? old : "(absent)", v);
+  return 0;
+}
+
+hive_node_h *
+gen_control_sets (struct gen *g, size_t *n_ret)
+{
+  hive_h *h = gen_hive (g, "SYSTEM");
+  *n_ret = 0;
+  if (!h)
+    return NULL;
+  int *sets, cur;
+  size_t n;
+  if (hive_control_sets (h, &sets, &n, &cur) == -1 || n == 0) {
+    ws_error ("%s: the SYSTEM hive has no control set", g->w->image);
+    return NULL;
+  }
+  hive_node_h *nodes = ws_malloc ((n + 1) * sizeof *nodes);
+  size_t k = 0;
+  for (size_t i = 0; i < n; ++i) {
+    char name[32];
+    snprintf (name, sizeof name, "ControlSet%03d", sets[i]);
+    hive_node_h cs = hivex_node_get_child (h, hivex_root (h), name);
+    if (cs)
+      nodes[k++] = cs;
+  }
+  free (sets);
+  nodes[k] = 0;
+  *n_ret = k;
+  return nodes;
+}
+
+int
+gen_set_all_sets (struct gen *g, const char *key, int create, const char *name,
+                  hive_type t, const char *sz, uint32_t dword)
+{
+  size_t n;
+  CLEANUP_FREE hive_node_h *sets = gen_control_sets (g, &n);
+  hive_h *h = gen_hive (g, "SYSTEM");
+  if (!sets || !h)
+    return -1;
+  for (size_t i = 0; i < n; ++i) {
+    hive_node_h k = hive_walk (h, sets[i], key);
+    if (!k && create)
+      k = gen_mkkey (g, h, sets[i], key);
+    if (!k) {
+      if (create)
+        return -1;
+      continue;
+    }
+    CLEANUP_FREE char *cs = hivex_node_name (h, sets[i]);
+    CLEANUP_FREE char *kp = ws_strconcat (cs, "\\", key, NULL);
+    int r = t == hive_t_REG_DWORD ? gen_set_dword (g, "SYSTEM", k, kp, name, dword)
+                                  : gen_set_string (g, "SYSTEM", k, kp, name, sz, t);
+    if (r == -1)
+      return -1;
+  }
+  return 0;
+}
+
+void
+gen_check_dword_all_sets (struct gen *g, const char *op, const char *key, const char *name,
+                          uint32_t v)
+{
+  size_t n;
+  CLEANUP_FREE hive_node_h *sets = gen_control_sets (g, &n);
+  hive_h *h = gen_hive (g, "SYSTEM");
+  if (!sets || !h) {
+    gen_fail (g, "%s: no control set", op);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    hive_node_h k = hive_walk (h, sets[i], key);
+    uint32_t d;
+    if (!k || hive_get_dword (h, k, name, &d) == -1 || d != v) {
+      CLEANUP_FREE char *cs = hivex_node_name (h, sets[i]);
+      gen_fail (g, "%s: %s\\%s\\%s is not %" PRIu32, op, cs, key, name, v);
+    }
+  }
+}
+
+/* Best knowledge of what a generalize pass leaves in SYSTEM\Setup
+ * (community reports, not Microsoft documentation; DESIGN.md §4). */
+const struct reseal_value reseal_values[] = {
+  { "Setup", "CmdLine", hive_t_REG_SZ, "oobe\\windeploy.exe", 0 },
+  { "Setup", "SetupType", hive_t_REG_DWORD, NULL, 2 },
+  { "Setup", "SystemSetupInProgress", hive_t_REG_DWORD, NULL, 1 },
+  { "Setup", "OOBEInProgress", hive_t_REG_DWORD, NULL, 1 },
+  { "Setup", "SetupPhase", hive_t_REG_DWORD, NULL, 4 },
+  { "Setup\\Status\\SysprepStatus", "GeneralizationState", hive_t_REG_DWORD, NULL, 7 },
+  { "Setup\\Status\\SysprepStatus", "CleanupState", hive_t_REG_DWORD, NULL, 2 },
+};
+const size_t n_reseal_values = sizeof reseal_values / sizeof reseal_values[0];

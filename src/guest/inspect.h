@@ -1,0 +1,15 @@
+/* winseal: inspection of a mounted Windows into a report (JSON object). */
+#ifndef WINSEAL_INSPECT_H
+#define WINSEAL_INSPECT_H
+
+#include <json-c/json.h>
+
+#include "guest/windows.h"
+
+/* Build the inspection report of w (read-only).  Hives are downloaded into
+ * tmpdir.  Returns a new json_object (caller puts) or NULL on error. */
+json_object *inspect_windows (struct windows *w, const char *tmpdir);
+/* Print a report for people. */
+void inspect_print_text (json_object *r);
+
+#endif

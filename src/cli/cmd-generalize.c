@@ -47,6 +47,7 @@ help (void)
           "                             IMAGE's directory; repeatable)\n\n"
           "Operations:\n"
           "  --list-operations          list them and exit\n"
+          "  --operations-pod           print the manual's OPERATIONS section (POD) and exit\n"
           "  --operations A,B,...       run only these\n"
           "  --enable OP, --disable OP  add or remove one\n\n"
           "Operation options:\n"

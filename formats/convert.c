@@ -328,7 +328,7 @@ convert_image (struct image *in, const char *out_path,
   fchmod (fd, 0644);
 
   struct writer w = {
-    .ops = fmt, .fd = fd, .path = tmp, .name = base, .size = (uint64_t) vsize,
+    .ops = fmt, .fd = fd, .path = tmp, .name = base, .out_path = out_path, .size = (uint64_t) vsize,
     .opts = o->wopts,
   };
   writer_direct_open (&w);
@@ -406,11 +406,11 @@ convert_image (struct image *in, const char *out_path,
       || writer_seq_flush (&w) == -1)
     goto out;
   if (fsync (fd) == -1) {
-    format_error ("%s: fsync: %s", tmp, strerror (errno));
+    format_error ("%s: fsync: %s", out_path, strerror (errno));
     goto out;
   }
   if (o->checksum && sha256_file (fd, r->sha256) == -1) {
-    format_error ("%s: cannot read back for the checksum: %s", tmp, strerror (errno));
+    format_error ("%s: cannot read back for the checksum: %s", out_path, strerror (errno));
     goto out;
   }
   if (fstat (fd, &sb) == 0)

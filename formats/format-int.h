@@ -63,6 +63,7 @@ struct writer {
   int fd;
   const char *path;             /* the temporary file being written */
   const char *name;             /* the final file's base name */
+  const char *out_path;         /* the final file, for messages */
   uint64_t size;                /* virtual size */
   struct write_opts opts;
   uint64_t bytes_written;       /* file bytes written so far */
@@ -79,6 +80,15 @@ struct writer {
   size_t stage_len;
   uint64_t stage_off;
 };
+
+/* The output a writer's messages name: the final path (the temporary
+ * file is an implementation detail), or the file written when there is
+ * none (unit tests). */
+static inline const char *
+writer_display (const struct writer *w)
+{
+  return w->out_path ? w->out_path : w->path;
+}
 
 /* wdata.c: bulk data output for writers.  writer_data writes len bytes of
  * buf at file offset off, directly to the device when the file system

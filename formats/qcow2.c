@@ -382,7 +382,7 @@ struct qw {
 static int
 qw_err (struct writer *w, const char *what)
 {
-  format_error ("%s: %s: %s", w->path, what, strerror (errno));
+  format_error ("%s: %s: %s", writer_display (w), what, strerror (errno));
   return -1;
 }
 

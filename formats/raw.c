@@ -104,7 +104,7 @@ raw_w_finish (struct writer *w)
   /* Sized at the end: writing into a file already extended over holes is
    * slower on some file systems than extending it. */
   if (ftruncate (w->fd, (off_t) w->size) == -1) {
-    format_error ("%s: cannot size the output: %s", w->path, strerror (errno));
+    format_error ("%s: cannot size the output: %s", writer_display (w), strerror (errno));
     return -1;
   }
   return 0;

@@ -345,7 +345,7 @@ vhd_w_size (uint64_t requested, const struct write_opts *opts)
 static int
 werr (struct writer *w)
 {
-  format_error ("%s: write error: %s", w->path, strerror (errno));
+  format_error ("%s: write error: %s", writer_display (w), strerror (errno));
   return -1;
 }
 

@@ -480,7 +480,7 @@ struct vw {
 static int
 vw_err (struct writer *w)
 {
-  format_error ("%s: write error: %s", w->path, strerror (errno));
+  format_error ("%s: write error: %s", writer_display (w), strerror (errno));
   return -1;
 }
 
@@ -626,7 +626,7 @@ vmdk_w_open (struct writer *w)
                     "ddb.virtualHWVersion = \"4\"\n",
                     cid, sectors, base, cyl, cid, ~cid, cid ^ 0x5a5a5a5a, cid + 1);
   if (n < 0 || (size_t) n >= sizeof desc) {
-    format_error ("%s: VMDK descriptor too long", w->path);
+    format_error ("%s: VMDK descriptor too long", writer_display (w));
     return -1;
   }
   memset (desc + n, 0, sizeof desc - n);

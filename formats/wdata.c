@@ -70,7 +70,7 @@ writer_direct_close (struct writer *w)
 static int
 report (struct writer *w)
 {
-  format_error ("%s: write error: %s", w->path, strerror (errno));
+  format_error ("%s: write error: %s", writer_display (w), strerror (errno));
   return -1;
 }
 

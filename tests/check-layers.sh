@@ -59,6 +59,16 @@ for f in $(find src formats -name '*.[ch]' | sort); do
     fi
   done < <(grep -E '^#include "' "$f")
 done
+# Exit codes are decided in cli/ only; signal handlers are set in
+# cli/signals.c only (the libraries expose async-signal-safe hooks).
+for f in $(grep -rlE '\bWS_EXIT_[A-Z_]+' src formats --include='*.[ch]' | grep -v '^src/cli/'); do
+  while IFS= read -r l; do
+    fail "$f: line ${l%%:*}: an exit code outside cli/"
+  done < <(grep -nE '\bWS_EXIT_[A-Z_]+' "$f" | grep -vE '^[0-9]+: *(/?\*|//)')
+done
+for f in $(grep -rlE '\b(sigaction|signal) \([A-Za-z_0-9]+ *,' src formats --include='*.[ch]' | grep -v '^src/cli/signals.c$'); do
+  fail "$f: sets a signal handler (only cli/signals.c does)"
+done
 # The check must have seen the tree (a test that cannot fail is a defect).
 [ "$checked" -gt 100 ] || fail "only $checked include lines seen: wrong directory?"
 [ "$bad" -eq 0 ] || { echo "check-layers: $bad problem(s)" >&2; exit 1; }
@@ -75,8 +85,10 @@ cp -r "$src/src" "$src/formats" "$tmp/"
 echo '#include "cli/cli.h"' >> "$tmp/src/job/job.c"
 echo '#include "util/util.h"' >> "$tmp/src/win/sid.c"
 echo '#include "guest/windows.h"' >> "$tmp/src/registry/hive.h"
+echo 'static int x = WS_EXIT_PARTIAL;' >> "$tmp/src/guest/inspect.c"
+echo 'static void f (void) { signal (SIGINT, SIG_IGN); }' >> "$tmp/formats/convert.c"
 out=$(check_tree "$tmp" 2>&1) && { echo "check-layers: upward includes were not found" >&2; exit 1; }
-for f in src/job/job.c src/win/sid.c src/registry/hive.h; do
+for f in src/job/job.c src/win/sid.c src/registry/hive.h src/guest/inspect.c formats/convert.c; do
   grep -q "^check-layers: $f: " <<<"$out" || { echo "check-layers: missed $f: $out" >&2; exit 1; }
 done
-echo "check-layers: the check finds upward includes (3 of 3 planted)"
+echo "check-layers: the check finds what was planted (3 upward includes, an exit code, a handler)"

@@ -103,3 +103,16 @@ input_format_qemu (const char *cmd, const char *infmt, const char **qfmt_ret)
   *qfmt_ret = format_qemu_name (f);
   return 0;
 }
+
+int
+cli_exit (int status)
+{
+  switch (status) {
+  case WS_OK: return WS_EXIT_OK;
+  case WS_FAIL_UNREADABLE: return WS_EXIT_UNREADABLE;
+  case WS_FAIL_NOT_WINDOWS: return WS_EXIT_NOT_WINDOWS;
+  case WS_FAIL_ENCRYPTED: return WS_EXIT_ENCRYPTED;
+  case WS_FAIL_HIBERNATED: return WS_EXIT_HIBERNATED;
+  default: return WS_EXIT_ERROR;
+  }
+}

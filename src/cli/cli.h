@@ -5,6 +5,23 @@
 
 #include <getopt.h>
 
+#include "util/util.h"
+
+/* Exit codes (documented in man/winseal.pod, EXIT STATUS): decided here
+ * only.  A library's failure kind (util/util.h) is the exit status of the
+ * command that met it (cli_exit); batch's own is WS_EXIT_PARTIAL. */
+enum {
+  WS_EXIT_OK = 0,
+  WS_EXIT_ERROR = 1,         /* usage error or any other failure */
+  WS_EXIT_UNREADABLE = 2,    /* image cannot be read (truncated, corrupt) */
+  WS_EXIT_NOT_WINDOWS = 3,   /* no Windows installation found */
+  WS_EXIT_ENCRYPTED = 4,     /* BitLocker-encrypted volume */
+  WS_EXIT_HIBERNATED = 5,    /* hibernated or Fast Startup volume */
+  WS_EXIT_PARTIAL = 6,       /* batch: some images failed */
+};
+/* The exit status for a library's WS_OK / WS_FAIL_* result. */
+int cli_exit (int status);
+
 struct command {
   const char *name;
   const char *summary;          /* one line for --help */

@@ -225,5 +225,5 @@ cmd_build (int argc, char **argv)
   job_free (&j);
   free_template (&t);
   free (rest);
-  return r;
+  return cli_exit (r);
 }

@@ -499,5 +499,5 @@ cmd_clone (int argc, char **argv)
   unattend_clear_password (&j.o.ua);
   job_free (&j);
   clone_args_free (&a);
-  return r;
+  return cli_exit (r);
 }

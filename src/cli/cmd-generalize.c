@@ -138,5 +138,5 @@ cmd_generalize (int argc, char **argv)
       job_print_text (rep, j.o.dry_run);
   }
   job_free (&j);
-  return r;
+  return cli_exit (r);
 }

@@ -111,13 +111,13 @@ cmd_inspect (int argc, char **argv)
 
   int r = disk_precheck (image, &format);
   if (r)
-    return r;
+    return cli_exit (r);
   struct disk d = { image, format, 1 };
   struct inspect_work iw = { image, NULL };
   r = run_appliance (&d, 1, RUN_SHUTDOWN_IGNORE, image, inspect_work, &iw, NULL);
   json_object *report = iw.report;
   if (r)
-    return r;
+    return cli_exit (r);
   if (!report)
     return WS_EXIT_ERROR;
 

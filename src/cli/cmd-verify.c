@@ -167,7 +167,7 @@ cmd_verify (int argc, char **argv)
     return WS_EXIT_ERROR;
   int r = disk_precheck (image, &qfmt);
   if (r)
-    return r;
+    return cli_exit (r);
   struct disk d = { image, qfmt, 1 };
   struct verify_work vw = { .image = image, .o = &o, .sel = &sel };
   r = run_appliance (&d, 1, RUN_SHUTDOWN_IGNORE, image, verify_work, &vw, NULL);
@@ -176,7 +176,7 @@ cmd_verify (int argc, char **argv)
   if (r) {
     if (vw.started)
       gen_end (gen);
-    return r;
+    return cli_exit (r);
   }
 
   json_object *azure = json_object_new_array ();

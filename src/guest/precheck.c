@@ -16,25 +16,25 @@ disk_precheck (const char *path, const char **format_ret)
   uint64_t size;
   CLEANUP_CLOSE int fd = open_disk_file (path, &size);
   if (fd == -1)
-    return errno == ENOENT || errno == EINVAL ? WS_EXIT_ERROR : WS_EXIT_UNREADABLE;
+    return errno == ENOENT || errno == EINVAL ? WS_FAIL : WS_FAIL_UNREADABLE;
   if (size < 512) {
     ws_error ("%s: %s (%llu bytes) is too small to be a disk image", path,
               size ? "file" : "empty file", (unsigned long long) size);
-    return WS_EXIT_UNREADABLE;
+    return WS_FAIL_UNREADABLE;
   }
   const struct format_ops *fmt;
   if (*format_ret) {
     fmt = format_by_name (*format_ret);
     if (!fmt) {
       ws_error ("unknown input format '%s' (known: raw, vhd, vmdk, qcow2)", *format_ret);
-      return WS_EXIT_ERROR;
+      return WS_FAIL;
     }
   }
   else {
     fmt = format_probe_fd (fd, size);
     if (!fmt) {
       ws_error ("%s: cannot read: %m", path);
-      return WS_EXIT_UNREADABLE;
+      return WS_FAIL_UNREADABLE;
     }
   }
   *format_ret = format_qemu_name (fmt);
@@ -42,13 +42,13 @@ disk_precheck (const char *path, const char **format_ret)
    * first (and that every file of it reads). */
   struct image *img = image_open (path, fmt);
   if (!img)
-    return errno == EACCES || errno == EINVAL ? WS_EXIT_ERROR : WS_EXIT_UNREADABLE;
+    return errno == EACCES || errno == EINVAL ? WS_FAIL : WS_FAIL_UNREADABLE;
   image_close (img);
   if (fmt == &format_raw) {
     char why[256];
     if (partitions_check (fd, size, why, sizeof why) == -1) {
       ws_error ("%s: %s", path, why);
-      return WS_EXIT_UNREADABLE;
+      return WS_FAIL_UNREADABLE;
     }
   }
   return 0;

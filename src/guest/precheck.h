@@ -5,7 +5,7 @@
 /* Check an input image on the host before any launch: it exists, is a
  * readable file or block device, its format (probed unless *format_ret is
  * already set), and for raw disks that the partition table fits.  Returns
- * 0, or a WS_EXIT_* code with an error reported. */
+ * 0, or a WS_FAIL_* kind with an error reported. */
 int disk_precheck (const char *path, const char **format_ret);
 
 #endif

@@ -79,7 +79,7 @@ check_hibernation (struct windows *w)
       ws_error ("%s: Windows is hibernated (hiberfil.sys holds a hibernation "
                 "image); boot it and shut it down fully (no hibernation, no "
                 "Fast Startup) before sealing", w->image);
-      return WS_EXIT_HIBERNATED;
+      return WS_FAIL_HIBERNATED;
     }
   }
   return 0;
@@ -161,7 +161,7 @@ windows_open_quick (guestfs_h *g, const char *image, const char *disk, int reado
   w->fs_vols_known = 1;
   if (!mounted) {
     ws_error ("%s: cannot mount %s: %s", image, w->root, appliance_error (g));
-    return WS_EXIT_UNREADABLE;
+    return WS_FAIL_UNREADABLE;
   }
   return check_hibernation (w);
 }
@@ -196,7 +196,7 @@ windows_open (guestfs_h *g, const char *image, const char *disk, int readonly,
                 "SOFTWARE) is corrupt or truncated and cannot be read", image);
     else
       ws_error ("%s: inspection failed: %s", image, e);
-    return WS_EXIT_UNREADABLE;
+    return WS_FAIL_UNREADABLE;
   }
   CLEANUP_FREE char *others = NULL;
   for (size_t i = 0; roots[i]; ++i) {
@@ -219,14 +219,14 @@ windows_open (guestfs_h *g, const char *image, const char *disk, int readonly,
       ws_error ("%s: %s is a BitLocker-encrypted volume; winseal cannot read "
                 "or seal it offline (decrypt it first, e.g. manage-bde -off)",
                 image, w->bitlocker[0]);
-      return WS_EXIT_ENCRYPTED;
+      return WS_FAIL_ENCRYPTED;
     }
     if (others)
       ws_error ("%s: no Windows installation found (found %s)", image, others);
     else
       ws_error ("%s: no Windows installation found (no operating system "
                 "recognised on any file system)", image);
-    return WS_EXIT_NOT_WINDOWS;
+    return WS_FAIL_NOT_WINDOWS;
   }
 
   w->product_name = guestfs_inspect_get_product_name (g, w->root);
@@ -240,7 +240,7 @@ windows_open (guestfs_h *g, const char *image, const char *disk, int readonly,
   CLEANUP_FREE_STRING_LIST char **mps = guestfs_inspect_get_mountpoints (g, w->root);
   if (!mps || !w->systemroot) {
     ws_error ("%s: cannot read inspection data: %s", image, appliance_error (g));
-    return WS_EXIT_UNREADABLE;
+    return WS_FAIL_UNREADABLE;
   }
   size_t n = count_strings (mps) / 2;
   char **order = ws_malloc ((n + 1) * sizeof (char *));
@@ -260,7 +260,7 @@ windows_open (guestfs_h *g, const char *image, const char *disk, int readonly,
       ws_error ("%s: cannot mount %s%s: %s", image, dev,
                 readonly ? " read-only" : "", e);
       free (order);
-      return hib ? WS_EXIT_HIBERNATED : WS_EXIT_UNREADABLE;
+      return hib ? WS_FAIL_HIBERNATED : WS_FAIL_UNREADABLE;
     }
   }
   free (order);

@@ -38,7 +38,7 @@ int on_disk (const char *dev, const char *disk);
 
 /* Find the Windows installation on the appliance's disks (only on disk,
  * when not NULL: several images share one appliance in batch mode) and mount its
- * file systems (read-only if readonly).  Returns 0, or a WS_EXIT_* code
+ * file systems (read-only if readonly).  Returns 0, or a WS_FAIL_* kind
  * after printing one line: not Windows, encrypted, hibernated. */
 int windows_open (guestfs_h *g, const char *image, const char *disk, int readonly,
                   struct windows *w);
@@ -50,13 +50,13 @@ int windows_remount (struct windows *w);
  * first NTFS volume holding Windows\System32\config\SOFTWARE, mounted
  * on /; fills root, systemroot and arch only.  Returns -1 when it finds
  * no Windows (call windows_open for the precise diagnosis), else 0 or a
- * WS_EXIT_* code as windows_open. */
+ * WS_FAIL_* kind as windows_open. */
 int windows_open_quick (guestfs_h *g, const char *image, const char *disk, int readonly,
                         struct windows *w);
 
 /* windows_open_quick, then windows_open when it found nothing: what every
  * command that does not need the full inspection uses.  Returns 0 or a
- * WS_EXIT_* code (reported). */
+ * WS_FAIL_* kind (reported). */
 int windows_find (guestfs_h *g, const char *image, const char *disk, int readonly,
                   struct windows *w);
 /* Resolve a Windows path relative to the volume root ("Windows/System32")

@@ -129,31 +129,31 @@ job_prepare (struct job *j)
   {
     struct image *in = image_open (image, NULL);
     if (!in)
-      return j->status = WS_EXIT_UNREADABLE;
+      return j->status = WS_FAIL_UNREADABLE;
     vsize = in->size;
     r = check_paths (j, in);
     image_close (in);
     if (r)
-      return j->status = WS_EXIT_ERROR;
+      return j->status = WS_FAIL;
   }
   if (!j->in_place && j->output && !j->o.dry_run
       && check_output (j->output, &j->co, vsize) == -1)
-    return j->status = WS_EXIT_ERROR;
+    return j->status = WS_FAIL;
   for (size_t i = 0; j->more_outputs && j->more_outputs[i] && !j->o.dry_run; ++i)
     if (check_output (j->more_outputs[i], &j->co, vsize) == -1)
-      return j->status = WS_EXIT_ERROR;
+      return j->status = WS_FAIL;
 
   /* The disk the appliance sees: a qcow2 overlay over the untouched input. */
   j->tmp = ws_mkdtemp ();
   if (!j->tmp)
-    return j->status = WS_EXIT_ERROR;
+    return j->status = WS_FAIL;
   if (!j->in_place) {
     if (ws_check_space ("TMPDIR", ws_tmpdir (), overlay_need (j, vsize)) == -1)
-      return j->status = WS_EXIT_ERROR;
+      return j->status = WS_FAIL;
     if (j->keep_overlay) {
       CLEANUP_FREE char *kc = ws_strdup (j->keep_overlay);
       if (ws_check_space ("--keep-overlay", dirname (kc), overlay_need (j, vsize)) == -1)
-        return j->status = WS_EXIT_ERROR;
+        return j->status = WS_FAIL;
     }
   }
   j->disk = (struct disk) { image, j->qfmt, j->o.dry_run };
@@ -164,7 +164,7 @@ job_prepare (struct job *j)
   char abs[PATH_MAX];
   if (!realpath (image, abs)) {
     ws_error ("%s: %s", image, strerror (errno));
-    return j->status = WS_EXIT_ERROR;
+    return j->status = WS_FAIL;
   }
   j->overlay = j->keep_overlay ? ws_strdup (j->keep_overlay)
                                : ws_strconcat (j->tmp, "/overlay.qcow2", NULL);
@@ -175,7 +175,7 @@ job_prepare (struct job *j)
     ws_error ("%s: cannot create the overlay: %s", image, h0 ? appliance_error (h0) : "no handle");
     if (h0)
       guestfs_close (h0);
-    return j->status = WS_EXIT_ERROR;
+    return j->status = WS_FAIL;
   }
   guestfs_close (h0);
   /* Where the input's directory is, the overlay's backing file may be. */
@@ -195,32 +195,32 @@ job_run (struct job *j, guestfs_h *g, const char *disk)
   int r = windows_find (g, image, disk, o->dry_run, &w);
   if (r == 0 && o->unattend_file
       && unattend_check_file (o->unattend_file, image_unattend_arch (w.arch)) == -1)
-    r = WS_EXIT_ERROR;
+    r = WS_FAIL;
   if (r == 0) {
     j->gen_started = 1;
     if (gen_begin (&j->gen, &w, o, 0) == -1)
-      r = WS_EXIT_ERROR;
+      r = WS_FAIL;
   }
   if (r == 0) {
     job_phase (j, "copying and checking the hives");
     j->gen.sel = &j->sel;               /* the hive loader checks what will be removed */
     if (gen_load_hives (&j->gen) == -1)
-      r = WS_EXIT_ERROR;
+      r = WS_FAIL;
   }
   if (r == 0 && o->n_files) {
     job_phase (j, "copying files into the image");
     if (gen_place_files (&j->gen) == -1)
-      r = WS_EXIT_ERROR;
+      r = WS_FAIL;
   }
   if (r == 0) {
     job_phase (j, "running the operations");
     if (gen_run (&j->gen, &j->sel) == -1)
-      r = WS_EXIT_ERROR;
+      r = WS_FAIL;
   }
   if (r == 0) {
     job_phase (j, o->dry_run ? "checking the edited hives" : "writing the hives back");
     if (gen_commit (&j->gen) == -1)
-      r = WS_EXIT_ERROR;
+      r = WS_FAIL;
   }
   if (r == 0 && !o->dry_run) {
     guestfs_push_error_handler (g, NULL, NULL);
@@ -235,7 +235,7 @@ job_run (struct job *j, guestfs_h *g, const char *disk)
   guestfs_pop_error_handler (g);
   if (r == 0 && (u == -1 || guestfs_sync (g) == -1)) {
     ws_error ("%s: cannot close the file systems cleanly: %s", image, appliance_error (g));
-    r = WS_EXIT_ERROR;
+    r = WS_FAIL;
   }
   unattend_clear_password (&o->ua);
   return j->status = r;
@@ -253,11 +253,11 @@ job_write_output (struct job *j)
       j->co.opaque = j->progress_opaque;
     }
     if (!in || convert_image (in, j->output, &j->co, &j->cr) == -1)
-      r = WS_EXIT_ERROR;
+      r = WS_FAIL;
     for (size_t i = 0; r == 0 && j->more_outputs && j->more_outputs[i]; ++i) {
       struct convert_result cr2;
       if (convert_image (in, j->more_outputs[i], &j->co, &cr2) == -1) {
-        r = WS_EXIT_ERROR;
+        r = WS_FAIL;
         unlink (j->output);     /* all the outputs or none */
         for (size_t k = 0; k < i; ++k)
           unlink (j->more_outputs[k]);

@@ -44,7 +44,7 @@ struct job {
   int gen_started;
   struct convert_result cr;
   double t0;
-  int status;                   /* WS_EXIT_* of the job so far */
+  int status;                   /* WS_FAIL_* of the job so far */
 };
 
 /* Everything before the appliance: the image readable, the output

@@ -14,7 +14,7 @@ run_appliance (const struct disk *disks, size_t n, enum run_shutdown how,
   if (launched_ret)
     *launched_ret = g != NULL;
   if (!g)
-    return WS_EXIT_ERROR;
+    return WS_FAIL;
   int r = work (g, opaque);
   if (how == RUN_SHUTDOWN_IGNORE) {
     guestfs_push_error_handler (g, NULL, NULL);
@@ -30,7 +30,7 @@ run_appliance (const struct disk *disks, size_t n, enum run_shutdown how,
   /* After a failure guestfs_close stops it. */
   else if (r == 0 && guestfs_shutdown (g) == -1) {
     ws_error ("%s: cannot close the file systems cleanly: %s", what, appliance_error (g));
-    r = WS_EXIT_ERROR;
+    r = WS_FAIL;
   }
   guestfs_close (g);
   return r;

@@ -1,4 +1,5 @@
-/* winseal: common declarations shared by every part of the program. */
+/* winseal: util/, the plumbing every layer shares: failure kinds, errors,
+ * allocation, strings, cleanups. */
 #ifndef WINSEAL_H
 #define WINSEAL_H
 
@@ -8,15 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Exit codes (documented in man/winseal.pod, EXIT STATUS). */
-enum {
-  WS_EXIT_OK = 0,
-  WS_EXIT_ERROR = 1,         /* usage error or any other failure */
-  WS_EXIT_UNREADABLE = 2,    /* image cannot be read (truncated, corrupt) */
-  WS_EXIT_NOT_WINDOWS = 3,   /* no Windows installation found */
-  WS_EXIT_ENCRYPTED = 4,     /* BitLocker-encrypted volume */
-  WS_EXIT_HIBERNATED = 5,    /* hibernated or Fast Startup volume */
-  WS_EXIT_PARTIAL = 6,       /* batch: some images failed */
+/* What the libraries say about a failure: its kind (they report the
+ * message themselves).  Which exit status a kind gives is the program's
+ * to decide (cli/cli.h: WS_EXIT_*, documented in winseal(1), EXIT
+ * STATUS). */
+enum ws_status {
+  WS_OK = 0,
+  WS_FAIL = 1,                  /* any failure not named below */
+  WS_FAIL_UNREADABLE,           /* the image cannot be read (truncated, corrupt) */
+  WS_FAIL_NOT_WINDOWS,          /* no Windows installation found */
+  WS_FAIL_ENCRYPTED,            /* a BitLocker-encrypted volume */
+  WS_FAIL_HIBERNATED,           /* a hibernated or Fast Startup volume */
 };
 
 /* Global options set by the command line before a subcommand runs. */

@@ -170,7 +170,8 @@ cmd_build (int argc, char **argv)
   j.o.files = files;
   j.o.n_files = nf;
   char **lines = first_boot_lines (&t);
-  size_t own_lines = lines ? count_strings (lines) : 0;
+  for (size_t i = 0; lines && lines[i]; ++i)
+    job_keep (&j, lines[i]);
   char **user_lines = j.o.firstboot;    /* the build's steps go first */
   for (size_t i = 0; user_lines && user_lines[i]; ++i)
     lines = strv_push (lines, user_lines[i]);
@@ -215,13 +216,7 @@ cmd_build (int argc, char **argv)
         printf ("%-14s %s\n", "output", t.outs[i].path);
     }
   }
-  free (files);
-  j.o.files = NULL;
-  for (size_t i = 0; i < own_lines; ++i)
-    free (j.o.firstboot[i]);
  out:
-  free (j.more_outputs);
-  j.more_outputs = NULL;
   job_free (&j);
   free_template (&t);
   free (rest);

@@ -51,7 +51,13 @@ struct ghive {
   int logs_emptied;             /* its .LOG1/.LOG2 were emptied by a commit */
 };
 
-/* The generalize (or verify) session on one mounted Windows. */
+/* The generalize (or verify) session on one mounted Windows.
+ * Ownership: gen_begin fills it and gen_end frees what it owns: tmpdir
+ * (removed), the hives (their host copies and handles), the report and
+ * the JSON under it, computer_name, removed_rids, task_copies.  w, g, o,
+ * sel and plan are borrowed: w is the caller's (set w to NULL when
+ * windows_close ends it before gen_end), o the job's options.  A job
+ * (job/job.h) holds one gen and ends it in job_free. */
 struct gen {
   struct windows *w;
   guestfs_h *g;

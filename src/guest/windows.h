@@ -7,6 +7,9 @@
 
 #include "win/sid.h"
 
+/* Ownership: windows_open* fill it; windows_close frees every string and
+ * list in it (root ... bitlocker, fs_vols, fs_vol_hit) and zeroes it.  g,
+ * image and disk are borrowed. */
 struct windows {
   guestfs_h *g;
   const char *image;            /* the image file, for messages */

@@ -348,6 +348,13 @@ job_print_text (json_object *r, int dry_run)
     printf ("warnings       %zu (see above)\n", json_object_array_length (w));
 }
 
+char *
+job_keep (struct job *j, char *s)
+{
+  j->kept = strv_push (j->kept, s);
+  return s;
+}
+
 void
 job_free (struct job *j)
 {
@@ -359,8 +366,11 @@ job_free (struct job *j)
     gen_end (&j->gen);
   free (j->overlay);
   free (j->input_dir);
+  free (j->more_outputs);
+  free ((void *) j->o.files);
   free (j->o.keep_profiles);
   free (j->o.firstboot);
+  free_string_list (j->kept);
   free (j->o.ua.run_sync);
   unattend_clear_password (&j->o.ua);
   memset (j, 0, sizeof *j);

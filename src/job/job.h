@@ -13,14 +13,21 @@
 #include "formats/format.h"
 #include "generalize/generalize.h"
 
+/* Ownership.  The strings a job points to are borrowed (argv, a
+ * catalog's JSON, a template) and outlive it, except those given to
+ * job_keep.  The job owns, and job_free frees: the lists more_outputs,
+ * o.keep_profiles, o.firstboot and o.ua.run_sync (not their strings), the
+ * array o.files (not its strings), the strings job_keep took, and its
+ * state (tmp and what is in it, overlay, input_dir, the session gen).
+ * job_parse starts a job from nothing; job_free leaves it zeroed. */
 struct job {
   /* What to do (the generalize options). */
-  const char *image;
-  const char *output;
-  char **more_outputs;          /* build: more copies of the output, or NULL */
-  const char *format;           /* --format (default: OUTPUT's extension, else vhd) */
-  const char *infmt;            /* --input-format */
-  const char *keep_overlay;
+  const char *image;            /* borrowed */
+  const char *output;           /* borrowed */
+  char **more_outputs;          /* build: more copies of the output, or NULL (the list owned) */
+  const char *format;           /* --format (default: OUTPUT's extension, else vhd); borrowed */
+  const char *infmt;            /* --input-format; borrowed */
+  const char *keep_overlay;     /* borrowed */
   int force;                    /* --force: --keep-overlay may replace a file */
   int in_place;
   struct gen_opts o;
@@ -28,24 +35,28 @@ struct job {
   struct convert_opts co;
   /* Set by the caller. */
   int show_progress;
-  const char *label;            /* prefix of progress lines (batch: the name), or NULL */
+  const char *label;            /* prefix of progress lines (batch: the name), or NULL; borrowed */
   /* The output's progress display (when show_progress and no label), or NULL. */
   void (*progress) (void *opaque, uint64_t done, uint64_t total);
-  void *progress_opaque;
+  void *progress_opaque;        /* borrowed */
   /* When set, progress goes here instead of stderr (batch). */
   void (*on_phase) (struct job *j, const char *what);
-  void *opaque;
-  /* State. */
-  const char *qfmt;             /* the input's qemu format */
+  void *opaque;                 /* borrowed */
+  char **kept;                  /* the strings job_keep took */
+  /* State (owned). */
+  const char *qfmt;             /* the input's qemu format (a constant) */
   char *tmp, *overlay;
   char *input_dir;              /* the input's real directory (the overlay's backing file) */
-  struct disk disk;             /* what the appliance gets */
+  struct disk disk;             /* what the appliance gets (points to image or overlay) */
   struct gen gen;
   int gen_started;
   struct convert_result cr;
   double t0;
-  int status;                   /* WS_FAIL_* of the job so far */
+  int status;                   /* WS_OK or the WS_FAIL_* kind of the job so far */
 };
+
+/* Give the job a string to free with it; returns s. */
+char *job_keep (struct job *j, char *s);
 
 /* Everything before the appliance: the image readable, the output
  * writable, the qcow2 overlay created.  Returns 0 or a WS_EXIT code. */

@@ -816,16 +816,3 @@ gen_check_dword_all_sets (struct gen *g, const char *op, const char *key, const 
     }
   }
 }
-
-/* Best knowledge of what a generalize pass leaves in SYSTEM\Setup
- * (community reports, not Microsoft documentation; DESIGN.md §4). */
-const struct reseal_value reseal_values[] = {
-  { "Setup", "CmdLine", hive_t_REG_SZ, "oobe\\windeploy.exe", 0 },
-  { "Setup", "SetupType", hive_t_REG_DWORD, NULL, 2 },
-  { "Setup", "SystemSetupInProgress", hive_t_REG_DWORD, NULL, 1 },
-  { "Setup", "OOBEInProgress", hive_t_REG_DWORD, NULL, 1 },
-  { "Setup", "SetupPhase", hive_t_REG_DWORD, NULL, 4 },
-  { "Setup\\Status\\SysprepStatus", "GeneralizationState", hive_t_REG_DWORD, NULL, 7 },
-  { "Setup\\Status\\SysprepStatus", "CleanupState", hive_t_REG_DWORD, NULL, 2 },
-};
-const size_t n_reseal_values = sizeof reseal_values / sizeof reseal_values[0];

@@ -207,20 +207,4 @@ void gen_check_dword_all_sets (struct gen *g, const char *op, const char *key,
 /* The control sets of SYSTEM (key nodes). caller frees; *n_ret. */
 hive_node_h *gen_control_sets (struct gen *g, size_t *n_ret);
 
-/* The reseal table (DESIGN.md §4). */
-struct reseal_value {
-  const char *key;              /* below SYSTEM */
-  const char *name;
-  hive_type type;               /* hive_t_REG_SZ or hive_t_REG_DWORD */
-  const char *sz;
-  uint32_t dword;
-};
-extern const struct reseal_value reseal_values[];
-extern const size_t n_reseal_values;
-#define IMAGE_STATE_RESEAL "IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE"
-
-/* SetupComplete.cmd block markers. */
-#define SC_BEGIN "REM >>> winseal: first-boot steps (managed by winseal; do not edit)"
-#define SC_END "REM <<< winseal"
-
 #endif

@@ -9,6 +9,28 @@
 #include "registry/hive.h"
 #include "util/util.h"
 
+/* The reseal table (DESIGN.md §4). */
+struct reseal_value {
+  const char *key;              /* below SYSTEM */
+  const char *name;
+  hive_type type;               /* hive_t_REG_SZ or hive_t_REG_DWORD */
+  const char *sz;
+  uint32_t dword;
+};
+/* Best knowledge of what a generalize pass leaves in SYSTEM\Setup
+ * (community reports, not Microsoft documentation; DESIGN.md §4). */
+static const struct reseal_value reseal_values[] = {
+  { "Setup", "CmdLine", hive_t_REG_SZ, "oobe\\windeploy.exe", 0 },
+  { "Setup", "SetupType", hive_t_REG_DWORD, NULL, 2 },
+  { "Setup", "SystemSetupInProgress", hive_t_REG_DWORD, NULL, 1 },
+  { "Setup", "OOBEInProgress", hive_t_REG_DWORD, NULL, 1 },
+  { "Setup", "SetupPhase", hive_t_REG_DWORD, NULL, 4 },
+  { "Setup\\Status\\SysprepStatus", "GeneralizationState", hive_t_REG_DWORD, NULL, 7 },
+  { "Setup\\Status\\SysprepStatus", "CleanupState", hive_t_REG_DWORD, NULL, 2 },
+};
+static const size_t n_reseal_values = sizeof reseal_values / sizeof reseal_values[0];
+#define IMAGE_STATE_RESEAL "IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE"
+
 #define STATE_KEY "Microsoft\\Windows\\CurrentVersion\\Setup\\State"
 #define STATE_INI "[State]\r\nImageState=" IMAGE_STATE_RESEAL "\r\n"
 

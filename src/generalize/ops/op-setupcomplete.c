@@ -10,6 +10,10 @@
 #include "util/paths.h"
 #include "util/util.h"
 
+/* SetupComplete.cmd block markers. */
+#define SC_BEGIN "REM >>> winseal: first-boot steps (managed by winseal; do not edit)"
+#define SC_END "REM <<< winseal"
+
 /* Append s to *buf converting every line end to CRLF. */
 static void
 append_crlf (char **buf, size_t *len, const char *s, size_t n)

@@ -171,6 +171,130 @@ add_options (struct bimage *b, json_object *obj, const char *where, int report, 
   return errors;
 }
 
+/* What the checks of every entry share: names and paths hold what the
+ * entries before it use. */
+struct catalog {
+  const char *path, *dir, *base;
+  json_object *defaults;
+  struct strmap *names;
+  struct pathset *paths;
+};
+
+/* The checks of one catalog entry (images[i]) and its generalize argv.
+ * Returns the number of problems (reported); *missing_ret is set when its
+ * source is missing. */
+static int
+load_image (const struct catalog *c, struct bimage *b, size_t i, json_object *im,
+            int *missing_ret)
+{
+  const char *path = c->path, *dir = c->dir, *base = c->base;
+  json_object *defaults = c->defaults;
+  struct strmap *names = c->names;
+  struct pathset *paths = c->paths;
+  int errors = 0;
+  b->index = (int) i;
+  char where[160];
+  snprintf (where, sizeof where, "%s: images[%zu]", path, i);
+  if (json_object_get_type (im) != json_type_object) {
+    ws_error ("%s: must be an object", where);
+    errors++;
+    return errors;
+  }
+  json_object *v;
+  b->name = json_object_object_get_ex (im, "name", &v) && json_object_is_type (v, json_type_string)
+            ? json_object_get_string (v) : NULL;
+  if (!b->name || !valid_name (b->name)) {
+    ws_error ("%s: \"name\" is missing or not a name ([A-Za-z0-9._-], not starting with '.')", where);
+    errors++;
+    b->name = NULL;
+  }
+  else
+    snprintf (where, sizeof where, "%s: image \"%s\"", path, b->name);
+  void *first;
+  int dup_name = 0;
+  if (b->name && strmap_get (names, b->name, &first)) {
+    ws_error ("%s: the name is used twice (images[%zu] and images[%zu])", where,
+              (size_t) (uintptr_t) first, i);
+    errors++;
+    dup_name = 1;             /* its default output is the other's: said once */
+  }
+  else if (b->name)
+    strmap_put (names, b->name, (void *) (uintptr_t) i);
+  const char *src = json_object_object_get_ex (im, "source", &v)
+                    && json_object_is_type (v, json_type_string) ? json_object_get_string (v) : NULL;
+  if (!src) {
+    ws_error ("%s: \"source\" is missing", where);
+    errors++;
+  }
+  else {
+    b->source = resolve (base, src);
+    if (access (b->source, R_OK) == -1) {
+      ws_error ("%s: source %s: %s", where, b->source, strerror (errno));
+      *missing_ret = 1;
+    }
+  }
+  b->format = "vhd";
+  if (defaults && json_object_object_get_ex (defaults, "format", &v))
+    b->format = json_object_get_string (v);
+  if (json_object_object_get_ex (im, "format", &v))
+    b->format = json_object_get_string (v);
+  if (!format_output_ext (b->format)) {
+    ws_error ("%s: format \"%s\" is not vhd, vhd-dynamic, vmdk, qcow2 or raw", where, b->format);
+    errors++;
+    b->format = "vhd";
+  }
+  const char *out = json_object_object_get_ex (im, "output", &v)
+                    && json_object_is_type (v, json_type_string) ? json_object_get_string (v) : NULL;
+  /* A file name in DIR: "./" dropped, no other '/', not hidden. */
+  while (out && out[0] == '.' && out[1] == '/')
+    for (out += 2; *out == '/'; )
+      out++;
+  if (out && (!out[0] || strchr (out, '/') || out[0] == '.')) {
+    ws_error ("%s: \"output\" must be a file name in the output directory (no '/', "
+              "not starting with '.')", where);
+    errors++;
+    out = NULL;
+  }
+  if (b->name) {
+    b->output = out ? ws_asprintf ("%s/%s", dir, out)
+                    : ws_asprintf ("%s/%s.%s", dir, b->name, format_output_ext (b->format));
+    CLEANUP_FREE char *w2 = ws_asprintf ("%s: \"output\"", where);
+    if (!(dup_name && !out) && pathset_add_output (paths, w2, b->output) == -1)
+      errors++;
+  }
+  b->argv = strv_push (NULL, ws_strdup ("batch"));
+  b->argc = 1;
+  if (defaults)
+    errors += add_options (b, defaults, path, i == 0, 1, base);   /* its problems once */
+  errors += add_options (b, im, where, 1, 0, base);
+  b->argv = strv_push (b->argv, ws_asprintf ("--format=%s", b->format));
+  b->argv = strv_push (b->argv, ws_asprintf ("--output=%s", b->output ? b->output : "x"));
+  b->argv = strv_push (b->argv, ws_strdup (b->source ? b->source : "x"));
+  b->argc += 3;
+  /* The same parser as `winseal generalize`. */
+  struct job j;
+  int special = 0, nops = 0;
+  char **ops;
+  char ctx[200];
+  snprintf (ctx, sizeof ctx, "%s", where);
+  ws_globals.context = ctx;
+  int r = job_parse (&j, b->argc, b->argv, "batch", NULL, &special, &ops, &nops);
+  if (r == 0 && nops != 1) {
+    ws_error ("unexpected arguments in the options");
+    r = 1;
+  }
+  if (r == 0) {
+    j.image = ops[0];
+    r = job_check_options (&j, "batch");     /* also reads the password file */
+  }
+  ws_globals.context = NULL;
+  job_free (&j);
+  if (r)
+    errors++;
+  /* Options have values that point into the catalog: keep it. */
+  return errors;
+}
+
 struct bimage *
 load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret)
 {
@@ -226,109 +350,11 @@ load_catalog (const char *path, const char *dir, size_t *n_ret, int *missing_ret
       pathset_add (paths, src, role);
     }
   }
+  struct catalog c = { path, dir, base, defaults, names, paths };
   for (size_t i = 0; i < n; ++i) {
-    struct bimage *b = &bs[i];
-    b->index = (int) i;
-    json_object *im = json_object_array_get_idx (images, i);
-    char where[160];
-    snprintf (where, sizeof where, "%s: images[%zu]", path, i);
-    if (json_object_get_type (im) != json_type_object) {
-      ws_error ("%s: must be an object", where);
-      errors++;
-      continue;
-    }
-    json_object *v;
-    b->name = json_object_object_get_ex (im, "name", &v) && json_object_is_type (v, json_type_string)
-              ? json_object_get_string (v) : NULL;
-    if (!b->name || !valid_name (b->name)) {
-      ws_error ("%s: \"name\" is missing or not a name ([A-Za-z0-9._-], not starting with '.')", where);
-      errors++;
-      b->name = NULL;
-    }
-    else
-      snprintf (where, sizeof where, "%s: image \"%s\"", path, b->name);
-    void *first;
-    int dup_name = 0;
-    if (b->name && strmap_get (names, b->name, &first)) {
-      ws_error ("%s: the name is used twice (images[%zu] and images[%zu])", where,
-                (size_t) (uintptr_t) first, i);
-      errors++;
-      dup_name = 1;             /* its default output is the other's: said once */
-    }
-    else if (b->name)
-      strmap_put (names, b->name, (void *) (uintptr_t) i);
-    const char *src = json_object_object_get_ex (im, "source", &v)
-                      && json_object_is_type (v, json_type_string) ? json_object_get_string (v) : NULL;
-    if (!src) {
-      ws_error ("%s: \"source\" is missing", where);
-      errors++;
-    }
-    else {
-      b->source = resolve (base, src);
-      if (access (b->source, R_OK) == -1) {
-        ws_error ("%s: source %s: %s", where, b->source, strerror (errno));
-        missing++;
-      }
-    }
-    b->format = "vhd";
-    if (defaults && json_object_object_get_ex (defaults, "format", &v))
-      b->format = json_object_get_string (v);
-    if (json_object_object_get_ex (im, "format", &v))
-      b->format = json_object_get_string (v);
-    if (!format_output_ext (b->format)) {
-      ws_error ("%s: format \"%s\" is not vhd, vhd-dynamic, vmdk, qcow2 or raw", where, b->format);
-      errors++;
-      b->format = "vhd";
-    }
-    const char *out = json_object_object_get_ex (im, "output", &v)
-                      && json_object_is_type (v, json_type_string) ? json_object_get_string (v) : NULL;
-    /* A file name in DIR: "./" dropped, no other '/', not hidden. */
-    while (out && out[0] == '.' && out[1] == '/')
-      for (out += 2; *out == '/'; )
-        out++;
-    if (out && (!out[0] || strchr (out, '/') || out[0] == '.')) {
-      ws_error ("%s: \"output\" must be a file name in the output directory (no '/', "
-                "not starting with '.')", where);
-      errors++;
-      out = NULL;
-    }
-    if (b->name) {
-      b->output = out ? ws_asprintf ("%s/%s", dir, out)
-                      : ws_asprintf ("%s/%s.%s", dir, b->name, format_output_ext (b->format));
-      CLEANUP_FREE char *w2 = ws_asprintf ("%s: \"output\"", where);
-      if (!(dup_name && !out) && pathset_add_output (paths, w2, b->output) == -1)
-        errors++;
-    }
-    b->argv = strv_push (NULL, ws_strdup ("batch"));
-    b->argc = 1;
-    if (defaults)
-      errors += add_options (b, defaults, path, i == 0, 1, base);   /* its problems once */
-    errors += add_options (b, im, where, 1, 0, base);
-    b->argv = strv_push (b->argv, ws_asprintf ("--format=%s", b->format));
-    b->argv = strv_push (b->argv, ws_asprintf ("--output=%s", b->output ? b->output : "x"));
-    b->argv = strv_push (b->argv, ws_strdup (b->source ? b->source : "x"));
-    b->argc += 3;
-    /* The same parser as `winseal generalize`. */
-    struct job j;
-    int special = 0, nops = 0;
-    char **ops;
-    char ctx[200];
-    snprintf (ctx, sizeof ctx, "%s", where);
-    ws_globals.context = ctx;
-    int r = job_parse (&j, b->argc, b->argv, "batch", NULL, &special, &ops, &nops);
-    if (r == 0 && nops != 1) {
-      ws_error ("unexpected arguments in the options");
-      r = 1;
-    }
-    if (r == 0) {
-      j.image = ops[0];
-      r = job_check_options (&j, "batch");     /* also reads the password file */
-    }
-    ws_globals.context = NULL;
-    job_free (&j);
-    if (r)
-      errors++;
-    /* Options have values that point into the catalog: keep it. */
+    int miss = 0;
+    errors += load_image (&c, &bs[i], i, json_object_array_get_idx (images, i), &miss);
+    missing += miss;
   }
   strmap_free (names);
   pathset_free (paths);

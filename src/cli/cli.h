@@ -28,7 +28,8 @@ struct command {
   int (*run) (int argc, char **argv);   /* argv[0] is the subcommand */
   /* Its option table and getopt short options (--long-options,
    * --short-options, the completion script, the documentation test). */
-  const struct option *(*options) (const char **short_ret);
+  const struct option *options;
+  const char *short_options;
   /* Commands that also take generalize's options: which apply. */
   int (*takes_generalize_option) (const char *name);
 };
@@ -41,14 +42,13 @@ int cmd_unattend (int argc, char **argv);
 int cmd_batch (int argc, char **argv);
 int cmd_clone (int argc, char **argv);
 int cmd_build (int argc, char **argv);
-const struct option *inspect_options (const char **short_ret);
-const struct option *convert_options (const char **short_ret);
-const struct option *verify_options (const char **short_ret);
-const struct option *unattend_options (const char **short_ret);
-const struct option *batch_options (const char **short_ret);
-const struct option *build_options (const char **short_ret);
+/* Each command's option table and short options (cmd-NAME.c). */
+extern const struct option inspect_options[], convert_options[], verify_options[],
+  unattend_options[], batch_options[], build_options[], clone_options[];
+extern const char inspect_short_options[], convert_short_options[], verify_short_options[],
+  unattend_short_options[], batch_short_options[], build_short_options[],
+  clone_short_options[];
 int build_option_applies (const char *generalize_option);
-const struct option *clone_options (const char **short_ret);
 int clone_option_applies (const char *generalize_option);
 
 /* Shared option handling: print "winseal: MSG" plus a hint and return 1. */
@@ -103,7 +103,8 @@ int job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_
                int *special_ret, char ***operands_ret, int *n_ret);
 /* The generalize option table (generalize's own; build and clone take
  * it too). */
-const struct option *job_options (const char **short_ret);
+extern const struct option job_options[];
+extern const char job_short_options[];
 /* A generalize long option, matched exactly: -1 when there is none of
  * that name, else no_argument or required_argument. */
 int job_option_arg (const char *name);

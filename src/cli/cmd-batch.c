@@ -25,7 +25,7 @@
 #include "util/paths.h"
 #include "util/util.h"
 
-static const struct option batch_opts[] = {
+const struct option batch_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "output-dir", required_argument, NULL, 'o' },
   { "jobs", required_argument, NULL, 'j' },
@@ -37,14 +37,7 @@ static const struct option batch_opts[] = {
   { "allow-dir", required_argument, NULL, 'A' },
   { NULL, 0, NULL, 0 },
 };
-#define BATCH_SHORT "o:j:"
-
-const struct option *
-batch_options (const char **short_ret)
-{
-  *short_ret = BATCH_SHORT;
-  return batch_opts;
-}
+const char batch_short_options[] = "o:j:";
 
 static void
 help (void)
@@ -102,7 +95,7 @@ cmd_batch (int argc, char **argv)
   int resume = 0, json = 0, c;
   struct batch_progress bp = { .show = isatty (2) };
   opterr = 0;
-  while ((c = getopt_long (argc, argv, BATCH_SHORT, batch_opts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, batch_short_options, batch_options, NULL)) != -1) {
     char *end;
     switch (c) {
     case 'h': help (); return 0;

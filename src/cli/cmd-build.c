@@ -31,20 +31,14 @@
 #include "util/util.h"
 
 /* build's own option; the rest are generalize's, but for these. */
-static const struct option build_opts[] = {
+const struct option build_options[] = {
   { "skip-online-steps", no_argument, NULL, 0 },
   { NULL, 0, NULL, 0 },
 };
+const char build_short_options[] = "";
 static const char *const not_for_build[] = {
   "format", "compress", "in-place", "list-operations", "operations-pod", NULL,
 };
-
-const struct option *
-build_options (const char **short_ret)
-{
-  *short_ret = "";
-  return build_opts;
-}
 
 int
 build_option_applies (const char *generalize_option)

@@ -171,7 +171,7 @@ copy_file (const char *from, const char *to)
 
 /* clone's own options; every other one is generalize's.  The table is
  * what --long-options and the documentation test read. */
-static const struct option clone_opts[] = {
+const struct option clone_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "count", required_argument, NULL, 'n' },
   { "output", required_argument, NULL, 'o' },
@@ -179,17 +179,11 @@ static const struct option clone_opts[] = {
   { "json", no_argument, NULL, 'J' },
   { NULL, 0, NULL, 0 },
 };
+const char clone_short_options[] = "hn:o:";
 /* generalize options that do not apply to clones. */
 static const char *const not_for_clones[] = {
   "in-place", "dry-run", "keep-overlay", "sid", "list-operations", "operations-pod", NULL,
 };
-
-const struct option *
-clone_options (const char **short_ret)
-{
-  *short_ret = "hn:o:";
-  return clone_opts;
-}
 
 int
 clone_option_applies (const char *generalize_option)

@@ -20,8 +20,8 @@
 
 enum { O_FORMAT = 256, O_INFMT, O_SIZE, O_THREADS, O_PROGRESS, O_NOPROGRESS,
        O_CHECKSUM, O_JSON, O_ALLOW };
-#define CONVERT_SHORT "c"
-static const struct option convert_opts[] = {
+const char convert_short_options[] = "c";
+const struct option convert_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "format", required_argument, NULL, O_FORMAT },
   { "input-format", required_argument, NULL, O_INFMT },
@@ -35,13 +35,6 @@ static const struct option convert_opts[] = {
   { "allow-dir", required_argument, NULL, O_ALLOW },
   { NULL, 0, NULL, 0 },
 };
-
-const struct option *
-convert_options (const char **short_ret)
-{
-  *short_ret = CONVERT_SHORT;
-  return convert_opts;
-}
 
 static void
 help (void)
@@ -75,7 +68,7 @@ cmd_convert (int argc, char **argv)
   int c, json = 0, show = isatty (2);
 
   opterr = 0;
-  while ((c = getopt_long (argc, argv, CONVERT_SHORT, convert_opts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, convert_short_options, convert_options, NULL)) != -1) {
     switch (c) {
     case 'h': help (); return 0;
     case O_FORMAT: format = optarg; break;

@@ -16,8 +16,8 @@
 #include "util/paths.h"
 #include "util/util.h"
 
-#define INSPECT_SHORT "vx"
-static const struct option inspect_opts[] = {
+const char inspect_short_options[] = "vx";
+const struct option inspect_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "json", no_argument, NULL, 'j' },
   { "input-format", required_argument, NULL, 'f' },
@@ -26,13 +26,6 @@ static const struct option inspect_opts[] = {
   { "trace", no_argument, NULL, 'x' },
   { NULL, 0, NULL, 0 },
 };
-
-const struct option *
-inspect_options (const char **short_ret)
-{
-  *short_ret = INSPECT_SHORT;
-  return inspect_opts;
-}
 
 static void
 help (void)
@@ -87,7 +80,7 @@ cmd_inspect (int argc, char **argv)
   const char *format = NULL;
 
   opterr = 0;
-  while ((c = getopt_long (argc, argv, INSPECT_SHORT, inspect_opts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, inspect_short_options, inspect_options, NULL)) != -1) {
     switch (c) {
     case 'h': help (); return 0;
     case 'j': json = 1; break;

@@ -11,8 +11,8 @@
 
 enum { O_ARCH = 256, O_LOCALE, O_TZ, O_ORG, O_OWNER, O_CNAME, O_PW, O_COPY, O_RUN,
        O_NOPERSIST, O_CHECK };
-#define UNATTEND_SHORT ""
-static const struct option unattend_opts[] = {
+const char unattend_short_options[] = "";
+const struct option unattend_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "arch", required_argument, NULL, O_ARCH },
   { "locale", required_argument, NULL, O_LOCALE },
@@ -27,13 +27,6 @@ static const struct option unattend_opts[] = {
   { "check", required_argument, NULL, O_CHECK },
   { NULL, 0, NULL, 0 },
 };
-
-const struct option *
-unattend_options (const char **short_ret)
-{
-  *short_ret = UNATTEND_SHORT;
-  return unattend_opts;
-}
 
 static void
 help (void)
@@ -64,7 +57,7 @@ cmd_unattend (int argc, char **argv)
   char **run = NULL;
   int c, arch_given = 0;
   opterr = 0;
-  while ((c = getopt_long (argc, argv, UNATTEND_SHORT, unattend_opts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, unattend_short_options, unattend_options, NULL)) != -1) {
     switch (c) {
     case 'h': help (); free (run); return 0;
     case O_ARCH:

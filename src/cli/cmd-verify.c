@@ -19,8 +19,8 @@
 #include "util/util.h"
 
 enum { O_OLD = 256, O_KEEP, O_OPS, O_ENABLE, O_DISABLE, O_INFMT, O_JSON };
-#define VERIFY_SHORT "vx"
-static const struct option verify_opts[] = {
+const char verify_short_options[] = "vx";
+const struct option verify_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "old-sid", required_argument, NULL, O_OLD },
   { "keep-profile", required_argument, NULL, O_KEEP },
@@ -34,13 +34,6 @@ static const struct option verify_opts[] = {
   { "trace", no_argument, NULL, 'x' },
   { NULL, 0, NULL, 0 },
 };
-
-const struct option *
-verify_options (const char **short_ret)
-{
-  *short_ret = VERIFY_SHORT;
-  return verify_opts;
-}
 
 static void
 help (void)
@@ -132,7 +125,7 @@ cmd_verify (int argc, char **argv)
   op_selection_default (&sel);
   int idx = 0;
   opterr = 0;
-  while ((c = getopt_long (argc, argv, VERIFY_SHORT, verify_opts, &idx)) != -1) {
+  while ((c = getopt_long (argc, argv, verify_short_options, verify_options, &idx)) != -1) {
     switch (c) {
     case 'h': help (); return 0;
     case O_OLD:
@@ -142,7 +135,7 @@ cmd_verify (int argc, char **argv)
       break;
     case O_KEEP: o.keep_profiles = strv_push (o.keep_profiles, optarg); break;
     case O_OPS: case O_ENABLE: case O_DISABLE:
-      if (op_selection_option (&sel, verify_opts[idx].name, optarg) == -1)
+      if (op_selection_option (&sel, verify_options[idx].name, optarg) == -1)
         return WS_EXIT_ERROR;
       break;
     case O_INFMT: infmt = optarg; break;

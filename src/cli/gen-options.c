@@ -16,8 +16,8 @@ enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPRO
        O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
        O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
        O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD, O_FORCE, O_ALLOW };
-#define JOB_SHORT "o:cvx"
-static const struct option opts[] = {
+const char job_short_options[] = "o:cvx";
+const struct option job_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "output", required_argument, NULL, 'o' },
   { "format", required_argument, NULL, O_FORMAT },
@@ -57,19 +57,12 @@ static const struct option opts[] = {
   { NULL, 0, NULL, 0 },
 };
 
-const struct option *
-job_options (const char **short_ret)
-{
-  *short_ret = JOB_SHORT;
-  return opts;
-}
-
 int
 job_option_arg (const char *name)
 {
-  for (size_t i = 0; opts[i].name; ++i)
-    if (strcmp (opts[i].name, name) == 0)
-      return opts[i].has_arg;
+  for (size_t i = 0; job_options[i].name; ++i)
+    if (strcmp (job_options[i].name, name) == 0)
+      return job_options[i].has_arg;
   return -1;
 }
 
@@ -91,7 +84,7 @@ job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
   int idx = 0;
   opterr = 0;
   optind = 0;
-  while ((c = getopt_long (argc, argv, JOB_SHORT, opts, &idx)) != -1) {
+  while ((c = getopt_long (argc, argv, job_short_options, job_options, &idx)) != -1) {
     switch (c) {
     case 'h': *special_ret = 'h'; return 0;
     case O_LIST: *special_ret = 'L'; return 0;
@@ -106,7 +99,7 @@ job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
     case O_PROGRESS: j->show_progress = 1; break;
     case O_NOPROGRESS: j->show_progress = 0; break;
     case O_OPS: case O_ENABLE: case O_DISABLE:
-      if (op_selection_option (&j->sel, opts[idx].name, optarg) == -1)
+      if (op_selection_option (&j->sel, job_options[idx].name, optarg) == -1)
         return WS_EXIT_ERROR;
       break;
     case O_SID:

@@ -14,20 +14,21 @@
 
 static const struct command commands[] = {
   { "inspect", "report what a Windows image contains (read-only)", cmd_inspect,
-    inspect_options, NULL },
+    inspect_options, inspect_short_options, NULL },
   { "generalize", "generalize a Windows image offline and write it (the main job)",
-    cmd_generalize, job_options, NULL },
+    cmd_generalize, job_options, job_short_options, NULL },
   { "batch", "generalize a catalog of images (JSON) into a directory, with a manifest",
-    cmd_batch, batch_options, NULL },
+    cmd_batch, batch_options, batch_short_options, NULL },
   { "build", "build an image from an Azure Image Builder template, offline", cmd_build,
-    build_options, build_option_applies },
+    build_options, build_short_options, build_option_applies },
   { "clone", "make N generalized images from one golden image (own SID and name each)",
-    cmd_clone, clone_options, clone_option_applies },
-  { "verify", "check a generalized image (read-only)", cmd_verify, verify_options, NULL },
+    cmd_clone, clone_options, clone_short_options, clone_option_applies },
+  { "verify", "check a generalized image (read-only)", cmd_verify, verify_options,
+    verify_short_options, NULL },
   { "unattend", "print or check an answer file (unattend.xml)", cmd_unattend,
-    unattend_options, NULL },
+    unattend_options, unattend_short_options, NULL },
   { "convert", "convert a disk image (raw, vhd, vmdk, qcow2)", cmd_convert,
-    convert_options, NULL },
+    convert_options, convert_short_options, NULL },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -63,26 +64,22 @@ print_table (const struct option *t, const char *shorts, int longs,
 static void
 print_options (const struct command *c, int longs)
 {
-  const char *shorts;
-  const struct option *t = c->options (&shorts);
-  print_table (t, shorts, longs, NULL);
-  if (c->takes_generalize_option) {
-    const struct option *g = job_options (&shorts);
-    /* Those not of its own table already. */
-    for (size_t i = 0; g[i].name; ++i) {
-      int own = 0;
-      for (size_t k = 0; t[k].name; ++k)
-        own |= !strcmp (t[k].name, g[i].name);
-      if (!own && c->takes_generalize_option (g[i].name) && longs)
-        printf ("--%s\n", g[i].name);
-    }
-    if (!longs) {
-      const char *own_shorts;
-      c->options (&own_shorts);
-      for (const char *p = shorts; *p; ++p)
-        if (*p != ':' && !strchr (own_shorts, *p))
-          printf ("-%c\n", *p);
-    }
+  print_table (c->options, c->short_options, longs, NULL);
+  if (!c->takes_generalize_option)
+    return;
+  if (!longs) {
+    for (const char *p = job_short_options; *p; ++p)
+      if (*p != ':' && !strchr (c->short_options, *p))
+        printf ("-%c\n", *p);
+    return;
+  }
+  /* Those not of its own table already. */
+  for (size_t i = 0; job_options[i].name; ++i) {
+    int own = 0;
+    for (size_t k = 0; c->options[k].name; ++k)
+      own |= !strcmp (c->options[k].name, job_options[i].name);
+    if (!own && c->takes_generalize_option (job_options[i].name))
+      printf ("--%s\n", job_options[i].name);
   }
 }
 

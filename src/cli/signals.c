@@ -11,7 +11,8 @@
  *  - SIGBUS: a mapped input that shrank (formats: convert_sigbus); one
  *    line, the same cleanup, exit 1.
  *  - SIGALRM: build's time limit (signals_alarm): the appliances are
- *    stopped, and the calls in flight fail. */
+ *    stopped, and the calls in flight fail.
+ * Every handler is set once, by signals_install at the start of main. */
 #include <config.h>
 
 #include <signal.h>
@@ -71,6 +72,7 @@ signals_install (void)
   set (SIGTERM, on_stop);
   set (SIGHUP, on_stop);
   set (SIGBUS, on_bus);
+  set (SIGALRM, on_alarm);      /* only signals_alarm starts the clock */
 }
 
 void
@@ -89,7 +91,6 @@ void
 signals_alarm (unsigned seconds)
 {
   alarm_fired = 0;
-  set (SIGALRM, on_alarm);
   alarm (seconds);
 }
 
@@ -97,7 +98,6 @@ int
 signals_alarm_cancel (void)
 {
   alarm (0);
-  set (SIGALRM, SIG_DFL);
   return alarm_fired;
 }
 

@@ -272,7 +272,7 @@ gen_profile_dir (struct gen *g, const char *sidstr, const char *pip, char **dir_
   why = win_profile_dir_refused (g->w, dir);
   /* Profiles live in the profiles folder (ProfilesDirectory). */
   hive_h *sw = why ? NULL : gen_hive (g, "SOFTWARE");
-  hive_node_h pl = sw ? hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion\\ProfileList") : 0;
+  hive_node_h pl = sw ? hive_walk (sw, hivex_root (sw), PROFILE_LIST_KEY) : 0;
   CLEANUP_FREE char *pd = pl ? hive_get_string (sw, pl, "ProfilesDirectory") : NULL;
   CLEANUP_FREE char *pdir = win_map_path (g->w, pd ? pd : "%SystemDrive%\\Users", NULL);
   size_t pl_len = pdir ? strlen (pdir) : 0;
@@ -313,15 +313,14 @@ load_user_hives (struct gen *g)
   const struct op_selection *sel = g->plan ? g->plan : g->sel;
   int cleanup = !sel || op_enabled (sel, "profile-cleanup");
   int refused = 0;
-  hive_node_h pl = hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion\\ProfileList");
-  CLEANUP_FREE hive_node_h *kids = pl ? hivex_node_children (sw, pl) : NULL;
-  for (size_t i = 0; kids && kids[i]; ++i) {
-    CLEANUP_FREE char *sid = hivex_node_name (sw, kids[i]);
-    CLEANUP_FREE char *pip = hive_get_string (sw, kids[i], "ProfileImagePath");
-    struct sid s;
-    if (!sid || !pip || sid_parse (sid, &s) == -1 || s.count != 5 || s.sub[0] != 21)
+  size_t n;
+  struct profile_entry *pl = hive_profile_list (sw, &n);
+  int r = 0;
+  for (size_t i = 0; i < n && r == 0; ++i) {
+    const char *sid = pl[i].sid_str, *pip = pl[i].image_path;
+    if (!pl[i].local || !pip)
       continue;
-    if (cleanup && !gen_profile_kept (g, &s, gen_profile_base (pip))) {
+    if (cleanup && !gen_profile_kept (g, &pl[i].sid, gen_profile_base (pip))) {
       CLEANUP_FREE char *rdir = NULL;
       const char *why;
       if (gen_profile_dir (g, sid, pip, &rdir, &why) == -1) {
@@ -336,8 +335,11 @@ load_user_hives (struct gen *g)
     /* Hives are read (and their SIDs rewritten) where the profile is. */
     CLEANUP_FREE char *dir = win_map_path (g->w, pip, NULL);
     if (dir && win_is_dir (g->w, dir) && add_profile_hives (g, dir, sid) == -1)
-      return -1;
+      r = -1;
   }
+  hive_profile_list_free (pl, n);
+  if (r == -1)
+    return -1;
   if (refused)
     return -1;
   CLEANUP_FREE char *def = win_path (g->w, "Users/Default");

@@ -279,18 +279,16 @@ static void
 profiles (struct ctx *c, hive_h *sw, json_object *users)
 {
   json_object *arr = json_object_new_array ();
-  hive_node_h pl = sw ? hive_walk (sw, hivex_root (sw),
-                                   "Microsoft\\Windows NT\\CurrentVersion\\ProfileList") : 0;
-  CLEANUP_FREE hive_node_h *kids = pl ? hivex_node_children (sw, pl) : NULL;
-  for (size_t i = 0; kids && kids[i]; ++i) {
-    CLEANUP_FREE char *name = hivex_node_name (sw, kids[i]);
-    CLEANUP_FREE char *img = hive_get_string (sw, kids[i], "ProfileImagePath");
+  size_t n;
+  struct profile_entry *pl = hive_profile_list (sw, &n);
+  for (size_t i = 0; i < n; ++i) {
+    const char *name = pl[i].sid_str, *img = pl[i].image_path;
     json_object *p = json_object_new_object ();
     jadd_str (p, "sid", name);
     jadd_str (p, "profile_image_path", img);
     size_t bl;
     hive_type t;
-    CLEANUP_FREE uint8_t *bsid = hive_get_bytes (sw, kids[i], "Sid", &bl, &t);
+    CLEANUP_FREE uint8_t *bsid = hive_get_bytes (sw, pl[i].node, "Sid", &bl, &t);
     struct sid s;
     if (bsid) {
       char str[SID_STRING_MAX];
@@ -333,6 +331,7 @@ profiles (struct ctx *c, hive_h *sw, json_object *users)
       jadd_null (p, "bytes");
     json_object_array_add (arr, p);
   }
+  hive_profile_list_free (pl, n);
   json_object_object_add (c->r, "profiles", arr);
 }
 

@@ -192,3 +192,39 @@ hive_control_sets (hive_h *h, int **sets_ret, size_t *n_ret, int *current_ret)
   *n_ret = k;
   return 0;
 }
+
+struct profile_entry *
+hive_profile_list (hive_h *sw, size_t *n_ret)
+{
+  *n_ret = 0;
+  hive_node_h pl = sw ? hive_walk (sw, hivex_root (sw), PROFILE_LIST_KEY) : 0;
+  hive_node_h *kids = pl ? hivex_node_children (sw, pl) : NULL;
+  if (!kids)
+    return NULL;
+  size_t n = 0;
+  while (kids[n])
+    n++;
+  struct profile_entry *list = ws_malloc ((n + 1) * sizeof *list);
+  for (size_t i = 0; i < n; ++i) {
+    struct profile_entry *e = &list[i];
+    memset (e, 0, sizeof *e);
+    e->node = kids[i];
+    e->sid_str = hivex_node_name (sw, kids[i]);
+    e->local = e->sid_str && sid_parse (e->sid_str, &e->sid) == 0 && e->sid.count == 5
+               && e->sid.sub[0] == 21;
+    e->image_path = hive_get_string (sw, kids[i], "ProfileImagePath");
+  }
+  free (kids);
+  *n_ret = n;
+  return list;
+}
+
+void
+hive_profile_list_free (struct profile_entry *list, size_t n)
+{
+  for (size_t i = 0; list && i < n; ++i) {
+    free (list[i].sid_str);
+    free (list[i].image_path);
+  }
+  free (list);
+}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "util/util.h"
+#include "win/sid.h"
 
 #define REGF_BLOCK 4096
 
@@ -49,5 +50,21 @@ uint8_t *hive_get_bytes (hive_h *h, hive_node_h node, const char *name,
  * one from Select\Current.  *sets_ret is caller-freed.  Returns -1 when
  * the hive has no Select key. */
 int hive_control_sets (hive_h *h, int **sets_ret, size_t *n_ret, int *current_ret);
+
+/* SOFTWARE's ProfileList: one key per profile, named by its SID, with
+ * the profile's folder in ProfileImagePath. */
+#define PROFILE_LIST_KEY "Microsoft\\Windows NT\\CurrentVersion\\ProfileList"
+struct profile_entry {
+  hive_node_h node;             /* its key */
+  char *sid_str;                /* the key's name */
+  struct sid sid;               /* parsed, when local */
+  int local;                    /* a local account's: S-1-5-21-X-Y-Z-RID */
+  char *image_path;             /* ProfileImagePath, or NULL */
+};
+/* Every key of ProfileList (system profiles too), in hive order; NULL and
+ * *n_ret 0 when the hive has no ProfileList.  Free with
+ * hive_profile_list_free. */
+struct profile_entry *hive_profile_list (hive_h *sw, size_t *n_ret);
+void hive_profile_list_free (struct profile_entry *list, size_t n);
 
 #endif

@@ -14,7 +14,7 @@
 #include "registry/sam.h"
 #include "util/util.h"
 
-#define PROFILE_LIST "Microsoft\\Windows NT\\CurrentVersion\\ProfileList"
+#define PROFILE_LIST PROFILE_LIST_KEY
 #define PROFILE_GUID "Microsoft\\Windows NT\\CurrentVersion\\ProfileGuid"
 
 /* Remove a SAM account: its Users\<RID> key, its Names entry, and its
@@ -100,6 +100,67 @@ remove_account (struct gen *g, const struct sid *user, const char *label)
   return 0;
 }
 
+/* Remove one local profile (unless it is kept): its folder, its
+ * ProfileGuid and ProfileList keys, and with --remove-accounts its
+ * account.  0 or -1. */
+static int
+remove_profile (struct gen *g, struct ghive *gh, hive_h *sw, const struct profile_entry *e,
+                hive_node_h pg, json_object *removed, int64_t *freed_ret)
+{
+  const char *sidstr = e->sid_str, *pip = e->image_path;
+  const struct sid s = e->sid;
+  const char *dn = pip ? gen_profile_base (pip) : sidstr;
+  if (gen_profile_kept (g, &s, dn))
+    return 0;
+  CLEANUP_FREE char *guid = hive_get_string (sw, e->node, "Guid");
+  CLEANUP_FREE char *dir = NULL;
+  const char *why = NULL;
+  /* Checked before any operation ran (load_user_hives); again here, so
+   * that nothing else is ever removed. */
+  if (pip && gen_profile_dir (g, sidstr, pip, &dir, &why) == -1) {
+    ws_error ("%s: profile %s: its ProfileImagePath \"%s\" %s; refused", g->w->image,
+              sidstr, pip, why);
+    return -1;
+  }
+  int64_t bytes = 0;
+  if (dir && gen_rm_rf (g, dir, &bytes) == -1)
+    return -1;
+  *freed_ret += bytes;
+  if (dir)
+    gen_change (g, "%s: removed (%" PRId64 " bytes)", dir, bytes);
+  else if (pip)
+    gen_warn (g, "profile %s (%s) is not on the Windows volume; its directory is kept",
+              sidstr, pip);
+  /* ProfileGuid entries naming this SID (by the Guid value or SidString). */
+  CLEANUP_FREE hive_node_h *gk = pg ? hivex_node_children (sw, pg) : NULL;
+  for (size_t j = 0; gk && gk[j]; ++j) {
+    CLEANUP_FREE char *gname = hivex_node_name (sw, gk[j]);
+    CLEANUP_FREE char *ss = hive_get_string (sw, gk[j], "SidString");
+    if ((guid && gname && strcasecmp (gname, guid) == 0) || (ss && strcasecmp (ss, sidstr) == 0)) {
+      if (hivex_node_delete_child (sw, gk[j]) == -1)
+        return -1;
+      gen_change (g, "SOFTWARE\\%s\\%s: deleted", PROFILE_GUID, gname);
+    }
+  }
+  if (hivex_node_delete_child (sw, e->node) == -1) {
+    ws_error ("SOFTWARE hive: cannot delete ProfileList\\%s", sidstr);
+    return -1;
+  }
+  gh->changed = 1;
+  gen_change (g, "SOFTWARE\\%s\\%s: deleted", PROFILE_LIST, sidstr);
+  json_object *p = json_object_new_object ();
+  jadd_str (p, "sid", sidstr);
+  jadd_str (p, "path", pip);
+  jadd_int (p, "bytes", bytes);
+  json_object_array_add (removed, p);
+  /* sid-reset removes this user's recycle-bin folders afterwards. */
+  g->removed_rids = ws_realloc (g->removed_rids, (g->n_removed_rids + 1) * sizeof *g->removed_rids);
+  g->removed_rids[g->n_removed_rids++] = s.sub[4];
+  if (g->o->remove_accounts && remove_account (g, &s, dn) == -1)
+    return -1;
+  return 0;
+}
+
 static int
 perform (struct gen *g)
 {
@@ -107,68 +168,19 @@ perform (struct gen *g)
   hive_h *sw = gen_ghive_handle (g, gh);
   if (!sw)
     return -1;
-  hive_node_h pl = hive_walk (sw, hivex_root (sw), PROFILE_LIST);
   hive_node_h pg = hive_walk (sw, hivex_root (sw), PROFILE_GUID);
-  CLEANUP_FREE hive_node_h *kids = pl ? hivex_node_children (sw, pl) : NULL;
+  size_t n;
+  struct profile_entry *pl = hive_profile_list (sw, &n);
   json_object *removed = json_object_new_array ();
   json_object_object_add (g->op, "profiles_removed", removed);
   int64_t freed = 0;
-  for (size_t i = 0; kids && kids[i]; ++i) {
-    CLEANUP_FREE char *sidstr = hivex_node_name (sw, kids[i]);
-    struct sid s;
-    if (!sidstr || sid_parse (sidstr, &s) == -1 || s.count != 5 || s.sub[0] != 21)
-      continue;                 /* system profiles: S-1-5-18, -19, -20 */
-    CLEANUP_FREE char *pip = hive_get_string (sw, kids[i], "ProfileImagePath");
-    const char *dn = pip ? gen_profile_base (pip) : sidstr;
-    if (gen_profile_kept (g, &s, dn))
-      continue;
-    CLEANUP_FREE char *guid = hive_get_string (sw, kids[i], "Guid");
-    CLEANUP_FREE char *dir = NULL;
-    const char *why = NULL;
-    /* Checked before any operation ran (load_user_hives); again here, so
-     * that nothing else is ever removed. */
-    if (pip && gen_profile_dir (g, sidstr, pip, &dir, &why) == -1) {
-      ws_error ("%s: profile %s: its ProfileImagePath \"%s\" %s; refused", g->w->image,
-                sidstr, pip, why);
-      return -1;
-    }
-    int64_t bytes = 0;
-    if (dir && gen_rm_rf (g, dir, &bytes) == -1)
-      return -1;
-    freed += bytes;
-    if (dir)
-      gen_change (g, "%s: removed (%" PRId64 " bytes)", dir, bytes);
-    else if (pip)
-      gen_warn (g, "profile %s (%s) is not on the Windows volume; its directory is kept",
-                sidstr, pip);
-    /* ProfileGuid entries naming this SID (by the Guid value or SidString). */
-    CLEANUP_FREE hive_node_h *gk = pg ? hivex_node_children (sw, pg) : NULL;
-    for (size_t j = 0; gk && gk[j]; ++j) {
-      CLEANUP_FREE char *gname = hivex_node_name (sw, gk[j]);
-      CLEANUP_FREE char *ss = hive_get_string (sw, gk[j], "SidString");
-      if ((guid && gname && strcasecmp (gname, guid) == 0) || (ss && strcasecmp (ss, sidstr) == 0)) {
-        if (hivex_node_delete_child (sw, gk[j]) == -1)
-          return -1;
-        gen_change (g, "SOFTWARE\\%s\\%s: deleted", PROFILE_GUID, gname);
-      }
-    }
-    if (hivex_node_delete_child (sw, kids[i]) == -1) {
-      ws_error ("SOFTWARE hive: cannot delete ProfileList\\%s", sidstr);
-      return -1;
-    }
-    gh->changed = 1;
-    gen_change (g, "SOFTWARE\\%s\\%s: deleted", PROFILE_LIST, sidstr);
-    json_object *p = json_object_new_object ();
-    jadd_str (p, "sid", sidstr);
-    jadd_str (p, "path", pip);
-    jadd_int (p, "bytes", bytes);
-    json_object_array_add (removed, p);
-    /* sid-reset removes this user's recycle-bin folders afterwards. */
-    g->removed_rids = ws_realloc (g->removed_rids, (g->n_removed_rids + 1) * sizeof *g->removed_rids);
-    g->removed_rids[g->n_removed_rids++] = s.sub[4];
-    if (g->o->remove_accounts && remove_account (g, &s, dn) == -1)
-      return -1;
-  }
+  int r = 0;
+  for (size_t i = 0; i < n && r == 0; ++i)
+    if (pl[i].local)            /* not the system profiles: S-1-5-18, -19, -20 */
+      r = remove_profile (g, gh, sw, &pl[i], pg, removed, &freed);
+  hive_profile_list_free (pl, n);
+  if (r == -1)
+    return -1;
   jadd_int (g->op, "bytes_freed", freed);
   return 0;
 }
@@ -177,18 +189,15 @@ static void
 verify (struct gen *g)
 {
   hive_h *sw = gen_hive (g, "SOFTWARE");
-  hive_node_h pl = sw ? hive_walk (sw, hivex_root (sw), PROFILE_LIST) : 0;
-  CLEANUP_FREE hive_node_h *kids = pl ? hivex_node_children (sw, pl) : NULL;
-  for (size_t i = 0; kids && kids[i]; ++i) {
-    CLEANUP_FREE char *sidstr = hivex_node_name (sw, kids[i]);
-    struct sid s;
-    if (!sidstr || sid_parse (sidstr, &s) == -1 || s.count != 5 || s.sub[0] != 21)
-      continue;
-    CLEANUP_FREE char *pip = hive_get_string (sw, kids[i], "ProfileImagePath");
-    if (!gen_profile_kept (g, &s, pip ? gen_profile_base (pip) : sidstr))
+  size_t n;
+  struct profile_entry *pl = hive_profile_list (sw, &n);
+  for (size_t i = 0; i < n; ++i) {
+    const char *sidstr = pl[i].sid_str, *pip = pl[i].image_path;
+    if (pl[i].local && !gen_profile_kept (g, &pl[i].sid, pip ? gen_profile_base (pip) : sidstr))
       gen_fail (g, "profile-cleanup: profile %s (%s) is still there", sidstr,
                 pip ? pip : "no path");
   }
+  hive_profile_list_free (pl, n);
 }
 
 const struct operation op_profile_cleanup = {

@@ -197,15 +197,12 @@ verify (struct gen *g)
               sid_to_string (&lsa, ls));
   /* Every local profile belongs to the machine domain. */
   hive_h *sw = gen_hive (g, "SOFTWARE");
-  hive_node_h pl = sw ? hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion\\ProfileList") : 0;
-  CLEANUP_FREE hive_node_h *kids = pl ? hivex_node_children (sw, pl) : NULL;
-  for (size_t i = 0; kids && kids[i]; ++i) {
-    CLEANUP_FREE char *name = hivex_node_name (sw, kids[i]);
-    struct sid s;
-    if (name && sid_parse (name, &s) == 0 && s.count == 5 && s.sub[0] == 21
-        && !sid_in_domain (&s, &dom))
-      gen_fail (g, "sid-reset: ProfileList\\%s is not in the machine domain %s", name, ds);
-  }
+  size_t n;
+  struct profile_entry *pl = hive_profile_list (sw, &n);
+  for (size_t i = 0; i < n; ++i)
+    if (pl[i].local && !sid_in_domain (&pl[i].sid, &dom))
+      gen_fail (g, "sid-reset: ProfileList\\%s is not in the machine domain %s", pl[i].sid_str, ds);
+  hive_profile_list_free (pl, n);
   if (!g->o->have_old_sid)
     return;
   char os[SID_STRING_MAX];

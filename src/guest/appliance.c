@@ -2,6 +2,7 @@
  * registry of running appliances. */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -256,8 +257,128 @@ watch_start (guestfs_h *g)
   wd->running = pthread_create (&wd->th, NULL, watch, wd) == 0;
 }
 
+/* ---- the first launch's time limit ---- */
+
+/* This host's KVM has been seen both to abort qemu at once and to leave
+ * it spinning for ever inside the launch, which libguestfs then waits on
+ * (the watchdog above starts only once the appliance is up).  So the
+ * first launch, when it may use KVM, has a time limit
+ * (WINSEAL_LAUNCH_TIMEOUT, default 120 s; a KVM launch takes seconds):
+ * past it, the qemu the launch started is killed, the launch fails, and
+ * appliance_launch retries with TCG, which has no limit. */
+#define LAUNCH_TIMEOUT_DEFAULT 120
+
+struct launch_limit {
+  pthread_t th;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int done, limit;
+  volatile int fired;
+};
+
+/* Kill this process's qemu children that are not running appliances (the
+ * one being launched). */
+static void
+kill_launching_qemu (void)
+{
+  DIR *d = opendir ("/proc");
+  if (!d)
+    return;
+  pid_t me = getpid ();
+  struct dirent *de;
+  while ((de = readdir (d))) {
+    char *end;
+    long pid = strtol (de->d_name, &end, 10);
+    if (*end || pid <= 0)
+      continue;
+    char path[64], buf[512];
+    snprintf (path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+      continue;
+    ssize_t n = read (fd, buf, sizeof buf - 1);
+    close (fd);
+    if (n <= 0)
+      continue;
+    buf[n] = '\0';
+    char *lp = strchr (buf, '('), *rp = strrchr (buf, ')');
+    int ppid;
+    if (!lp || !rp || rp < lp || sscanf (rp + 1, " %*c %d", &ppid) != 1 || ppid != me
+        || strncmp (lp + 1, "qemu", 4) != 0)
+      continue;
+    int running = 0;
+    for (int i = 0; i < LIVE_MAX; ++i)
+      running |= live[i] == (pid_t) pid;
+    if (!running)
+      kill ((pid_t) pid, SIGKILL);
+  }
+  closedir (d);
+}
+
+static void *
+launch_limit_thread (void *arg)
+{
+  struct launch_limit *ll = arg;
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  ts.tv_sec += ll->limit;
+  pthread_mutex_lock (&ll->lock);
+  while (!ll->done)
+    if (pthread_cond_timedwait (&ll->cond, &ll->lock, &ts) == ETIMEDOUT) {
+      if (!ll->done) {
+        ll->fired = 1;
+        kill_launching_qemu ();
+      }
+      break;
+    }
+  pthread_mutex_unlock (&ll->lock);
+  return NULL;
+}
+
+/* May this launch use KVM (so that it gets the time limit)? */
+static int
+may_use_kvm (int force_tcg)
+{
+  return !force_tcg && !getenv ("LIBGUESTFS_BACKEND_SETTINGS")
+         && access ("/dev/kvm", R_OK | W_OK) == 0;
+}
+
+/* guestfs_launch, under the time limit when limit > 0; *fired_ret says
+ * whether the limit stopped it. */
+static int
+launch_limited (guestfs_h *g, int limit, int *fired_ret)
+{
+  *fired_ret = 0;
+  if (limit <= 0)
+    return guestfs_launch (g);
+  struct launch_limit ll = { .limit = limit };
+  pthread_mutex_init (&ll.lock, NULL);
+  pthread_cond_init (&ll.cond, NULL);
+  int started = pthread_create (&ll.th, NULL, launch_limit_thread, &ll) == 0;
+  int r = guestfs_launch (g);
+  if (started) {
+    pthread_mutex_lock (&ll.lock);
+    ll.done = 1;
+    pthread_cond_signal (&ll.cond);
+    pthread_mutex_unlock (&ll.lock);
+    pthread_join (ll.th, NULL);
+  }
+  pthread_mutex_destroy (&ll.lock);
+  pthread_cond_destroy (&ll.cond);
+  *fired_ret = ll.fired;
+  return ll.fired ? -1 : r;
+}
+
+static int
+launch_limit_seconds (void)
+{
+  const char *e = getenv ("WINSEAL_LAUNCH_TIMEOUT");
+  return e && atoi (e) > 0 ? atoi (e) : LAUNCH_TIMEOUT_DEFAULT;
+}
+
 /* Returns 0 when launched, -1 when setting up failed (no point retrying),
- * -2 when the launch itself failed.  *g_ret is set unless creation failed. */
+ * -2 when the launch itself failed (-3: it did not finish in time).  *g_ret
+ * is set unless creation failed. */
 static int
 try_launch (const struct disk *disks, size_t n, int force_tcg, guestfs_h **g_ret)
 {
@@ -280,7 +401,11 @@ try_launch (const struct disk *disks, size_t n, int force_tcg, guestfs_h **g_ret
                                 GUESTFS_ADD_DRIVE_OPTS_READONLY, disks[i].readonly,
                                 -1) == -1)
       return -1;
-  return guestfs_launch (g) == -1 ? -2 : 0;
+  int fired;
+  int limit = may_use_kvm (force_tcg) ? launch_limit_seconds () : 0;
+  if (launch_limited (g, limit, &fired) == -1)
+    return fired ? -3 : -2;
+  return 0;
 }
 
 guestfs_h *
@@ -309,7 +434,10 @@ appliance_launch (const struct disk *disks, size_t n)
     return NULL;
   }
   char first[512];
-  snprintf (first, sizeof first, "%s", appliance_error (g));
+  if (r == -3)
+    snprintf (first, sizeof first, "it did not finish within %d s", launch_limit_seconds ());
+  else
+    snprintf (first, sizeof first, "%s", appliance_error (g));
   guestfs_close (g);
   ws_warning ("appliance launch failed (%s); retrying with TCG software "
               "emulation, which is slower", first);

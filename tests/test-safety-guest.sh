@@ -140,8 +140,8 @@ echo "SIGTERM with the hives on the host: exit 143, nothing left"
 # ---- 4. SIGKILL at three points; the next run cleans up ----
 T=$tmp/T
 mkdir -p "$T" "$tmp/o"
-kill_at () {            # kill_at GLOB: start generalize, SIGKILL it when GLOB exists
-  ( TMPDIR=$T exec $VG "$WINSEAL" generalize --no-progress "$img" -o "$tmp/o/out.vhd" > /dev/null 2>&1 ) &
+kill_at () {            # kill_at GLOB [IMAGE]: start generalize, SIGKILL it when GLOB exists
+  ( TMPDIR=$T exec $VG "$WINSEAL" generalize --no-progress "${2:-$img}" -o "$tmp/o/out.vhd" > /dev/null 2>&1 ) &
   local pid=$!
   wait_for $pid "$1" || fail "$1 never appeared (or generalize ended first)"
   kill -9 $pid
@@ -150,7 +150,17 @@ kill_at () {            # kill_at GLOB: start generalize, SIGKILL it when GLOB e
 }
 kill_at "$T/winseal-*/overlay.qcow2"
 kill_at "$T/winseal-*/hive*"
-kill_at "$tmp/o/.winseal-tmp-*"
+# The output of ws2012r2 is written in some 30 ms: the temporary output is
+# caught on an image with 1 GiB of data after its partition (written in
+# seconds).
+big=$tmp/big.img
+cp --sparse=always "$img" "$big"
+isize=$(stat -c %s "$img")
+truncate -s 2G "$big"
+tr '\0' 'Z' < /dev/zero | dd of="$big" bs=1M seek=$((isize / 1048576)) count=1024 \
+  conv=notrunc iflag=fullblock status=none
+kill_at "$tmp/o/.winseal-tmp-*" "$big"
+rm -f "$big"
 compgen -G "$T/winseal-*" > /dev/null || fail "the killed runs left nothing to clean (the test is wrong)"
 compgen -G "$tmp/o/.winseal-tmp-*" > /dev/null || fail "no temporary output was left (the test is wrong)"
 sleep 2                 # the killed runs' qemus go (libguestfs' recovery process)

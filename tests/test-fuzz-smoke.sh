@@ -38,6 +38,22 @@ done
 # A SAM user V value and alias C value from the fixture generator's layout.
 printf 'regf' > "$tmp/tiny"
 timeout 600 "$fz/fuzz-hive" $((n * 4)) "$tmp/tiny" "${hives[@]}" || fail "hive parsers"
+# Hive recovery: a length-prefixed hive and its log(s), from the shared
+# dirty hives (new and old format).
+dirty=$top_srcdir/../shared/hives-dirty
+hl=()
+if [ -d "$dirty" ]; then
+  seed () {     # seed NAME HIVE LOG: 4-byte length, the hive's used part, the log
+    local h="$tmp/$1.hive"
+    xz -dc "$dirty/$2.xz" > "$h"
+    local n; n=$(( $(od -An -tu4 -j40 -N4 "$h" | tr -d ' ') + 4096 ))
+    { perl -e 'print pack("V", shift)' "$n"; head -c "$n" "$h"; xz -dc "$dirty/$3.xz"; } > "$tmp/$1.seed"
+    hl+=("$tmp/$1.seed")
+  }
+  seed new NewDirtyHive1/NewDirtyHive NewDirtyHive1/NewDirtyHive.LOG2
+  seed old OldDirtyHive/OldDirtyHive OldDirtyHive/OldDirtyHive.LOG1
+fi
+timeout 600 "$fz/fuzz-hivelog" "$n" "$tmp/tiny" "${hl[@]}" || fail "hive log recovery"
 # Catalogs and templates (with escapes, nesting, a duplicate key).
 printf '{ "defaults": { "timezone": "UTC", "run-sync": ["a", "b\\u00e9"] },
   "images": [ { "name": "a", "source": "x.img", "sid": 1.5e3, "dry": null },

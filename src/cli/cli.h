@@ -42,12 +42,13 @@ int cmd_unattend (int argc, char **argv);
 int cmd_batch (int argc, char **argv);
 int cmd_clone (int argc, char **argv);
 int cmd_build (int argc, char **argv);
+int cmd_hive (int argc, char **argv);
 /* Each command's option table and short options (cmd-NAME.c). */
 extern const struct option inspect_options[], convert_options[], verify_options[],
-  unattend_options[], batch_options[], build_options[], clone_options[];
+  unattend_options[], batch_options[], build_options[], clone_options[], hive_options[];
 extern const char inspect_short_options[], convert_short_options[], verify_short_options[],
   unattend_short_options[], batch_short_options[], build_short_options[],
-  clone_short_options[];
+  clone_short_options[], hive_short_options[];
 int build_option_applies (const char *generalize_option);
 int clone_option_applies (const char *generalize_option);
 

@@ -29,6 +29,8 @@ static const struct command commands[] = {
     unattend_options, unattend_short_options, NULL },
   { "convert", "convert a disk image (raw, vhd, vmdk, qcow2)", cmd_convert,
     convert_options, convert_short_options, NULL },
+  { "hive", "check a registry hive file, or recover it from its transaction logs",
+    cmd_hive, hive_options, hive_short_options, NULL },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 

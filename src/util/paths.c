@@ -485,3 +485,37 @@ ws_forget_tmpdirs (void)
     tmpdirs[i][0] = '\0';
   pthread_mutex_unlock (&tmpdirs_lock);
 }
+
+int
+ws_write_file_atomic (const char *path, const void *data, size_t len)
+{
+  CLEANUP_FREE char *tmp = ws_asprintf ("%s.winseal-XXXXXX", path);
+  int fd = mkostemp (tmp, O_CLOEXEC);
+  if (fd == -1) {
+    ws_error ("%s: %s", path, strerror (errno));
+    return -1;
+  }
+  const uint8_t *p = data;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t w = write (fd, p + done, len - done);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      break;
+    done += (size_t) w;
+  }
+  int e = done == len ? 0 : errno ? errno : EIO;
+  if (!e && (fchmod (fd, 0644) == -1 || fsync (fd) == -1))
+    e = errno;
+  if (close (fd) == -1 && !e)
+    e = errno;
+  if (!e && rename (tmp, path) == -1)
+    e = errno;
+  if (e) {
+    ws_error ("%s: cannot write: %s", path, strerror (e));
+    unlink (tmp);
+    return -1;
+  }
+  return 0;
+}

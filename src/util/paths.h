@@ -67,6 +67,11 @@ const char *ws_tmpdir (void);
  * ("PATH: why"). */
 int ws_sha256_path (const char *path, int allow_blockdev, char hex[65]);
 
+/* Write a host file whole: under a temporary name beside it, fsynced,
+ * then renamed over path (never a half-written file at path).  0, or -1
+ * (reported; nothing left). */
+int ws_write_file_atomic (const char *path, const void *data, size_t len);
+
 /* Async-signal-safe: remove the temporary directories (ws_mkdtemp*) and
  * the output files in progress (formats' convert_abort_cleanup).  The
  * program's signal handlers (cli/signals.c) call it; util installs none. */

@@ -1,0 +1,289 @@
+/* winseal: `winseal hive check FILE` and `winseal hive recover FILE -o OUT`:
+ * a registry hive on the host, recovered from its transaction logs as
+ * Windows would (registry/hivelog.c), without an appliance. */
+#include <config.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <string.h>
+#include <strings.h>
+
+#include <hivex.h>
+
+#include "cli/cli.h"
+#include "registry/hivelog.h"
+#include "util/json-out.h"
+#include "util/paths.h"
+#include "util/util.h"
+
+/* A hive is at most 2 GiB (hive bins size is a 32-bit field Windows keeps
+ * far lower); a log no larger. */
+#define HIVE_FILE_MAX ((size_t) 2 << 30)
+
+enum { O_LOG = 256, O_JSON, O_ALLOW };
+const char hive_short_options[] = "o:";
+const struct option hive_options[] = {
+  { "help", no_argument, NULL, 'h' },
+  { "output", required_argument, NULL, 'o' },
+  { "log", required_argument, NULL, O_LOG },
+  { "json", no_argument, NULL, O_JSON },
+  { NULL, 0, NULL, 0 },
+};
+
+static void
+help (void)
+{
+  printf ("Usage: winseal hive check [--log LOG]... [--json] FILE\n"
+          "       winseal hive recover [--log LOG]... [--json] FILE -o OUT\n\n"
+          "Check a registry hive file, or write it recovered from its transaction\n"
+          "logs (new-format .LOG1/.LOG2 entries, or an old-format .LOG) the way\n"
+          "Windows recovers a dirty hive when it loads it.  The logs are FILE.LOG,\n"
+          "FILE.LOG1 and FILE.LOG2 beside FILE (any case), or those given with --log.\n"
+          "FILE is never modified.\n\n"
+          "Options:\n"
+          "  -o, --output OUT           recover: the recovered hive (a new file,\n"
+          "                             written under a temporary name and renamed)\n"
+          "  --log LOG                  a transaction log of FILE (repeatable, up to 3;\n"
+          "                             instead of those found beside it)\n"
+          "  --json                     print the result as JSON\n"
+          "  --help                     show this help\n\n"
+          "Exit status: 0 the hive is clean or recovered (and libhivex reads the\n"
+          "result), 1 it cannot be read even with its logs (the reason on one line),\n"
+          "or a usage error.\n");
+}
+
+/* FILE.LOG, FILE.LOG1, FILE.LOG2 beside FILE, in any case.  Returns how
+ * many (paths in names[], caller frees). */
+static size_t
+find_logs (const char *file, char *names[HIVE_LOGS_MAX])
+{
+  CLEANUP_FREE char *d = ws_strdup (file), *b = ws_strdup (file);
+  const char *dir = dirname (d), *base = basename (b);
+  static const char *const suffixes[] = { ".LOG", ".LOG1", ".LOG2" };
+  size_t n = 0;
+  DIR *dp = opendir (dir);
+  if (!dp)
+    return 0;
+  size_t bl = strlen (base);
+  for (int s = 0; s < 3; ++s) {
+    rewinddir (dp);
+    struct dirent *de;
+    while ((de = readdir (dp)))
+      if (strncasecmp (de->d_name, base, bl) == 0 && strcasecmp (de->d_name + bl, suffixes[s]) == 0) {
+        names[n++] = strchr (file, '/') ? ws_asprintf ("%s/%s", dir, de->d_name)
+                                        : ws_strdup (de->d_name);
+        break;
+      }
+  }
+  closedir (dp);
+  return n;
+}
+
+static const char *
+kind_name (enum hive_log_kind k)
+{
+  return k == HIVE_LOG_NEW ? "new" : k == HIVE_LOG_OLD ? "old" : "none";
+}
+
+static const char *
+state_name (const struct hive_recovery *r)
+{
+  if (!r->was_dirty)
+    return "clean";
+  return r->entries || r->pages || r->base_from_log ? "recovered" : "dirty, nothing to replay";
+}
+
+static void
+print_text (const char *file, const struct hive_recovery *r, char **names)
+{
+  printf ("%s: %s", file, state_name (r));
+  if (r->was_dirty && (r->entries || r->pages))
+    printf (": %zu page%s, %" PRIu64 " bytes changed, sequence %u, hive bins %u bytes",
+            r->pages, r->pages == 1 ? "" : "s", r->bytes_changed, r->seq, r->bins_size);
+  printf ("\n");
+  if (r->bad_base_block)
+    printf ("  base block: fails its checksum%s\n", r->base_from_log ? "; taken from a log" : "");
+  if (r->reconciled_to)
+    printf ("  partly reconciled already: the hive holds the data up to sequence %u\n",
+            r->reconciled_to);
+  for (size_t i = 0; i < r->nlogs; ++i) {
+    const struct hive_log_use *u = &r->logs[i];
+    printf ("  %s: %s format", names[i], kind_name (u->kind));
+    if (u->applied && u->kind == HIVE_LOG_NEW)
+      printf (", %zu entr%s applied (sequence %u-%u)", u->entries, u->entries == 1 ? "y" : "ies",
+              u->seq_first, u->seq_last);
+    else if (u->applied)
+      printf (", applied");
+    else
+      printf (", not applied");
+    printf ("%s%s\n", u->note[0] ? ": " : "", u->note);
+  }
+}
+
+static json_object *
+report (const char *file, const struct hive_recovery *r, char **names, const char *why)
+{
+  json_object *j = json_object_new_object ();
+  jadd_str (j, "hive", file);
+  jadd_str (j, "state", why ? "unrecoverable" : state_name (r));
+  jadd_str (j, "error", why);
+  jadd_bool (j, "dirty", r->was_dirty);
+  jadd_bool (j, "bad_base_block", r->bad_base_block);
+  jadd_bool (j, "base_block_from_log", r->base_from_log);
+  jadd_int (j, "reconciled_to", r->reconciled_to);
+  jadd_int (j, "entries", r->entries);
+  jadd_int (j, "pages", r->pages);
+  jadd_int (j, "bytes_changed", r->bytes_changed);
+  jadd_int (j, "sequence", r->seq);
+  jadd_int (j, "bins_size", r->bins_size);
+  json_object *logs = json_object_new_array ();
+  for (size_t i = 0; i < r->nlogs; ++i) {
+    const struct hive_log_use *u = &r->logs[i];
+    json_object *l = json_object_new_object ();
+    jadd_str (l, "log", names[i]);
+    jadd_str (l, "format", kind_name (u->kind));
+    jadd_bool (l, "valid", u->valid);
+    jadd_bool (l, "applied", u->applied);
+    jadd_int (l, "entries", u->entries);
+    jadd_int (l, "sequence_first", u->seq_first);
+    jadd_int (l, "sequence_last", u->seq_last);
+    jadd_str (l, "note", u->note[0] ? u->note : NULL);
+    json_object_array_add (logs, l);
+  }
+  json_object_object_add (j, "logs", logs);
+  return j;
+}
+
+/* The recovered hive must be one libhivex reads (it is what the
+ * operations edit). */
+static int
+hivex_reads (const char *path)
+{
+  hive_h *h = hivex_open (path, 0);
+  if (!h)
+    return 0;
+  hivex_close (h);
+  return 1;
+}
+
+/* check: does libhivex read the hive as recovered (a clean hive: the file
+ * itself; else a private temporary copy)? */
+static int
+recovered_reads (const char *file, const struct hive_recovery *rec)
+{
+  if (!rec->was_dirty)
+    return hivex_reads (file);
+  CLEANUP_FREE char *dir = ws_mkdtemp ();
+  if (!dir)
+    return 0;
+  CLEANUP_FREE char *tmp = ws_asprintf ("%s/hive", dir);
+  int ok = ws_write_file_atomic (tmp, rec->data, rec->len) == 0 && hivex_reads (tmp);
+  ws_rmtree (dir);
+  return ok;
+}
+
+int
+cmd_hive (int argc, char **argv)
+{
+  const char *out = NULL;
+  char *given[HIVE_LOGS_MAX];
+  size_t ngiven = 0;
+  int json = 0, c;
+  opterr = 0;
+  optind = 0;
+  while ((c = getopt_long (argc, argv, hive_short_options, hive_options, NULL)) != -1) {
+    switch (c) {
+    case 'h': help (); return 0;
+    case 'o': out = optarg; break;
+    case O_LOG:
+      if (ngiven == HIVE_LOGS_MAX)
+        return usage_error ("hive", "at most %d --log", HIVE_LOGS_MAX);
+      given[ngiven++] = optarg;
+      break;
+    case O_JSON: json = 1; break;
+    case ':': return usage_error ("hive", "option '%s' needs a value", argv[optind - 1]);
+    default: return usage_error ("hive", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  /* The operands: the action, then the hive. */
+  if (optind >= argc)
+    return usage_error ("hive", "no action given (check or recover)");
+  const char *action = argv[optind++];
+  if (strcmp (action, "check") && strcmp (action, "recover"))
+    return usage_error ("hive", "unknown action '%s' (check or recover)", action);
+  int recover = !strcmp (action, "recover");
+  if (optind != argc - 1)
+    return usage_error ("hive", optind >= argc ? "no hive file given" : "too many arguments");
+  const char *file = argv[optind];
+  if (recover && !out)
+    return usage_error ("hive", "recover: no output given (-o OUT)");
+  if (!recover && out)
+    return usage_error ("hive", "check writes nothing (-o is recover's)");
+
+  char *names[HIVE_LOGS_MAX];
+  size_t nlogs = ngiven;
+  for (size_t i = 0; i < ngiven; ++i)
+    names[i] = ws_strdup (given[i]);
+  if (!ngiven)
+    nlogs = find_logs (file, names);
+  int r = WS_EXIT_ERROR;
+  size_t hlen;
+  struct hive_log logs[HIVE_LOGS_MAX];
+  uint8_t *hive = (uint8_t *) ws_read_file (file, HIVE_FILE_MAX, &hlen);
+  size_t nread = 0;
+  for (; hive && nread < nlogs; ++nread) {
+    size_t ll;
+    uint8_t *d = (uint8_t *) ws_read_file (names[nread], HIVE_FILE_MAX, &ll);
+    if (!d)
+      break;
+    logs[nread] = (struct hive_log) { names[nread], d, ll };
+  }
+  if (hive && nread == nlogs) {
+    /* The output is none of the inputs. */
+    struct pathset *ps = pathset_new ();
+    pathset_add (ps, file, "the hive");
+    for (size_t i = 0; i < nlogs; ++i)
+      pathset_add (ps, names[i], "a log");
+    int bad = out && pathset_add_output (ps, "-o", out) == -1;
+    pathset_free (ps);
+    struct hive_recovery rec;
+    char why[256];
+    if (!bad) {
+      int ok = hive_recover (hive, hlen, logs, nlogs, &rec, why, sizeof why) == 0;
+      if (!ok)
+        ws_error ("%s: cannot be recovered: %s", file, why);
+      else if (out && ws_write_file_atomic (out, rec.data, rec.len) == -1)
+        ok = 0;
+      else if (out && !hivex_reads (out)) {
+        ws_error ("%s: the recovered hive is not one libhivex reads; nothing written", file);
+        unlink (out);
+        ok = 0;
+      }
+      else if (!out && !recovered_reads (file, &rec)) {
+        ws_error ("%s: %s is not one libhivex reads (a damaged hive)", file,
+                  rec.was_dirty ? "the recovered hive" : "it");
+        ok = 0;
+      }
+      if (json) {
+        json_object *j = report (file, &rec, names, ok ? NULL : why);
+        if (out && ok)
+          jadd_str (j, "output", out);
+        json_print (j);
+        json_object_put (j);
+      }
+      else if (ok)
+        print_text (file, &rec, names);
+      if (ok)
+        hive_recovery_free (&rec);
+      r = ok ? WS_EXIT_OK : WS_EXIT_ERROR;
+    }
+  }
+  for (size_t i = 0; i < nread; ++i)
+    free ((void *) logs[i].data);
+  for (size_t i = 0; i < nlogs; ++i)
+    free (names[i]);
+  free (hive);
+  return r;
+}

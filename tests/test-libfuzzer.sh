@@ -36,3 +36,10 @@ printf '{ "images": [ { "name": "a", "source": "x", "t\\u0069mezone": "UTC" } ] 
 "$top_builddir/fuzz/libfuzzer-json" -max_total_time="$secs" "$tmp/corpus-json" > "$tmp/json.log" 2>&1 \
   || fail "libFuzzer found a problem in the JSON reader: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/json.log")"
 echo "json: $(grep -Eo 'Done [0-9]+ runs' "$tmp/json.log")"
+mkdir -p "$tmp/corpus-hivelog"
+# A length-prefixed hive (its base block and one bin) and a new-format log.
+{ perl -e 'print pack("V", 8192)'; printf 'regf'; head -c 8188 /dev/zero; printf 'regf'; head -c 508 /dev/zero; printf 'HvLE'; } \
+  > "$tmp/corpus-hivelog/a"
+"$top_builddir/fuzz/libfuzzer-hivelog" -max_total_time="$secs" "$tmp/corpus-hivelog" > "$tmp/hivelog.log" 2>&1 \
+  || fail "libFuzzer found a problem in the hive log recovery: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/hivelog.log")"
+echo "hivelog: $(grep -Eo 'Done [0-9]+ runs' "$tmp/hivelog.log")"

@@ -11,7 +11,7 @@ requires command -v guestfish
 good1=$(image ws2012r2)
 good2=$(image win10)
 corrupt=$FIXTURES_DIR/bad-corrupt-hive.img
-[ -f "$corrupt" ] || corrupt=$(image bad-dirty)
+[ -f "$corrupt" ] || corrupt=$(image bad-unrecoverable)
 
 # 1. A bad catalog: every problem reported, nothing done, exit 1.
 cat > "$tmp/bad.json" <<EOF

@@ -81,24 +81,10 @@ find_logs (const char *file, char *names[HIVE_LOGS_MAX])
   return n;
 }
 
-static const char *
-kind_name (enum hive_log_kind k)
-{
-  return k == HIVE_LOG_NEW ? "new" : k == HIVE_LOG_OLD ? "old" : "none";
-}
-
-static const char *
-state_name (const struct hive_recovery *r)
-{
-  if (!r->was_dirty)
-    return "clean";
-  return r->entries || r->pages || r->base_from_log ? "recovered" : "dirty, nothing to replay";
-}
-
 static void
 print_text (const char *file, const struct hive_recovery *r, char **names)
 {
-  printf ("%s: %s", file, state_name (r));
+  printf ("%s: %s", file, hive_recovery_state (r));
   if (r->was_dirty && (r->entries || r->pages))
     printf (": %zu page%s, %" PRIu64 " bytes changed, sequence %u, hive bins %u bytes",
             r->pages, r->pages == 1 ? "" : "s", r->bytes_changed, r->seq, r->bins_size);
@@ -110,7 +96,11 @@ print_text (const char *file, const struct hive_recovery *r, char **names)
             r->reconciled_to);
   for (size_t i = 0; i < r->nlogs; ++i) {
     const struct hive_log_use *u = &r->logs[i];
-    printf ("  %s: %s format", names[i], kind_name (u->kind));
+    if (u->kind == HIVE_LOG_NONE) {
+      printf ("  %s: %s\n", names[i], u->note);
+      continue;
+    }
+    printf ("  %s: %s format", names[i], hive_log_kind_name (u->kind));
     if (u->applied && u->kind == HIVE_LOG_NEW)
       printf (", %zu entr%s applied (sequence %u-%u)", u->entries, u->entries == 1 ? "y" : "ies",
               u->seq_first, u->seq_last);
@@ -127,32 +117,13 @@ report (const char *file, const struct hive_recovery *r, char **names, const cha
 {
   json_object *j = json_object_new_object ();
   jadd_str (j, "hive", file);
-  jadd_str (j, "state", why ? "unrecoverable" : state_name (r));
   jadd_str (j, "error", why);
-  jadd_bool (j, "dirty", r->was_dirty);
-  jadd_bool (j, "bad_base_block", r->bad_base_block);
-  jadd_bool (j, "base_block_from_log", r->base_from_log);
-  jadd_int (j, "reconciled_to", r->reconciled_to);
-  jadd_int (j, "entries", r->entries);
-  jadd_int (j, "pages", r->pages);
-  jadd_int (j, "bytes_changed", r->bytes_changed);
-  jadd_int (j, "sequence", r->seq);
-  jadd_int (j, "bins_size", r->bins_size);
-  json_object *logs = json_object_new_array ();
-  for (size_t i = 0; i < r->nlogs; ++i) {
-    const struct hive_log_use *u = &r->logs[i];
-    json_object *l = json_object_new_object ();
-    jadd_str (l, "log", names[i]);
-    jadd_str (l, "format", kind_name (u->kind));
-    jadd_bool (l, "valid", u->valid);
-    jadd_bool (l, "applied", u->applied);
-    jadd_int (l, "entries", u->entries);
-    jadd_int (l, "sequence_first", u->seq_first);
-    jadd_int (l, "sequence_last", u->seq_last);
-    jadd_str (l, "note", u->note[0] ? u->note : NULL);
-    json_object_array_add (logs, l);
-  }
-  json_object_object_add (j, "logs", logs);
+  json_object *rec = hive_recovery_json (r, names);
+  json_object_object_foreach (rec, key, val)
+    json_object_object_add (j, key, json_object_get (val));
+  json_object_put (rec);
+  if (why)
+    jadd_str (j, "state", "unrecoverable");
   return j;
 }
 

@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
@@ -16,8 +17,10 @@
 #include "guest/appliance.h"
 #include "generalize/generalize.h"
 #include "registry/hive.h"
-#include "util/json-out.h"
+#include "registry/hivelog.h"
 #include "registry/regedit.h"
+#include "util/json-out.h"
+#include "util/paths.h"
 #include "util/util.h"
 
 static const char *const system_hives[] = { "SYSTEM", "SOFTWARE", "SAM", "SECURITY", "DEFAULT", NULL };
@@ -147,30 +150,106 @@ gen_hive_flush (struct gen *g, struct ghive *gh)
   return r;
 }
 
-/* Does a hive log hold entries the hive lacks?  A log whose first entry
- * ("HvLE" at 512) has a sequence number at or past the hive's secondary
- * sequence number, or an old-format ("DIRT") log, holds data. */
-static int
-log_holds_data (struct gen *g, const char *guest_hive, int i, const struct hive_state *st,
-                char **which_ret)
+/* A hive file or log on the host, whole (hives are at most 2 GiB). */
+#define HIVE_FILE_MAX ((size_t) 2 << 30)
+
+/* Download the hive's logs (NAME.LOG, NAME.LOG1, NAME.LOG2, in any case)
+ * beside its host copy.  Returns how many; their file names in names[]
+ * and contents in logs[] (caller frees both). */
+static size_t
+fetch_logs (struct gen *g, struct ghive *gh, struct hive_log logs[HIVE_LOGS_MAX],
+            char *names[HIVE_LOGS_MAX])
 {
-  CLEANUP_FREE char *lp = ws_asprintf ("%s.LOG%d", guest_hive, i);
-  CLEANUP_FREE char *rp = guestfs_case_sensitive_path (g->g, lp);
-  if (!rp || win_filesize (g->w, rp) < 1024)
-    return 0;
-  size_t len = 0;
-  CLEANUP_FREE char *b = guestfs_pread (g->g, rp, 64, 512, &len);
-  if (!b || len < 16)
-    return 0;
-  const uint8_t *p = (const uint8_t *) b;
-  int data = (memcmp (p, "HvLE", 4) == 0 && le32 (p + 12) >= st->seq2)
-             || memcmp (p, "DIRT", 4) == 0;
-  if (data)
-    *which_ret = ws_strdup (rp);
-  return data;
+  static const char *const suffixes[] = { ".LOG", ".LOG1", ".LOG2" };
+  size_t n = 0;
+  for (int s = 0; s < 3; ++s) {
+    CLEANUP_FREE char *lp = ws_strconcat (gh->guest_path, suffixes[s], NULL);
+    CLEANUP_FREE char *rp = guestfs_case_sensitive_path (g->g, lp);
+    if (!rp || !win_is_file (g->w, rp) || win_filesize (g->w, rp) <= 0)
+      continue;
+    CLEANUP_FREE char *local = ws_asprintf ("%s%s", gh->local, suffixes[s]);
+    size_t len;
+    uint8_t *data = NULL;
+    if (guestfs_download (g->g, rp, local) == 0)
+      data = (uint8_t *) ws_read_file (local, HIVE_FILE_MAX, &len);
+    unlink (local);
+    if (!data) {
+      gen_warn (g, "the %s hive's log %s cannot be read; recovered without it", gh->label, rp);
+      continue;
+    }
+    const char *base = strrchr (rp, '/');
+    names[n] = ws_strdup (base ? base + 1 : rp);
+    logs[n] = (struct hive_log) { names[n], data, len };
+    n++;
+  }
+  return n;
 }
 
-/* Download a hive and check its state. */
+/* The report's record of a dirty hive's recovery ("hive_recovery"). */
+static void
+report_recovery (struct gen *g, struct ghive *gh, const struct hive_recovery *r,
+                 char **names)
+{
+  json_object *arr;
+  if (!json_object_object_get_ex (g->report, "hive_recovery", &arr)) {
+    arr = json_object_new_array ();
+    json_object_object_add (g->report, "hive_recovery", arr);
+  }
+  json_object *o = hive_recovery_json (r, names);
+  jadd_str (o, "hive", gh->label);
+  jadd_str (o, "path", gh->guest_path);
+  json_object_array_add (arr, o);
+}
+
+/* A dirty hive's host copy, recovered from its logs as Windows would
+ * (registry/hivelog.c).  Returns 0, or -1 when it cannot be recovered
+ * (reported, naming it). */
+static int
+recover_hive (struct gen *g, struct ghive *gh)
+{
+  struct hive_log logs[HIVE_LOGS_MAX];
+  char *names[HIVE_LOGS_MAX];
+  size_t nlogs = fetch_logs (g, gh, logs, names);
+  size_t hlen;
+  uint8_t *hive = (uint8_t *) ws_read_file (gh->local, HIVE_FILE_MAX, &hlen);
+  struct hive_recovery r;
+  char why[256] = "cannot read its host copy";
+  int ok = hive && hive_recover (hive, hlen, logs, nlogs, &r, why, sizeof why) == 0;
+  if (!ok)
+    ws_error ("%s: the %s hive (%s) is dirty and cannot be recovered from its logs: %s",
+              g->w->image, gh->label, gh->guest_path, why);
+  else {
+    if (ws_write_file_atomic (gh->local, r.data, r.len) == -1)
+      ok = 0;
+    else {
+      report_recovery (g, gh, &r, names);
+      char from[200] = "";
+      for (size_t i = 0; i < nlogs; ++i)
+        if (r.logs[i].applied)
+          snprintf (from + strlen (from), sizeof from - strlen (from), "%s%s",
+                    from[0] ? ", " : "", names[i]);
+      if (r.entries || r.pages || r.base_from_log)
+        gen_warn (g, "the %s hive (%s) was dirty: recovered from %s (%zu entr%s, %zu page%s, "
+                  "sequence %u)", gh->label, gh->guest_path, from[0] ? from : "its log",
+                  r.entries, r.entries == 1 ? "y" : "ies", r.pages, r.pages == 1 ? "" : "s", r.seq);
+      else
+        gen_warn (g, "the %s hive (%s) is dirty but its logs hold nothing newer; it is "
+                  "edited and written back clean", gh->label, gh->guest_path);
+      /* Written back clean, and its logs emptied, at the commit. */
+      gh->changed = 1;
+    }
+    hive_recovery_free (&r);
+  }
+  for (size_t i = 0; i < nlogs; ++i) {
+    free ((void *) logs[i].data);
+    free (names[i]);
+  }
+  free (hive);
+  return ok ? 0 : -1;
+}
+
+/* Download a hive and check its state; a dirty one (or one whose base
+ * block fails its checksum) is recovered from its logs. */
 static int
 fetch_hive (struct gen *g, struct ghive *gh)
 {
@@ -179,26 +258,22 @@ fetch_hive (struct gen *g, struct ghive *gh)
               gh->guest_path, appliance_error (g->g));
     return -1;
   }
+  uint8_t block[512];
+  struct stat sb;
+  const char *why;
   struct hive_state st;
-  if (hive_file_state (gh->local, &st) == -1) {
+  int fd = open (gh->local, O_RDONLY | O_CLOEXEC);
+  int got = fd != -1 && fstat (fd, &sb) == 0 && pread (fd, block, sizeof block, 0) == (ssize_t) sizeof block;
+  if (fd != -1)
+    close (fd);
+  if (!got || memcmp (block, "regf", 4) != 0) {
     ws_error ("%s: the %s hive (%s) is not a registry hive", g->w->image, gh->label,
               gh->guest_path);
     return -1;
   }
-  if (st.dirty && !g->verify) {
-    for (int i = 1; i <= 2; ++i) {
-      CLEANUP_FREE char *which = NULL;
-      if (log_holds_data (g, gh->guest_path, i, &st, &which)) {
-        ws_error ("%s: the %s hive (%s) is dirty and %s holds changes that are not in "
-                  "the hive; winseal does not replay hive logs yet — boot Windows and "
-                  "shut it down cleanly first", g->w->image, gh->label, gh->guest_path,
-                  which);
-        return -1;
-      }
-    }
-    gen_warn (g, "the %s hive (%s) is dirty but its logs hold nothing newer; it is "
-              "edited and written back clean", gh->label, gh->guest_path);
-  }
+  int parsed = hive_parse_base_block (block, sizeof block, sb.st_size, &st, &why) == 0;
+  if ((!parsed || st.dirty) && recover_hive (g, gh) == -1)
+    return -1;
   /* libhivex must be able to read it, and so must the raw editor. */
   hive_h *h = hivex_open (gh->local, 0);
   if (!h) {
@@ -216,6 +291,7 @@ static int
 add_profile_hives (struct gen *g, const char *dir, const char *sid)
 {
   static const char *const files[] = { "NTUSER.DAT", "AppData/Local/Microsoft/Windows/UsrClass.dat" };
+  int r = 0;
   const char *base = strrchr (dir, '/') ? strrchr (dir, '/') + 1 : dir;
   for (int f = 0; f < 2; ++f) {
     CLEANUP_FREE char *rel = ws_strconcat (dir + 1, "/", files[f], NULL);
@@ -226,9 +302,9 @@ add_profile_hives (struct gen *g, const char *dir, const char *sid)
     struct ghive *gh = add_hive (g, label, path, 1);
     gh->profile_sid = sid ? ws_strdup (sid) : NULL;
     if (fetch_hive (g, gh) == -1)
-      return -1;
+      r = -1;                   /* the others are named in the same run */
   }
-  return 0;
+  return r;
 }
 
 int
@@ -316,7 +392,7 @@ load_user_hives (struct gen *g)
   size_t n;
   struct profile_entry *pl = hive_profile_list (sw, &n);
   int r = 0;
-  for (size_t i = 0; i < n && r == 0; ++i) {
+  for (size_t i = 0; i < n; ++i) {
     const char *sid = pl[i].sid_str, *pip = pl[i].image_path;
     if (!pl[i].local || !pip)
       continue;
@@ -351,6 +427,7 @@ load_user_hives (struct gen *g)
 int
 gen_load_hives (struct gen *g)
 {
+  int failed = 0;
   for (size_t i = 0; system_hives[i]; ++i) {
     CLEANUP_FREE char *rel = ws_strconcat ("System32/config/", system_hives[i], NULL);
     CLEANUP_FREE char *path = win_sysroot_path (g->w, rel);
@@ -364,8 +441,10 @@ gen_load_hives (struct gen *g)
     }
     struct ghive *gh = add_hive (g, system_hives[i], path, 0);
     if (fetch_hive (g, gh) == -1)
-      return -1;
+      failed++;                 /* the others are named in the same run */
   }
+  if (failed)
+    return -1;
   return load_user_hives (g);
 }
 

@@ -323,6 +323,78 @@ log_kind (const struct hive_log *l)
   return t == TYPE_LOG_NEW ? HIVE_LOG_NEW : t == TYPE_LOG_OLD ? HIVE_LOG_OLD : HIVE_LOG_NONE;
 }
 
+/* New format: the sound logs in the order of their sequence numbers,
+ * from the hive's secondary sequence number seq2 on.  Returns 1 when
+ * entries were applied (w->r->seq is the last one). */
+static int
+replay_new (struct work *w, const struct hive_log *logs, size_t nlogs, uint32_t seq2,
+            uint32_t *flags, uint32_t *bins)
+{
+  struct hive_recovery *r = w->r;
+  size_t order[HIVE_LOGS_MAX], n = 0;
+  for (size_t i = 0; i < nlogs; ++i)
+    if (r->logs[i].kind == HIVE_LOG_NEW && !r->logs[i].valid)
+      note (&r->logs[i], "its base block is not sound (checksum or sequence numbers)");
+    else if (r->logs[i].kind == HIVE_LOG_NEW)
+      order[n++] = i;
+  for (size_t a = 1; a < n; ++a)
+    for (size_t b = a; b > 0 && log_first_seq (&logs[order[b]])
+                                < log_first_seq (&logs[order[b - 1]]); --b) {
+      size_t t = order[b];
+      order[b] = order[b - 1];
+      order[b - 1] = t;
+    }
+  uint32_t expected = seq2;
+  /* When no entry continues from the hive's secondary sequence number
+   * but later ones are there, the hive was partly reconciled (Windows 8.1
+   * and later write a hive's data without its base block when they rotate
+   * the logs twice; M. Suhanov, "Missing log entries for a dirty primary
+   * file"): it already holds the missing entries' data, and the entries
+   * from the lowest one on complete it. */
+  uint32_t low = UINT32_MAX;
+  for (size_t k = 0; k < n; ++k) {
+    uint32_t l = lowest_seq_from (&logs[order[k]], seq2);
+    low = l < low ? l : low;
+  }
+  if (low != UINT32_MAX && low > seq2) {
+    r->reconciled_to = low - 1;
+    expected = low;
+  }
+  for (size_t k = 0; k < n; ++k)
+    if (apply_new (w, &logs[order[k]], &r->logs[order[k]], &expected, flags, bins))
+      break;
+  if (!r->entries)
+    return 0;
+  r->seq = expected - 1;
+  return 1;
+}
+
+/* Old format: the first sound log written for this state of the hive
+ * (its timestamp is the hive's). */
+static void
+replay_old (struct work *w, const struct hive_log *logs, size_t nlogs, uint32_t *bins,
+            uint32_t *final_seq)
+{
+  for (size_t i = 0; i < nlogs; ++i) {
+    struct hive_log_use *u = &w->r->logs[i];
+    if (u->kind != HIVE_LOG_OLD)
+      continue;
+    if (!u->valid) {
+      note (u, "its base block is not sound (checksum or sequence numbers)");
+      continue;
+    }
+    if (memcmp (logs[i].data + B_TIME, w->data + B_TIME, 8) != 0) {
+      note (u, "it was written for another state of the hive (timestamps differ)");
+      continue;
+    }
+    if (apply_old (w, &logs[i], u, bins)) {
+      uint32_t ls = le32 (logs[i].data + B_SEQ1);
+      *final_seq = ls > *final_seq ? ls : *final_seq;
+      return;
+    }
+  }
+}
+
 int
 hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, size_t nlogs,
               struct hive_recovery *r, char *why, size_t whylen)
@@ -375,60 +447,10 @@ hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, size
   uint32_t bins = le32 (w.data + B_BINS), flags = le32 (w.data + B_FLAGS);
   uint32_t final_seq = seq1 > seq2 ? seq1 : seq2;
   if (r->was_dirty) {
-    /* New format: the logs in the order of their sequence numbers. */
-    size_t order[HIVE_LOGS_MAX], n = 0;
-    for (size_t i = 0; i < nlogs; ++i)
-      if (r->logs[i].kind == HIVE_LOG_NEW && !r->logs[i].valid)
-        note (&r->logs[i], "its base block is not sound (checksum or sequence numbers)");
-      else if (r->logs[i].kind == HIVE_LOG_NEW)
-        order[n++] = i;
-    for (size_t a = 1; a < n; ++a)
-      for (size_t b2 = a; b2 > 0 && log_first_seq (&logs[order[b2]])
-                                    < log_first_seq (&logs[order[b2 - 1]]); --b2) {
-        size_t t = order[b2];
-        order[b2] = order[b2 - 1];
-        order[b2 - 1] = t;
-      }
-    uint32_t expected = seq2;
-    /* When no entry continues from the hive's secondary sequence number
-     * but later ones are there, the hive was partly reconciled (Windows
-     * 8.1 and later write a hive's data without its base block when they
-     * rotate the logs twice; M. Suhanov, "Missing log entries for a dirty
-     * primary file"): it already holds the missing entries' data, and the
-     * entries from the lowest one on complete it. */
-    uint32_t low = UINT32_MAX;
-    for (size_t k = 0; k < n; ++k) {
-      uint32_t l = lowest_seq_from (&logs[order[k]], seq2);
-      low = l < low ? l : low;
-    }
-    if (low != UINT32_MAX && low > seq2) {
-      r->reconciled_to = low - 1;
-      expected = low;
-    }
-    for (size_t k = 0; k < n; ++k)
-      if (apply_new (&w, &logs[order[k]], &r->logs[order[k]], &expected, &flags, &bins))
-        break;
-    if (r->entries)
-      final_seq = expected - 1;
-    /* Old format: the first log that belongs to this state of the hive. */
-    for (size_t i = 0; i < nlogs && !r->entries; ++i) {
-      struct hive_log_use *u = &r->logs[i];
-      if (u->kind != HIVE_LOG_OLD)
-        continue;
-      if (!u->valid) {
-        note (u, "its base block is not sound (checksum or sequence numbers)");
-        continue;
-      }
-      if (memcmp (logs[i].data + B_TIME, w.data + B_TIME, 8) != 0) {
-        note (u, "it was written for another state of the hive (timestamps differ)");
-        continue;
-      }
-      if (apply_old (&w, &logs[i], u, &bins)) {
-        uint32_t ls = le32 (logs[i].data + B_SEQ1);
-        final_seq = ls > final_seq ? ls : final_seq;
-        break;
-      }
-    }
+    if (replay_new (&w, logs, nlogs, seq2, &flags, &bins))
+      final_seq = r->seq;
+    else
+      replay_old (&w, logs, nlogs, &bins, &final_seq);
   }
   if (bins % BASE || (uint64_t) BASE + bins > w.len) {
     snprintf (why, whylen, "its hive bins (%u bytes) run past the end of the file (%zu bytes)%s",

@@ -63,6 +63,13 @@ int hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, 
                   struct hive_recovery *r, char *why, size_t whylen);
 void hive_recovery_free (struct hive_recovery *r);
 
+/* hivelog-json.c: "clean", "recovered" or "dirty, nothing to replay";
+ * "new", "old" or "none"; the recovery as JSON (names: the logs' names). */
+#include <json-c/json.h>
+const char *hive_recovery_state (const struct hive_recovery *r);
+const char *hive_log_kind_name (enum hive_log_kind k);
+json_object *hive_recovery_json (const struct hive_recovery *r, char *const *names);
+
 /* The Marvin32 hash (64-bit form, as the new-format log entries store it:
  * the second state word in the upper half) of len bytes with seed. */
 uint64_t marvin32 (const uint8_t *p, size_t len, uint64_t seed);

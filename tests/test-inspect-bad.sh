@@ -43,4 +43,7 @@ jq -r '.warnings[]' "$tmp/dirty.json" | grep -q 'SYSTEM hive .* is dirty' \
   || fail "bad-dirty: no warning about the dirty hive"
 [ "$(jq -r '[.hives[] | select(.state == "dirty")] | length' "$tmp/dirty.json")" = 1 ] \
   || fail "bad-dirty: other hives reported dirty"
+# What replaying its logs gives (what Windows would read): LOG1's entry.
+[ "$(jq -r '.hives[] | select(.name == "SYSTEM") | .recovery | "\(.state) \(.entries) \([.logs[] | select(.applied) | .log] | join(","))"' "$tmp/dirty.json")" = "recovered 1 SYSTEM.LOG1" ] \
+  || fail "bad-dirty: the recovery is not reported: $(jq -c '.hives[] | select(.name == "SYSTEM") | .recovery' "$tmp/dirty.json")"
 echo "ok: bad-dirty reported"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "guest/appliance.h"
+#include "guest/hives.h"
 #include "generalize/generalize.h"
 #include "registry/hive.h"
 #include "registry/hivelog.h"
@@ -150,41 +151,6 @@ gen_hive_flush (struct gen *g, struct ghive *gh)
   return r;
 }
 
-/* A hive file or log on the host, whole (hives are at most 2 GiB). */
-#define HIVE_FILE_MAX ((size_t) 2 << 30)
-
-/* Download the hive's logs (NAME.LOG, NAME.LOG1, NAME.LOG2, in any case)
- * beside its host copy.  Returns how many; their file names in names[]
- * and contents in logs[] (caller frees both). */
-static size_t
-fetch_logs (struct gen *g, struct ghive *gh, struct hive_log logs[HIVE_LOGS_MAX],
-            char *names[HIVE_LOGS_MAX])
-{
-  static const char *const suffixes[] = { ".LOG", ".LOG1", ".LOG2" };
-  size_t n = 0;
-  for (int s = 0; s < 3; ++s) {
-    CLEANUP_FREE char *lp = ws_strconcat (gh->guest_path, suffixes[s], NULL);
-    CLEANUP_FREE char *rp = guestfs_case_sensitive_path (g->g, lp);
-    if (!rp || !win_is_file (g->w, rp) || win_filesize (g->w, rp) <= 0)
-      continue;
-    CLEANUP_FREE char *local = ws_asprintf ("%s%s", gh->local, suffixes[s]);
-    size_t len;
-    uint8_t *data = NULL;
-    if (guestfs_download (g->g, rp, local) == 0)
-      data = (uint8_t *) ws_read_file (local, HIVE_FILE_MAX, &len);
-    unlink (local);
-    if (!data) {
-      gen_warn (g, "the %s hive's log %s cannot be read; recovered without it", gh->label, rp);
-      continue;
-    }
-    const char *base = strrchr (rp, '/');
-    names[n] = ws_strdup (base ? base + 1 : rp);
-    logs[n] = (struct hive_log) { names[n], data, len };
-    n++;
-  }
-  return n;
-}
-
 /* The report's record of a dirty hive's recovery ("hive_recovery"). */
 static void
 report_recovery (struct gen *g, struct ghive *gh, const struct hive_recovery *r,
@@ -202,49 +168,39 @@ report_recovery (struct gen *g, struct ghive *gh, const struct hive_recovery *r,
 }
 
 /* A dirty hive's host copy, recovered from its logs as Windows would
- * (registry/hivelog.c).  Returns 0, or -1 when it cannot be recovered
- * (reported, naming it). */
+ * (guest/hives.c, registry/hivelog.c).  Returns 0, or -1 when it cannot
+ * be recovered (reported, naming it). */
 static int
 recover_hive (struct gen *g, struct ghive *gh)
 {
-  struct hive_log logs[HIVE_LOGS_MAX];
-  char *names[HIVE_LOGS_MAX];
-  size_t nlogs = fetch_logs (g, gh, logs, names);
-  size_t hlen;
-  uint8_t *hive = (uint8_t *) ws_read_file (gh->local, HIVE_FILE_MAX, &hlen);
-  struct hive_recovery r;
-  char why[256] = "cannot read its host copy";
-  int ok = hive && hive_recover (hive, hlen, logs, nlogs, &r, why, sizeof why) == 0;
+  struct hive_fetch f;
+  int ok = hive_fetch_recover (g->w, gh->guest_path, gh->local, &f) == 0;
+  if (f.unreadable)
+    gen_warn (g, "the %s hive's log %s cannot be read; recovered without it", gh->label,
+              f.unreadable);
   if (!ok)
     ws_error ("%s: the %s hive (%s) is dirty and cannot be recovered from its logs: %s",
-              g->w->image, gh->label, gh->guest_path, why);
+              g->w->image, gh->label, gh->guest_path, f.why);
   else {
-    if (ws_write_file_atomic (gh->local, r.data, r.len) == -1)
-      ok = 0;
-    else {
-      report_recovery (g, gh, &r, names);
-      char from[200] = "";
-      for (size_t i = 0; i < nlogs; ++i)
-        if (r.logs[i].applied)
-          snprintf (from + strlen (from), sizeof from - strlen (from), "%s%s",
-                    from[0] ? ", " : "", names[i]);
-      if (r.entries || r.pages || r.base_from_log)
-        gen_warn (g, "the %s hive (%s) was dirty: recovered from %s (%zu entr%s, %zu page%s, "
-                  "sequence %u)", gh->label, gh->guest_path, from[0] ? from : "its log",
-                  r.entries, r.entries == 1 ? "y" : "ies", r.pages, r.pages == 1 ? "" : "s", r.seq);
-      else
-        gen_warn (g, "the %s hive (%s) is dirty but its logs hold nothing newer; it is "
-                  "edited and written back clean", gh->label, gh->guest_path);
-      /* Written back clean, and its logs emptied, at the commit. */
-      gh->changed = 1;
-    }
-    hive_recovery_free (&r);
+    const struct hive_recovery *r = &f.rec;
+    report_recovery (g, gh, r, f.names);
+    char from[200] = "";
+    for (size_t i = 0; i < f.nlogs; ++i)
+      if (r->logs[i].applied)
+        snprintf (from + strlen (from), sizeof from - strlen (from), "%s%s",
+                  from[0] ? ", " : "", f.names[i]);
+    if (r->entries || r->pages || r->base_from_log)
+      gen_warn (g, "the %s hive (%s) was dirty: recovered from %s (%zu entr%s, %zu page%s, "
+                "sequence %u)", gh->label, gh->guest_path, from[0] ? from : "its log",
+                r->entries, r->entries == 1 ? "y" : "ies", r->pages, r->pages == 1 ? "" : "s",
+                r->seq);
+    else
+      gen_warn (g, "the %s hive (%s) is dirty but its logs hold nothing newer; it is "
+                "edited and written back clean", gh->label, gh->guest_path);
+    /* Written back clean, and its logs emptied, at the commit. */
+    gh->changed = 1;
   }
-  for (size_t i = 0; i < nlogs; ++i) {
-    free ((void *) logs[i].data);
-    free (names[i]);
-  }
-  free (hive);
+  hive_fetch_free (&f);
   return ok ? 0 : -1;
 }
 

@@ -10,10 +10,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/util.h"
 #include "guest/appliance.h"
 #include "registry/hive.h"
+#include "guest/hives.h"
 #include "guest/inspect.h"
 #include "util/json-out.h"
 #include "registry/sam.h"
@@ -42,16 +44,19 @@ warn (struct ctx *c, const char *fmt, ...)
   free (s);
 }
 
-/* Record the base-block state of a hive (and its logs) in "hives". */
-static void
+/* Record the base-block state of a hive (and its logs) in "hives";
+ * returns the entry, and in *dirty_ret whether the hive needs its logs
+ * (dirty, or a base block that does not parse). */
+static json_object *
 hive_entry (struct ctx *c, const char *label, const char *path,
-            const uint8_t *block, size_t len, int64_t size)
+            const uint8_t *block, size_t len, int64_t size, int *dirty_ret)
 {
   json_object *h = json_object_new_object ();
   struct hive_state st;
   const char *why;
   jadd_str (h, "name", label);
   jadd_str (h, "path", path);
+  *dirty_ret = 1;
   if (hive_parse_base_block (block, len, size, &st, &why) == -1) {
     jadd_str (h, "state", "invalid");
     jadd_str (h, "error", why);
@@ -59,6 +64,7 @@ hive_entry (struct ctx *c, const char *label, const char *path,
   }
   else {
     jadd_str (h, "state", st.dirty ? "dirty" : "clean");
+    *dirty_ret = st.dirty;
     if (st.dirty)
       warn (c, "%s hive (%s) is dirty (sequence numbers %" PRIu32 " and %" PRIu32
             "%s): its newest data may be only in its .LOG1/.LOG2 logs",
@@ -78,6 +84,27 @@ hive_entry (struct ctx *c, const char *label, const char *path,
   }
   jadd_int (h, "log_bytes", logs);
   json_object_array_add (c->hives, h);
+  return h;
+}
+
+/* A dirty hive's host copy (local), recovered from its logs as Windows
+ * would when it loads the hive: what it would read.  The entry gets
+ * "recovery" (the fields of winseal hive --json, or the reason it cannot
+ * be recovered). */
+static void
+recover_entry (struct ctx *c, json_object *h, const char *label, const char *path,
+               const char *local)
+{
+  struct hive_fetch f;
+  int ok = hive_fetch_recover (c->w, path, local, &f) == 0;
+  json_object *rec = hive_recovery_json (&f.rec, f.names);
+  if (!ok) {
+    jadd_str (rec, "state", "unrecoverable");
+    jadd_str (rec, "error", f.why);
+    warn (c, "%s hive (%s) cannot be recovered from its logs: %s", label, path, f.why);
+  }
+  json_object_object_add (h, "recovery", rec);
+  hive_fetch_free (&f);
 }
 
 /* Download a system hive into tmpdir and open it.  NULL if absent or
@@ -104,7 +131,10 @@ open_system_hive (struct ctx *c, const char *name)
     fclose (fp);
   if (stat (local, &sb) == -1)
     sb.st_size = 0;
-  hive_entry (c, name, path, block, got, sb.st_size);
+  int dirty;
+  json_object *e = hive_entry (c, name, path, block, got, sb.st_size, &dirty);
+  if (dirty)
+    recover_entry (c, e, name, path, local);     /* the report reads what Windows would */
   hive_h *h = hivex_open (local, 0);
   if (!h)
     warn (c, "%s hive cannot be parsed (%s): corrupt or not a registry hive",
@@ -120,7 +150,15 @@ user_hive_state (struct ctx *c, const char *label, const char *path)
     return;
   size_t len = 0;
   CLEANUP_FREE char *buf = guestfs_pread (c->w->g, path, 512, 0, &len);
-  hive_entry (c, label, path, (const uint8_t *) (buf ? buf : ""), buf ? len : 0, size);
+  int dirty;
+  json_object *e = hive_entry (c, label, path, (const uint8_t *) (buf ? buf : ""),
+                               buf ? len : 0, size, &dirty);
+  if (!dirty)
+    return;
+  CLEANUP_FREE char *local = ws_asprintf ("%s/user-hive", c->tmpdir);
+  if (guestfs_download (c->w->g, path, local) == 0)
+    recover_entry (c, e, label, path, local);
+  unlink (local);
 }
 
 static void

@@ -91,6 +91,9 @@ print_text (const char *file, const struct hive_recovery *r, char **names)
   printf ("\n");
   if (r->bad_base_block)
     printf ("  base block: fails its checksum%s\n", r->base_from_log ? "; taken from a log" : "");
+  if (r->trimmed_from)
+    printf ("  incomplete: its hive bins said %u bytes; the %u present hold everything "
+            "reachable from the root: cut to them\n", r->trimmed_from, r->bins_size);
   if (r->reconciled_to)
     printf ("  partly reconciled already: the hive holds the data up to sequence %u\n",
             r->reconciled_to);

@@ -189,12 +189,16 @@ recover_hive (struct gen *g, struct ghive *gh)
       if (r->logs[i].applied)
         snprintf (from + strlen (from), sizeof from - strlen (from), "%s%s",
                   from[0] ? ", " : "", f.names[i]);
+    if (r->trimmed_from)
+      gen_warn (g, "the %s hive (%s) was incomplete (its bins said %u bytes, %u are there, "
+                "and nothing reachable lies past them): cut to them", gh->label, gh->guest_path,
+                r->trimmed_from, r->bins_size);
     if (r->entries || r->pages || r->base_from_log)
       gen_warn (g, "the %s hive (%s) was dirty: recovered from %s (%zu entr%s, %zu page%s, "
                 "sequence %u)", gh->label, gh->guest_path, from[0] ? from : "its log",
                 r->entries, r->entries == 1 ? "y" : "ies", r->pages, r->pages == 1 ? "" : "s",
                 r->seq);
-    else
+    else if (!r->trimmed_from)
       gen_warn (g, "the %s hive (%s) is dirty but its logs hold nothing newer; it is "
                 "edited and written back clean", gh->label, gh->guest_path);
     /* Written back clean, and its logs emptied, at the commit. */

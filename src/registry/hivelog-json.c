@@ -10,6 +10,8 @@ hive_recovery_state (const struct hive_recovery *r)
 {
   if (!r->was_dirty)
     return "clean";
+  if (r->trimmed_from)
+    return "trimmed";
   return r->entries || r->pages || r->base_from_log ? "recovered" : "dirty, nothing to replay";
 }
 
@@ -28,6 +30,7 @@ hive_recovery_json (const struct hive_recovery *r, char *const *names)
   jadd_bool (j, "bad_base_block", r->bad_base_block);
   jadd_bool (j, "base_block_from_log", r->base_from_log);
   jadd_int (j, "reconciled_to", r->reconciled_to);
+  jadd_int (j, "trimmed_from", r->trimmed_from);
   jadd_int (j, "entries", r->entries);
   jadd_int (j, "pages", r->pages);
   jadd_int (j, "bytes_changed", r->bytes_changed);

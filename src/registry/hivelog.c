@@ -395,6 +395,170 @@ replay_old (struct work *w, const struct hive_log *logs, size_t nlogs, uint32_t 
   }
 }
 
+/* ---- an incomplete hive: trimmed when nothing reachable is lost ---- */
+
+/* The hive bins that are there, from the first: each one's signature,
+ * offset and size right, within the file and the base block's size.
+ * Returns the bytes of bins present in a row. */
+static uint32_t
+bins_present (const uint8_t *d, size_t len, uint32_t bins)
+{
+  uint32_t off = 0;
+  while (off < bins && (uint64_t) BASE + off + 32 <= len) {
+    const uint8_t *b = d + BASE + off;
+    uint32_t size = le32 (b + 8);
+    if (memcmp (b, "hbin", 4) != 0 || le32 (b + 4) != off || size < BASE || size % BASE
+        || size > bins - off || (uint64_t) BASE + off + size > len)
+      break;
+    off += size;
+  }
+  return off;
+}
+
+/* The walk of every cell reachable from the root, within the first
+ * 'present' bytes of hive bins. */
+struct reach {
+  const uint8_t *bins;          /* the hive bins data */
+  uint32_t present;
+  uint32_t minor;               /* the hive's minor version (big data from 4 on) */
+  char path[512];               /* the key being walked */
+  const char *lost;             /* what points past the bins (a static string) */
+  size_t cells;
+};
+
+/* The cell at off: its data and size, or NULL when it is not a used cell
+ * lying within the bins present. */
+static const uint8_t *
+reach_cell (struct reach *rc, uint32_t off, uint32_t *size_ret)
+{
+  if (off % 8 || off < 32 || (uint64_t) off + 8 > rc->present)
+    return NULL;
+  int32_t size = (int32_t) le32 (rc->bins + off);
+  if (size >= 0 || -(int64_t) size < 8 || (uint64_t) off - size > rc->present)
+    return NULL;
+  *size_ret = (uint32_t) -size - 4;
+  rc->cells++;
+  return rc->bins + off + 4;
+}
+
+/* A reference to a cell that must be there; sets rc->lost otherwise. */
+static const uint8_t *
+reach_ref (struct reach *rc, uint32_t off, uint32_t *size_ret, const char *what)
+{
+  const uint8_t *c = reach_cell (rc, off, size_ret);
+  if (!c && !rc->lost)
+    rc->lost = what;
+  return c;
+}
+
+static int reach_key (struct reach *rc, uint32_t off, int depth);
+
+/* A subkey list (lf, lh, li, or ri of those). */
+static int
+reach_list (struct reach *rc, uint32_t off, int depth)
+{
+  uint32_t size;
+  const uint8_t *c = reach_ref (rc, off, &size, "a subkey list");
+  if (!c || size < 4)
+    return c ? -1 : -1;
+  uint32_t n = le16 (c + 2);
+  int wide = (c[0] == 'l' && (c[1] == 'f' || c[1] == 'h'));
+  int ri = c[0] == 'r' && c[1] == 'i', li = c[0] == 'l' && c[1] == 'i';
+  if (!wide && !ri && !li) {
+    rc->lost = "a subkey list";
+    return -1;
+  }
+  uint32_t step = wide ? 8 : 4;
+  if (4 + (uint64_t) n * step > size) {
+    rc->lost = "a subkey list";
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t e = le32 (c + 4 + (size_t) i * step);
+    if ((ri ? reach_list (rc, e, depth) : reach_key (rc, e, depth)) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* A value and its data (a big-data record and its segments included). */
+static int
+reach_value (struct reach *rc, uint32_t off)
+{
+  uint32_t size;
+  const uint8_t *vk = reach_ref (rc, off, &size, "a value");
+  if (!vk || size < 20 || vk[0] != 'v' || vk[1] != 'k') {
+    rc->lost = "a value";
+    return -1;
+  }
+  uint32_t dsize = le32 (vk + 4), doff = le32 (vk + 8);
+  if (dsize & 0x80000000u || dsize == 0)
+    return 0;                   /* the data is in the value itself */
+  const uint8_t *d = reach_ref (rc, doff, &size, "a value's data");
+  if (!d)
+    return -1;
+  if (rc->minor >= 4 && dsize > 16344 && size >= 8 && d[0] == 'd' && d[1] == 'b') {
+    uint32_t nseg = le16 (d + 2), list = le32 (d + 4);
+    const uint8_t *l = reach_ref (rc, list, &size, "a value's data");
+    if (!l || (uint64_t) nseg * 4 > size)
+      return -1;
+    for (uint32_t i = 0; i < nseg; ++i)
+      if (!reach_ref (rc, le32 (l + 4 * i), &size, "a value's data"))
+        return -1;
+  }
+  return 0;
+}
+
+static int
+reach_key (struct reach *rc, uint32_t off, int depth)
+{
+  uint32_t size;
+  const uint8_t *nk = reach_ref (rc, off, &size, "a key");
+  if (!nk || size < 76 || nk[0] != 'n' || nk[1] != 'k' || depth > 512) {
+    rc->lost = "a key";
+    return -1;
+  }
+  size_t plen = strlen (rc->path);
+  uint32_t nlen = le16 (nk + 72);
+  if (nlen > size - 76)
+    nlen = size - 76;
+  if (depth > 0)                /* the root's name is not part of paths */
+    snprintf (rc->path + plen, sizeof rc->path - plen, "\\%.*s",
+              (int) (nlen < 200 ? nlen : 200), (const char *) nk + 76);
+  uint32_t nsub = le32 (nk + 20), nval = le32 (nk + 36);
+  int r = 0;
+  if (nsub && reach_list (rc, le32 (nk + 28), depth + 1) == -1)
+    r = -1;
+  if (!r && nval) {
+    const uint8_t *vl = reach_ref (rc, le32 (nk + 40), &size, "a key's value list");
+    if (!vl || (uint64_t) nval * 4 > size)
+      r = -1;
+    for (uint32_t i = 0; !r && i < nval; ++i)
+      r = reach_value (rc, le32 (vl + 4 * i));
+  }
+  uint32_t sec = le32 (nk + 44), cls = le32 (nk + 48);
+  if (!r && sec != 0xFFFFFFFFu && !reach_ref (rc, sec, &size, "a key's security descriptor"))
+    r = -1;
+  if (!r && le16 (nk + 74) && cls != 0xFFFFFFFFu && !reach_ref (rc, cls, &size, "a key's class name"))
+    r = -1;
+  if (!r)
+    rc->path[plen] = '\0';      /* on failure the path names the key */
+  return r;
+}
+
+/* May the hive be cut to its first 'present' bytes of bins without losing
+ * anything reachable from its root?  On no, *why names what would be. */
+static int
+trim_is_lossless (const uint8_t *d, uint32_t present, char *why, size_t whylen)
+{
+  struct reach rc = { .bins = d + BASE, .present = present, .minor = le32 (d + 24) };
+  if (reach_key (&rc, le32 (d + 36), 0) == 0)
+    return 1;
+  snprintf (why, whylen, "%s in \\%.300s lies in the missing hive bins",
+            rc.lost ? rc.lost : "a cell", rc.path[0] ? rc.path + 1 : "(the root)");
+  return 0;
+}
+
 int
 hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, size_t nlogs,
               struct hive_recovery *r, char *why, size_t whylen)
@@ -452,9 +616,33 @@ hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, size
     else
       replay_old (&w, logs, nlogs, &bins, &final_seq);
   }
-  if (bins % BASE || (uint64_t) BASE + bins > w.len) {
-    snprintf (why, whylen, "its hive bins (%u bytes) run past the end of the file (%zu bytes)%s",
-              bins, w.len, r->was_dirty ? " and no log supplies the rest" : "");
+  if (bins % BASE || bins > BINS_MAX) {
+    snprintf (why, whylen, "its hive bins size (%u bytes) is not a whole number of 4 KiB bins",
+              bins);
+    free (w.data);
+    return -1;
+  }
+  /* Incomplete (the last bins were only ever in a log that is gone): cut
+   * to the bins present when nothing reachable lies past them. */
+  uint32_t present = bins_present (w.data, w.len, bins);
+  if (present < bins && r->was_dirty) {
+    char lost[400] = "";
+    if (present && trim_is_lossless (w.data, present, lost, sizeof lost)) {
+      r->trimmed_from = bins;
+      bins = present;
+      w.len = BASE + (size_t) present;
+    }
+    else {
+      snprintf (why, whylen, "its hive bins end at %u of %u bytes%s and no log supplies the "
+                "rest%s%s", present, bins, (uint64_t) BASE + bins > w.len ? " (the file is short)" : "",
+                lost[0] ? ": " : "", lost);
+      free (w.data);
+      return -1;
+    }
+  }
+  else if ((uint64_t) BASE + bins > w.len) {
+    snprintf (why, whylen, "its hive bins (%u bytes) run past the end of the file (%zu bytes)",
+              bins, w.len);
     free (w.data);
     return -1;
   }

@@ -45,6 +45,8 @@ struct hive_recovery {
   int base_from_log;            /* ... and was taken from a log */
   uint32_t reconciled_to;       /* the hive was partly reconciled up to this
                                  * sequence number (0: it was not) */
+  uint32_t trimmed_from;        /* an incomplete hive cut to its bins present:
+                                 * the bins size it said (0: not trimmed) */
   size_t entries;               /* new-format entries applied, all logs */
   size_t pages;                 /* pages written from the logs */
   uint64_t bytes_changed;       /* bytes of the hive that the logs changed */
@@ -56,9 +58,12 @@ struct hive_recovery {
 
 /* Recover the hive (len bytes) with its logs (up to HIVE_LOGS_MAX, in any
  * order).  A clean hive comes back as it is (logs not applied, as Windows
- * does).  Returns 0 and fills *r, or -1 with the reason in why (the hive
- * cannot be read even with its logs: no usable base block, hive bins
- * past the end of the file). */
+ * does).  A dirty hive whose last bins are missing (past the end of the
+ * file, or not bins) and that no log supplies is cut to the bins present
+ * when no cell reachable from the root lies past them (lossless).
+ * Returns 0 and fills *r, or -1 with the reason in why (the hive cannot
+ * be read even with its logs: no usable base block, or reachable cells in
+ * missing bins: the reason names the first key that would lose them). */
 int hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, size_t nlogs,
                   struct hive_recovery *r, char *why, size_t whylen);
 void hive_recovery_free (struct hive_recovery *r);

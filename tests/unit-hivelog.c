@@ -40,7 +40,8 @@ make_hive (uint32_t seq1, uint32_t seq2)
   put_le32 (hive + 4096 + 8, 4096);
 }
 
-/* Append an entry of one page (size bytes of fill at bins offset off). */
+/* Append an entry of one page (size bytes of fill at bins offset off; a
+ * page at a bin's start must start with the bin's header: fill 'H'). */
 static void
 add_entry (uint32_t seq, uint32_t bins, uint32_t off, uint32_t size, uint8_t fill)
 {
@@ -89,11 +90,11 @@ main (void)
   /* Two entries: the second grows the hive by a bin. */
   make_hive (3, 2);
   new_log (2);
-  add_entry (2, 4096, 0, 512, 'a');
+  add_entry (2, 4096, 512, 512, 'a');
   add_entry (3, 8192, 4096, 4096, 'H');
   CHECK (recover (&r) == 0);
   CHECK (r.entries == 2 && r.seq == 3 && r.bins_size == 8192 && r.len == 4096 + 8192);
-  CHECK (r.data && r.data[4096] == 'a' && memcmp (r.data + 8192, "hbin", 4) == 0);
+  CHECK (r.data && r.data[4096 + 512] == 'a' && memcmp (r.data + 8192, "hbin", 4) == 0);
   CHECK (r.data && le32 (r.data + 4) == 3 && le32 (r.data + 8) == 3
          && le32 (r.data + 508) == hive_base_block_checksum (r.data));
   hive_recovery_free (&r);
@@ -108,8 +109,8 @@ main (void)
 
   /* A gap in the sequence numbers stops there. */
   new_log (2);
-  add_entry (2, 4096, 0, 512, 'a');
-  add_entry (4, 4096, 512, 512, 'b');
+  add_entry (2, 4096, 512, 512, 'a');
+  add_entry (4, 4096, 1024, 512, 'b');
   CHECK (recover (&r) == 0);
   CHECK (r.entries == 1 && strstr (r.logs[0].note, "missing") != NULL);
   hive_recovery_free (&r);
@@ -124,15 +125,15 @@ main (void)
   /* Entries start past the hive's sequence number: partly reconciled. */
   make_hive (2, 1);
   new_log (2);
-  add_entry (2, 4096, 0, 512, 'c');
+  add_entry (2, 4096, 512, 512, 'c');
   CHECK (recover (&r) == 0);
-  CHECK (r.entries == 1 && r.reconciled_to == 1 && r.seq == 2 && r.data && r.data[4096] == 'c');
+  CHECK (r.entries == 1 && r.reconciled_to == 1 && r.seq == 2 && r.data && r.data[4096 + 512] == 'c');
   hive_recovery_free (&r);
 
   /* A clean hive is taken as it is. */
   make_hive (5, 5);
   new_log (5);
-  add_entry (5, 4096, 0, 512, 'd');
+  add_entry (5, 4096, 512, 512, 'd');
   CHECK (recover (&r) == 0);
   CHECK (!r.was_dirty && r.entries == 0 && r.data && memcmp (r.data, hive, 8192) == 0);
   hive_recovery_free (&r);

@@ -117,6 +117,12 @@ set +e
 winseal hive check "$d/corrupted_system_hive" > /dev/null 2> "$tmp/c.err"; rc=$?
 set -e
 [ $rc = 1 ] && grep -q "not one libhivex reads" "$tmp/c.err" || fail "corrupted_system_hive: exit $rc, $(cat "$tmp/c.err")"
+# ... and recovering it writes nothing: a file already at OUT stays.
+echo keep > "$tmp/keep"
+set +e
+winseal hive recover "$d/corrupted_system_hive" -o "$tmp/keep" > /dev/null 2>&1; rc=$?
+set -e
+[ $rc = 1 ] && [ "$(cat "$tmp/keep")" = keep ] || fail "a failed recover touched its output (exit $rc)"
 
 # SYSTEM_B: partly reconciled (its logs start past its sequence number);
 # recovered, it holds keys only the logs had, and libregf reads it whole.

@@ -142,7 +142,7 @@ hivex_reads (const char *path)
   return 1;
 }
 
-/* check: does libhivex read the hive as recovered (a clean hive: the file
+/* Does libhivex read the hive as recovered (a clean hive: the file
  * itself; else a private temporary copy)? */
 static int
 recovered_reads (const char *file, const struct hive_recovery *rec)
@@ -228,18 +228,14 @@ cmd_hive (int argc, char **argv)
       int ok = hive_recover (hive, hlen, logs, nlogs, &rec, why, sizeof why) == 0;
       if (!ok)
         ws_error ("%s: cannot be recovered: %s", file, why);
+      /* libhivex must read the result before anything is written. */
+      else if (!recovered_reads (file, &rec)) {
+        ws_error ("%s: %s is not one libhivex reads (a damaged hive)%s", file,
+                  rec.was_dirty ? "the recovered hive" : "it", out ? "; nothing written" : "");
+        ok = 0;
+      }
       else if (out && ws_write_file_atomic (out, rec.data, rec.len) == -1)
         ok = 0;
-      else if (out && !hivex_reads (out)) {
-        ws_error ("%s: the recovered hive is not one libhivex reads; nothing written", file);
-        unlink (out);
-        ok = 0;
-      }
-      else if (!out && !recovered_reads (file, &rec)) {
-        ws_error ("%s: %s is not one libhivex reads (a damaged hive)", file,
-                  rec.was_dirty ? "the recovered hive" : "it");
-        ok = 0;
-      }
       if (json) {
         json_object *j = report (file, &rec, names, ok ? NULL : why);
         if (out && ok)

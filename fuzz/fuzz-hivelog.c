@@ -1,7 +1,9 @@
-/* fuzz: hive recovery from transaction logs (registry/hivelog.c).  The
- * input is a hive and up to two logs: a 4-byte little-endian length of
- * the hive, the hive, then the log(s) (split in two at their middle when
- * the first log byte is odd). */
+/* fuzz: hive recovery from transaction logs (registry/hivelog.c), and the
+ * trim or repair of an incomplete hive (registry/hivetrim.c).  The input
+ * is a hive and up to two logs: a 4-byte little-endian length of the
+ * hive (its top bit: recover with HIVE_RECOVER_REPAIR), the hive, then
+ * the log(s) (split in two at their middle when the first log byte is
+ * odd). */
 #include <config.h>
 
 #include <stdint.h>
@@ -18,7 +20,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   if (size < 4)
     return 0;
-  size_t hlen = le32 (data);
+  size_t hlen = le32 (data) & 0x7FFFFFFF;
+  unsigned flags = data[3] & 0x80 ? HIVE_RECOVER_REPAIR : 0;
   if (hlen > size - 4)
     hlen = size - 4;
   const uint8_t *hive = data + 4, *log = hive + hlen;
@@ -32,12 +35,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   }
   struct hive_recovery r;
   char why[256];
-  if (hive_recover (hive, hlen, logs, n, &r, why, sizeof why) == 0) {
+  if (hive_recover (hive, hlen, logs, n, flags, &r, why, sizeof why) == 0) {
     /* The result is a hive whose bins fit in it. */
     if (r.len < 4096 || (uint64_t) 4096 + r.bins_size > r.len)
       abort ();
-    hive_recovery_free (&r);
   }
+  hive_recovery_free (&r);
   (void) marvin32 (data, size, UINT64_C (0x82EF4D887A4E55C5));
   return 0;
 }

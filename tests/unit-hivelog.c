@@ -79,7 +79,7 @@ recover (struct hive_recovery *r)
 {
   struct hive_log l = { "LOG1", logbuf, loglen };
   char why[256];
-  return hive_recover (hive, sizeof hive, &l, 1, r, why, sizeof why);
+  return hive_recover (hive, sizeof hive, &l, 1, 0, r, why, sizeof why);
 }
 
 int
@@ -140,6 +140,6 @@ main (void)
 
   /* Shorter than a base block: refused with a reason. */
   char why[256];
-  CHECK (hive_recover (hive, 100, NULL, 0, &r, why, sizeof why) == -1 && strstr (why, "shorter"));
+  CHECK (hive_recover (hive, 100, NULL, 0, 0, &r, why, sizeof why) == -1 && strstr (why, "shorter"));
   return unit_done ("unit-hivelog");
 }

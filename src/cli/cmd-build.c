@@ -67,8 +67,9 @@ help (void)
           "  -o, --output DIR           where the VHDs go (default: the current folder)\n"
           "  --skip-online-steps        build without the WindowsRestart/WindowsUpdate steps\n"
           "  --allow-dir DIR            the template's files may also be in DIR (repeatable)\n"
-          "  --dry-run, --json, --progress, --no-progress, and the operation options\n"
-          "                             of `winseal generalize` (see its --help)\n\n"
+          "  --dry-run, --json, --progress, --no-progress, --repair-hives, and the\n"
+          "                             operation options of `winseal generalize` (see\n"
+          "                             its --help)\n\n"
           "Exit status: 0 done, 1 a bad template or another error, 2-5 as generalize.\n"
           "See winseal(1), section BUILD TEMPLATES.\n");
 }

@@ -434,6 +434,10 @@ clone_print_report (struct clone_run *cr, double t0)
   json_object_object_add (rep, "shared_operations", cr->shared_ops);
   cr->shared_ops = NULL;
   json_object_object_add (rep, "clones", json_object_get (cr->clones));
+  /* The golden image's hives were recovered once, for every clone. */
+  json_object *hr;
+  if (cr->j->gen.report && json_object_object_get_ex (cr->j->gen.report, "hive_recovery", &hr))
+    json_object_object_add (rep, "hive_recovery", json_object_get (hr));
   json_object_object_add (rep, "warnings", json_object_get (cr->j->gen.warnings));
   char secs[32];
   snprintf (secs, sizeof secs, "%.1f", ws_now () - t0);

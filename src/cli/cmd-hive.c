@@ -22,21 +22,22 @@
  * far lower); a log no larger. */
 #define HIVE_FILE_MAX ((size_t) 2 << 30)
 
-enum { O_LOG = 256, O_JSON, O_ALLOW };
+enum { O_LOG = 256, O_JSON, O_REPAIR };
 const char hive_short_options[] = "o:";
 const struct option hive_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "output", required_argument, NULL, 'o' },
   { "log", required_argument, NULL, O_LOG },
   { "json", no_argument, NULL, O_JSON },
+  { "repair-hives", no_argument, NULL, O_REPAIR },
   { NULL, 0, NULL, 0 },
 };
 
 static void
 help (void)
 {
-  printf ("Usage: winseal hive check [--log LOG]... [--json] FILE\n"
-          "       winseal hive recover [--log LOG]... [--json] FILE -o OUT\n\n"
+  printf ("Usage: winseal hive check [--log LOG]... [--repair-hives] [--json] FILE\n"
+          "       winseal hive recover [--log LOG]... [--repair-hives] [--json] FILE -o OUT\n\n"
           "Check a registry hive file, or write it recovered from its transaction\n"
           "logs (new-format .LOG1/.LOG2 entries, or an old-format .LOG) the way\n"
           "Windows recovers a dirty hive when it loads it.  The logs are FILE.LOG,\n"
@@ -47,6 +48,10 @@ help (void)
           "                             written under a temporary name and renamed)\n"
           "  --log LOG                  a transaction log of FILE (repeatable, up to 3;\n"
           "                             instead of those found beside it)\n"
+          "  --repair-hives             an incomplete hive (its last bins missing, no\n"
+          "                             log supplying them) with keys or values in the\n"
+          "                             missing bins: drop the references to them and\n"
+          "                             list each one (default: refuse)\n"
           "  --json                     print the result as JSON\n"
           "  --help                     show this help\n\n"
           "Exit status: 0 the hive is clean or recovered (and libhivex reads the\n"
@@ -91,9 +96,20 @@ print_text (const char *file, const struct hive_recovery *r, char **names)
   printf ("\n");
   if (r->bad_base_block)
     printf ("  base block: fails its checksum%s\n", r->base_from_log ? "; taken from a log" : "");
-  if (r->trimmed_from)
+  if (r->trimmed_from && !r->ndropped)
     printf ("  incomplete: its hive bins said %u bytes; the %u present hold everything "
             "reachable from the root: cut to them\n", r->trimmed_from, r->bins_size);
+  else if (r->trimmed_from)
+    printf ("  incomplete: its hive bins said %u bytes; cut to the %u present\n",
+            r->trimmed_from, r->bins_size);
+  if (r->ndropped) {
+    printf ("  repaired: %zu reference%s into the missing hive bins dropped:\n", r->ndropped,
+            r->ndropped == 1 ? "" : "s");
+    for (size_t i = 0; r->dropped && r->dropped[i]; ++i)
+      printf ("    %s\n", r->dropped[i]);
+    if (r->ndropped > 10000)
+      printf ("    (%zu more)\n", r->ndropped - 10000);
+  }
   if (r->reconciled_to)
     printf ("  partly reconciled already: the hive holds the data up to sequence %u\n",
             r->reconciled_to);
@@ -165,6 +181,7 @@ cmd_hive (int argc, char **argv)
   char *given[HIVE_LOGS_MAX];
   size_t ngiven = 0;
   int json = 0, c;
+  unsigned flags = 0;
   opterr = 0;
   optind = 0;
   while ((c = getopt_long (argc, argv, hive_short_options, hive_options, NULL)) != -1) {
@@ -177,6 +194,7 @@ cmd_hive (int argc, char **argv)
       given[ngiven++] = optarg;
       break;
     case O_JSON: json = 1; break;
+    case O_REPAIR: flags |= HIVE_RECOVER_REPAIR; break;
     case ':': return usage_error ("hive", "option '%s' needs a value", argv[optind - 1]);
     default: return usage_error ("hive", "unknown option '%s'", argv[optind - 1]);
     }
@@ -225,9 +243,10 @@ cmd_hive (int argc, char **argv)
     struct hive_recovery rec;
     char why[256];
     if (!bad) {
-      int ok = hive_recover (hive, hlen, logs, nlogs, &rec, why, sizeof why) == 0;
+      int ok = hive_recover (hive, hlen, logs, nlogs, flags, &rec, why, sizeof why) == 0;
       if (!ok)
-        ws_error ("%s: cannot be recovered: %s", file, why);
+        ws_error ("%s: cannot be recovered: %s%s", file, why,
+                  rec.repairable ? " (--repair-hives drops what lies there)" : "");
       /* libhivex must read the result before anything is written. */
       else if (!recovered_reads (file, &rec)) {
         ws_error ("%s: %s is not one libhivex reads (a damaged hive)%s", file,
@@ -245,8 +264,7 @@ cmd_hive (int argc, char **argv)
       }
       else if (ok)
         print_text (file, &rec, names);
-      if (ok)
-        hive_recovery_free (&rec);
+      hive_recovery_free (&rec);
       r = ok ? WS_EXIT_OK : WS_EXIT_ERROR;
     }
   }

@@ -15,7 +15,7 @@
 enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPROGRESS,
        O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
        O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
-       O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD, O_FORCE, O_ALLOW };
+       O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD, O_FORCE, O_ALLOW, O_REPAIR };
 const char job_short_options[] = "o:cvx";
 const struct option job_options[] = {
   { "help", no_argument, NULL, 'h' },
@@ -51,6 +51,7 @@ const struct option job_options[] = {
   { "keep-overlay", required_argument, NULL, O_KEEPOV },
   { "force", no_argument, NULL, O_FORCE },
   { "allow-dir", required_argument, NULL, O_ALLOW },
+  { "repair-hives", no_argument, NULL, O_REPAIR },
   { "operations-pod", no_argument, NULL, O_OPSPOD },
   { "verbose", no_argument, NULL, 'v' },
   { "trace", no_argument, NULL, 'x' },
@@ -129,6 +130,7 @@ job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
     case O_FIRSTBOOT: j->o.firstboot = strv_push (j->o.firstboot, optarg); break;
     case O_KEEPOV: j->keep_overlay = optarg; break;
     case O_FORCE: j->force = 1; break;
+    case O_REPAIR: j->o.repair_hives = 1; break;
     case O_ALLOW:
       if (ws_allow_dir (optarg) == -1)
         return WS_EXIT_ERROR;

@@ -174,13 +174,15 @@ static int
 recover_hive (struct gen *g, struct ghive *gh)
 {
   struct hive_fetch f;
-  int ok = hive_fetch_recover (g->w, gh->guest_path, gh->local, &f) == 0;
+  int ok = hive_fetch_recover (g->w, gh->guest_path, gh->local,
+                               g->o->repair_hives ? HIVE_RECOVER_REPAIR : 0, &f) == 0;
   if (f.unreadable)
     gen_warn (g, "the %s hive's log %s cannot be read; recovered without it", gh->label,
               f.unreadable);
   if (!ok)
-    ws_error ("%s: the %s hive (%s) is dirty and cannot be recovered from its logs: %s",
-              g->w->image, gh->label, gh->guest_path, f.why);
+    ws_error ("%s: the %s hive (%s) is dirty and cannot be recovered from its logs: %s%s",
+              g->w->image, gh->label, gh->guest_path, f.why,
+              f.rec.repairable ? " (--repair-hives drops what lies there)" : "");
   else {
     const struct hive_recovery *r = &f.rec;
     report_recovery (g, gh, r, f.names);
@@ -189,7 +191,12 @@ recover_hive (struct gen *g, struct ghive *gh)
       if (r->logs[i].applied)
         snprintf (from + strlen (from), sizeof from - strlen (from), "%s%s",
                   from[0] ? ", " : "", f.names[i]);
-    if (r->trimmed_from)
+    if (r->ndropped)
+      gen_warn (g, "the %s hive (%s) was incomplete (its bins said %u bytes, %u are there): "
+                "repaired, dropping %zu reference%s to keys and values in the missing bins "
+                "(listed in the report, hive_recovery)", gh->label, gh->guest_path,
+                r->trimmed_from, r->bins_size, r->ndropped, r->ndropped == 1 ? "" : "s");
+    else if (r->trimmed_from)
       gen_warn (g, "the %s hive (%s) was incomplete (its bins said %u bytes, %u are there, "
                 "and nothing reachable lies past them): cut to them", gh->label, gh->guest_path,
                 r->trimmed_from, r->bins_size);
@@ -387,7 +394,7 @@ load_user_hives (struct gen *g)
 int
 gen_load_hives (struct gen *g)
 {
-  int failed = 0;
+  int failed = 0, software_ok = 0;
   for (size_t i = 0; system_hives[i]; ++i) {
     CLEANUP_FREE char *rel = ws_strconcat ("System32/config/", system_hives[i], NULL);
     CLEANUP_FREE char *path = win_sysroot_path (g->w, rel);
@@ -402,9 +409,16 @@ gen_load_hives (struct gen *g)
     struct ghive *gh = add_hive (g, system_hives[i], path, 0);
     if (fetch_hive (g, gh) == -1)
       failed++;                 /* the others are named in the same run */
+    else if (!strcmp (system_hives[i], "SOFTWARE"))
+      software_ok = 1;
   }
-  if (failed)
+  /* The profiles' hives are found through SOFTWARE: when it is sound,
+   * they are checked (and named when they cannot be recovered) too. */
+  if (failed) {
+    if (software_ok)
+      load_user_hives (g);
     return -1;
+  }
   return load_user_hives (g);
 }
 

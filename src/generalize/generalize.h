@@ -34,6 +34,7 @@ struct gen_opts {
   const struct guest_file *files;       /* copied in before the operations run */
   size_t n_files;
   int dry_run;
+  int repair_hives;             /* --repair-hives: hive_recover's HIVE_RECOVER_REPAIR */
   /* verify only */
   struct sid old_sid;
   int have_old_sid;

@@ -13,7 +13,7 @@
 
 int
 hive_fetch_recover (struct windows *w, const char *guest_path, const char *local,
-                    struct hive_fetch *f)
+                    unsigned flags, struct hive_fetch *f)
 {
   static const char *const suffixes[] = { ".LOG", ".LOG1", ".LOG2" };
   struct hive_log logs[HIVE_LOGS_MAX];
@@ -45,11 +45,12 @@ hive_fetch_recover (struct windows *w, const char *guest_path, const char *local
   CLEANUP_FREE uint8_t *hive = (uint8_t *) ws_read_file (local, HIVE_FILE_MAX, &hlen);
   int r = -1;
   snprintf (f->why, sizeof f->why, "cannot read its host copy");
-  if (hive && hive_recover (hive, hlen, logs, f->nlogs, &f->rec, f->why, sizeof f->why) == 0) {
+  if (hive && hive_recover (hive, hlen, logs, f->nlogs, flags, &f->rec, f->why, sizeof f->why) == 0) {
     r = ws_write_file_atomic (local, f->rec.data, f->rec.len);
     if (r == -1)
       snprintf (f->why, sizeof f->why, "cannot write its recovered copy");
-    hive_recovery_free (&f->rec);
+    free (f->rec.data);
+    f->rec.data = NULL;
   }
   for (size_t i = 0; i < f->nlogs; ++i)
     free ((void *) logs[i].data);

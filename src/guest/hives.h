@@ -12,16 +12,16 @@ struct hive_fetch {
   char *names[HIVE_LOGS_MAX];   /* the logs' file names */
   size_t nlogs;
   char *unreadable;             /* a log that could not be copied, or NULL */
-  char why[256];                /* when it cannot be recovered */
+  char why[512];                /* when it cannot be recovered */
 };
 
 /* The hive guest_path has been copied to local: recover it from its logs
  * (guest_path.LOG, .LOG1, .LOG2, in any case; copied beside local, then
- * removed) and write the result over local.  Returns 0, or -1 when it
+ * removed) and write the result over local (flags: hive_recover's).  Returns 0, or -1 when it
  * cannot be recovered (the reason in f->why; local unchanged).  Free f
  * with hive_fetch_free. */
 int hive_fetch_recover (struct windows *w, const char *guest_path, const char *local,
-                        struct hive_fetch *f);
+                        unsigned flags, struct hive_fetch *f);
 void hive_fetch_free (struct hive_fetch *f);
 
 #endif

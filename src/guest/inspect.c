@@ -96,12 +96,13 @@ recover_entry (struct ctx *c, json_object *h, const char *label, const char *pat
                const char *local)
 {
   struct hive_fetch f;
-  int ok = hive_fetch_recover (c->w, path, local, &f) == 0;
+  int ok = hive_fetch_recover (c->w, path, local, 0, &f) == 0;
   json_object *rec = hive_recovery_json (&f.rec, f.names);
   if (!ok) {
     jadd_str (rec, "state", "unrecoverable");
     jadd_str (rec, "error", f.why);
-    warn (c, "%s hive (%s) cannot be recovered from its logs: %s", label, path, f.why);
+    warn (c, "%s hive (%s) cannot be recovered from its logs: %s%s", label, path, f.why,
+          f.rec.repairable ? " (the image commands' --repair-hives would drop what lies there)" : "");
   }
   json_object_object_add (h, "recovery", rec);
   hive_fetch_free (&f);

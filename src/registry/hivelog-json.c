@@ -10,6 +10,8 @@ hive_recovery_state (const struct hive_recovery *r)
 {
   if (!r->was_dirty)
     return "clean";
+  if (r->ndropped)
+    return "repaired";
   if (r->trimmed_from)
     return "trimmed";
   return r->entries || r->pages || r->base_from_log ? "recovered" : "dirty, nothing to replay";
@@ -51,5 +53,11 @@ hive_recovery_json (const struct hive_recovery *r, char *const *names)
     json_object_array_add (logs, l);
   }
   json_object_object_add (j, "logs", logs);
+  jadd_int (j, "dropped_count", r->ndropped);
+  json_object *dr = json_object_new_array ();
+  for (size_t i = 0; r->dropped && r->dropped[i]; ++i)
+    json_object_array_add (dr, json_object_new_string (r->dropped[i]));
+  json_object_object_add (j, "dropped", dr);
+  jadd_bool (j, "repairable", r->repairable);
   return j;
 }

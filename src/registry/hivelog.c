@@ -32,6 +32,7 @@
 
 #include "registry/hive.h"
 #include "registry/hivelog.h"
+#include "registry/hivetrim.h"
 #include "util/util.h"
 
 #define BASE 4096               /* the base block; hive bins follow */
@@ -415,153 +416,9 @@ bins_present (const uint8_t *d, size_t len, uint32_t bins)
   return off;
 }
 
-/* The walk of every cell reachable from the root, within the first
- * 'present' bytes of hive bins. */
-struct reach {
-  const uint8_t *bins;          /* the hive bins data */
-  uint32_t present;
-  uint32_t minor;               /* the hive's minor version (big data from 4 on) */
-  char path[512];               /* the key being walked */
-  const char *lost;             /* what points past the bins (a static string) */
-  size_t cells;
-};
-
-/* The cell at off: its data and size, or NULL when it is not a used cell
- * lying within the bins present. */
-static const uint8_t *
-reach_cell (struct reach *rc, uint32_t off, uint32_t *size_ret)
-{
-  if (off % 8 || off < 32 || (uint64_t) off + 8 > rc->present)
-    return NULL;
-  int32_t size = (int32_t) le32 (rc->bins + off);
-  if (size >= 0 || -(int64_t) size < 8 || (uint64_t) off - size > rc->present)
-    return NULL;
-  *size_ret = (uint32_t) -size - 4;
-  rc->cells++;
-  return rc->bins + off + 4;
-}
-
-/* A reference to a cell that must be there; sets rc->lost otherwise. */
-static const uint8_t *
-reach_ref (struct reach *rc, uint32_t off, uint32_t *size_ret, const char *what)
-{
-  const uint8_t *c = reach_cell (rc, off, size_ret);
-  if (!c && !rc->lost)
-    rc->lost = what;
-  return c;
-}
-
-static int reach_key (struct reach *rc, uint32_t off, int depth);
-
-/* A subkey list (lf, lh, li, or ri of those). */
-static int
-reach_list (struct reach *rc, uint32_t off, int depth)
-{
-  uint32_t size;
-  const uint8_t *c = reach_ref (rc, off, &size, "a subkey list");
-  if (!c || size < 4)
-    return c ? -1 : -1;
-  uint32_t n = le16 (c + 2);
-  int wide = (c[0] == 'l' && (c[1] == 'f' || c[1] == 'h'));
-  int ri = c[0] == 'r' && c[1] == 'i', li = c[0] == 'l' && c[1] == 'i';
-  if (!wide && !ri && !li) {
-    rc->lost = "a subkey list";
-    return -1;
-  }
-  uint32_t step = wide ? 8 : 4;
-  if (4 + (uint64_t) n * step > size) {
-    rc->lost = "a subkey list";
-    return -1;
-  }
-  for (uint32_t i = 0; i < n; ++i) {
-    uint32_t e = le32 (c + 4 + (size_t) i * step);
-    if ((ri ? reach_list (rc, e, depth) : reach_key (rc, e, depth)) == -1)
-      return -1;
-  }
-  return 0;
-}
-
-/* A value and its data (a big-data record and its segments included). */
-static int
-reach_value (struct reach *rc, uint32_t off)
-{
-  uint32_t size;
-  const uint8_t *vk = reach_ref (rc, off, &size, "a value");
-  if (!vk || size < 20 || vk[0] != 'v' || vk[1] != 'k') {
-    rc->lost = "a value";
-    return -1;
-  }
-  uint32_t dsize = le32 (vk + 4), doff = le32 (vk + 8);
-  if (dsize & 0x80000000u || dsize == 0)
-    return 0;                   /* the data is in the value itself */
-  const uint8_t *d = reach_ref (rc, doff, &size, "a value's data");
-  if (!d)
-    return -1;
-  if (rc->minor >= 4 && dsize > 16344 && size >= 8 && d[0] == 'd' && d[1] == 'b') {
-    uint32_t nseg = le16 (d + 2), list = le32 (d + 4);
-    const uint8_t *l = reach_ref (rc, list, &size, "a value's data");
-    if (!l || (uint64_t) nseg * 4 > size)
-      return -1;
-    for (uint32_t i = 0; i < nseg; ++i)
-      if (!reach_ref (rc, le32 (l + 4 * i), &size, "a value's data"))
-        return -1;
-  }
-  return 0;
-}
-
-static int
-reach_key (struct reach *rc, uint32_t off, int depth)
-{
-  uint32_t size;
-  const uint8_t *nk = reach_ref (rc, off, &size, "a key");
-  if (!nk || size < 76 || nk[0] != 'n' || nk[1] != 'k' || depth > 512) {
-    rc->lost = "a key";
-    return -1;
-  }
-  size_t plen = strlen (rc->path);
-  uint32_t nlen = le16 (nk + 72);
-  if (nlen > size - 76)
-    nlen = size - 76;
-  if (depth > 0)                /* the root's name is not part of paths */
-    snprintf (rc->path + plen, sizeof rc->path - plen, "\\%.*s",
-              (int) (nlen < 200 ? nlen : 200), (const char *) nk + 76);
-  uint32_t nsub = le32 (nk + 20), nval = le32 (nk + 36);
-  int r = 0;
-  if (nsub && reach_list (rc, le32 (nk + 28), depth + 1) == -1)
-    r = -1;
-  if (!r && nval) {
-    const uint8_t *vl = reach_ref (rc, le32 (nk + 40), &size, "a key's value list");
-    if (!vl || (uint64_t) nval * 4 > size)
-      r = -1;
-    for (uint32_t i = 0; !r && i < nval; ++i)
-      r = reach_value (rc, le32 (vl + 4 * i));
-  }
-  uint32_t sec = le32 (nk + 44), cls = le32 (nk + 48);
-  if (!r && sec != 0xFFFFFFFFu && !reach_ref (rc, sec, &size, "a key's security descriptor"))
-    r = -1;
-  if (!r && le16 (nk + 74) && cls != 0xFFFFFFFFu && !reach_ref (rc, cls, &size, "a key's class name"))
-    r = -1;
-  if (!r)
-    rc->path[plen] = '\0';      /* on failure the path names the key */
-  return r;
-}
-
-/* May the hive be cut to its first 'present' bytes of bins without losing
- * anything reachable from its root?  On no, *why names what would be. */
-static int
-trim_is_lossless (const uint8_t *d, uint32_t present, char *why, size_t whylen)
-{
-  struct reach rc = { .bins = d + BASE, .present = present, .minor = le32 (d + 24) };
-  if (reach_key (&rc, le32 (d + 36), 0) == 0)
-    return 1;
-  snprintf (why, whylen, "%s in \\%.300s lies in the missing hive bins",
-            rc.lost ? rc.lost : "a cell", rc.path[0] ? rc.path + 1 : "(the root)");
-  return 0;
-}
-
 int
 hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, size_t nlogs,
-              struct hive_recovery *r, char *why, size_t whylen)
+              unsigned flags_in, struct hive_recovery *r, char *why, size_t whylen)
 {
   memset (r, 0, sizeof *r);
   why[0] = '\0';
@@ -627,7 +484,8 @@ hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, size
   uint32_t present = bins_present (w.data, w.len, bins);
   if (present < bins && r->was_dirty) {
     char lost[400] = "";
-    if (present && trim_is_lossless (w.data, present, lost, sizeof lost)) {
+    if (present && hive_trim_check (w.data, present, flags_in & HIVE_RECOVER_REPAIR, r, lost,
+                                    sizeof lost)) {
       r->trimmed_from = bins;
       bins = present;
       w.len = BASE + (size_t) present;
@@ -636,6 +494,8 @@ hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, size
       snprintf (why, whylen, "its hive bins end at %u of %u bytes%s and no log supplies the "
                 "rest%s%s", present, bins, (uint64_t) BASE + bins > w.len ? " (the file is short)" : "",
                 lost[0] ? ": " : "", lost);
+      r->repairable = present && lost[0] && !(flags_in & HIVE_RECOVER_REPAIR);
+      hive_recovery_free (r);
       free (w.data);
       return -1;
     }
@@ -665,4 +525,9 @@ hive_recovery_free (struct hive_recovery *r)
 {
   free (r->data);
   r->data = NULL;
+  for (size_t i = 0; r->dropped && r->dropped[i]; ++i)
+    free (r->dropped[i]);
+  free (r->dropped);
+  r->dropped = NULL;
+  r->ndropped = 0;
 }

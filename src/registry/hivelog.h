@@ -54,21 +54,34 @@ struct hive_recovery {
   uint32_t bins_size;           /* its hive bins data size */
   struct hive_log_use logs[HIVE_LOGS_MAX];
   size_t nlogs;
+  /* HIVE_RECOVER_REPAIR: what was dropped to cut an incomplete hive, one
+   * line each ("\\Key\\Sub: value 'Name' (...)"), NULL-terminated, at
+   * most 10000 listed; ndropped counts them all. */
+  char **dropped;
+  size_t ndropped;
+  int repairable;               /* on failure: HIVE_RECOVER_REPAIR would recover it */
 };
+
+/* hive_recover's flags. */
+#define HIVE_RECOVER_REPAIR 1   /* an incomplete hive whose reachable cells lie
+                                 * past its bins present: drop those references */
 
 /* Recover the hive (len bytes) with its logs (up to HIVE_LOGS_MAX, in any
  * order).  A clean hive comes back as it is (logs not applied, as Windows
  * does).  A dirty hive whose last bins are missing (past the end of the
  * file, or not bins) and that no log supplies is cut to the bins present
- * when no cell reachable from the root lies past them (lossless).
+ * when no cell reachable from the root lies past them (lossless), or,
+ * with HIVE_RECOVER_REPAIR, after dropping what does (r->dropped).
  * Returns 0 and fills *r, or -1 with the reason in why (the hive cannot
  * be read even with its logs: no usable base block, or reachable cells in
- * missing bins: the reason names the first key that would lose them). */
+ * missing bins: the reason names the first key that would lose them).
+ * Free *r with hive_recovery_free either way. */
 int hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, size_t nlogs,
-                  struct hive_recovery *r, char *why, size_t whylen);
+                  unsigned flags, struct hive_recovery *r, char *why, size_t whylen);
 void hive_recovery_free (struct hive_recovery *r);
 
-/* hivelog-json.c: "clean", "recovered" or "dirty, nothing to replay";
+/* hivelog-json.c: "clean", "recovered", "trimmed", "repaired" or "dirty,
+ * nothing to replay";
  * "new", "old" or "none"; the recovery as JSON (names: the logs' names). */
 #include <json-c/json.h>
 const char *hive_recovery_state (const struct hive_recovery *r);

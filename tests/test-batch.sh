@@ -3,13 +3,17 @@
 # images, a missing source and a corrupt image finishes the good ones
 # (checked with qemu-img, vhdiinfo, sha256sum and winseal verify) and says
 # "partial"; --resume redoes only what failed; SIGTERM leaves no partial
-# output.
+# output.  One good image is bad-dirty, with "repair-hives": true: its
+# output holds the value only SYSTEM's LOG1 had and the repaired
+# UsrClass.dat (hivexget; tests/hive-consistency.pl).
 . "$top_srcdir/tests/functions.sh"
 requires command -v jq
 requires command -v guestfish
+requires command -v hivexget
 
 good1=$(image ws2012r2)
 good2=$(image win10)
+dirty=$(image bad-dirty)
 corrupt=$FIXTURES_DIR/bad-corrupt-hive.img
 [ -f "$corrupt" ] || corrupt=$(image bad-unrecoverable)
 
@@ -38,7 +42,7 @@ done
 cat > "$tmp/cat.json" <<EOF
 { "defaults": { "timezone": "UTC" },
   "images": [
-    { "name": "server", "source": "$good1" },
+    { "name": "server", "source": "$dirty", "repair-hives": true },
     { "name": "missing", "source": "$tmp/later.img" },
     { "name": "desktop", "source": "$good2", "format": "qcow2", "computer-name": "DESK-01" },
     { "name": "corrupt", "source": "$corrupt" } ] }
@@ -68,7 +72,7 @@ jq -e '.last_run_uuid and (.builds[] | select(.name == "server")
   || fail "output_sha256 of server is not the file's"
 [ "$(jq -r '.builds[] | select(.name == "server") | .artifact_id' "$m")" = "$(st server output_sha256)" ] \
   || fail "artifact_id is not the output's sha256"
-[ "$(st server source_sha256)" = "$(sha256sum < "$good1" | cut -c1-64)" ] \
+[ "$(st server source_sha256)" = "$(sha256sum < "$dirty" | cut -c1-64)" ] \
   || fail "source_sha256 of server is not the source's"
 [ "$(st desktop computer_name)" = DESK-01 ] || fail "per-image computer-name not applied"
 [ "$(st desktop format)" = qcow2 ] || fail "per-image format not applied"
@@ -80,6 +84,15 @@ if command -v vhdiinfo >/dev/null; then
 fi
 winseal verify --old-sid "$(st server old_sid)" "$tmp/out/server.vhd" > "$tmp/v1" \
   || { cat "$tmp/v1"; fail "verify fails on a batch output"; }
+guestfish --ro -a "$tmp/out/server.vhd" -i <<EOS
+download /Windows/System32/config/SYSTEM $tmp/server-SYSTEM
+download /Users/Administrator/AppData/Local/Microsoft/Windows/UsrClass.dat $tmp/server-UsrClass
+EOS
+[ "$(hivexget "$tmp/server-SYSTEM" 'ControlSet001\Control\Windows' CSDVersion)" = 256 ] \
+  || fail "server: SYSTEM lacks the value only its LOG1 had"
+! hivexget "$tmp/server-UsrClass" 'Local Settings\Software\Microsoft\Windows\Shell\Bags\1\Desktop' ItemPos > /dev/null 2>&1 \
+  && perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/server-UsrClass" > /dev/null \
+  || fail "server: UsrClass.dat is not the repaired one"
 [ -z "$(ls -A "$tmp/out" | grep -v -e '^manifest.json$' -e '^server.vhd$' -e '^desktop.qcow2$')" ] \
   || fail "the output directory holds more: $(ls -A "$tmp/out")"
 

@@ -7,13 +7,17 @@
 # image holds the template's commands; vhdiinfo and qemu-img read the VHD,
 # and a second VHD distribute entry holds the same disk (its own VHD id).
 # Bad templates are refused before the appliance starts, every problem
-# named by its field.
+# named by its field.  The source is bad-dirty (hives as a live copy
+# leaves them), built with --repair-hives: the output holds the value only
+# SYSTEM's LOG1 had and the repaired UsrClass.dat (hivexget,
+# tests/hive-consistency.pl).
 . "$top_srcdir/tests/functions.sh"
 requires command -v jq
 requires command -v guestfish
 requires command -v vhdiinfo
+requires command -v hivexget
 
-img=$(image win10)
+img=$(image bad-dirty)
 mkdir -p "$tmp/tpl/scripts" "$tmp/out"
 head -c 300000 /dev/urandom > "$tmp/tpl/payload.bin"
 printf 'Write-Output "from a script file"\r\nexit 3\r\n' > "$tmp/tpl/scripts/setup.ps1"
@@ -93,7 +97,7 @@ template "$tmp/tpl/web.json" "$good" '[{"type": "VHD", "runOutputName": "win10-w
                                         {"type": "VHD", "runOutputName": "win10-web-copy.vhd"}]'
 sum=$(sha256sum < "$img")
 # The source image is in the fixtures' folder, not the template's: --allow-dir.
-winseal build "$tmp/tpl/web.json" -o "$tmp/out" --allow-dir "$FIXTURES_DIR" --skip-online-steps --json --no-progress \
+winseal build "$tmp/tpl/web.json" -o "$tmp/out" --allow-dir "$FIXTURES_DIR" --skip-online-steps --json --no-progress --repair-hives \
   > "$tmp/r.json" 2> "$tmp/err" || { cat "$tmp/err"; fail "winseal build failed"; }
 [ "$(sha256sum < "$img")" = "$sum" ] || fail "the source image changed"
 grep -q "customize step 3 (WindowsRestart) is not done" "$tmp/err" || fail "no warning for the skipped restart"
@@ -122,7 +126,7 @@ grep -q "Media size.*$vsize bytes" "$tmp/vhdi" || fail "vhdiinfo: media size is 
   || fail "qemu-img: virtual size is not $vsize"
 
 # What the image holds, copied out by guestfish.
-part=$(c_part win10)
+part=$(c_part bad-dirty)
 mkdir "$tmp/got"
 guestfish --ro -a "$out" > /dev/null <<EOF
 run
@@ -133,7 +137,16 @@ download /Windows/Setup/Scripts/winseal-build/02-powershell.ps1 $tmp/got/02.ps1
 download /Windows/Setup/Scripts/winseal-build/04-powershell.ps1 $tmp/got/04.ps1
 download /Windows/Setup/Scripts/winseal-build/05-shell.cmd $tmp/got/05.cmd
 download /Windows/Setup/Scripts/winseal-build/06-shell.cmd $tmp/got/06.cmd
+download /Windows/System32/config/SYSTEM $tmp/got/SYSTEM
+download /Users/Administrator/AppData/Local/Microsoft/Windows/UsrClass.dat $tmp/got/UsrClass.dat
 EOF
+[ "$(hivexget "$tmp/got/SYSTEM" 'ControlSet001\Control\Windows' CSDVersion)" = 256 ] \
+  || fail "SYSTEM lacks the value only its LOG1 had"
+! hivexget "$tmp/got/UsrClass.dat" 'Local Settings\Software\Microsoft\Windows\Shell\Bags\1\Desktop' ItemPos > /dev/null 2>&1 \
+  && perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/got/UsrClass.dat" > /dev/null \
+  || fail "UsrClass.dat is not the repaired one"
+[ "$(jq -r '[.hive_recovery[] | select(.state == "repaired") | .hive] | join(",")' "$tmp/r.json")" = "UsrClass.dat of Administrator" ] \
+  || fail "report: hive_recovery $(jq -c .hive_recovery "$tmp/r.json")"
 [ "$(sha256sum < "$tmp/got/payload.bin" | cut -c1-64)" = "$payload_sum" ] \
   || fail "the file in the image does not match its sha256Checksum"
 cmp -s "$tmp/got/04.ps1" "$tmp/tpl/scripts/setup.ps1" || fail "04-powershell.ps1 is not scripts/setup.ps1"

@@ -2,14 +2,19 @@
 # winseal clone: three clones of one golden image, each with its own SID
 # and computer name (read back with RegRipper from hives guestfish copies
 # out), each passing winseal verify against the golden SID; bad patterns
-# and counts refused before any work.
+# and counts refused before any work.  The golden image is bad-dirty (as
+# a live copy leaves a machine: dirty hives whose newest values are only
+# in their LOG1, an incomplete DEFAULT, a cut UsrClass.dat): with
+# --repair-hives every clone holds the values only the logs had (hivexget)
+# and a UsrClass.dat without the value that lay in the missing bins.
 . "$top_srcdir/tests/functions.sh"
 requires command -v jq
 requires command -v guestfish
 requires command -v regripper
+requires command -v hivexget
 
-img=$(image ws2012r2)
-golden=$(spec_get ws2012r2 MACHINE_SID)
+img=$(image bad-dirty)
+golden=$(spec_get bad-dirty MACHINE_SID)
 
 # Refused before any work (exit 1, nothing written).
 for args in "-n 0 -o $tmp/x-%d.vhd" "-n 2 -o $tmp/x.vhd" "-n 2 -o $tmp/x-%s.vhd" \
@@ -26,7 +31,7 @@ done
 [ -z "$(ls "$tmp" | grep '^x')" ] || fail "a refused clone wrote files"
 
 sum=$(sha256sum < "$img")
-winseal clone "$img" -n 3 -o "$tmp/web-%02d.qcow2" --computer-name 'WEB-%02d' --json --no-progress \
+winseal clone "$img" -n 3 -o "$tmp/web-%02d.qcow2" --computer-name 'WEB-%02d' --json --no-progress --repair-hives \
   > "$tmp/r.json" 2> "$tmp/err" || { cat "$tmp/err"; fail "winseal clone failed"; }
 [ "$(sha256sum < "$img")" = "$sum" ] || fail "the golden image changed"
 [ "$(jq -r .old_sid "$tmp/r.json")" = "$golden" ] || fail "report old_sid"
@@ -40,13 +45,15 @@ add $tmp/web-02.qcow2 readonly:true format:qcow2
 add $tmp/web-03.qcow2 readonly:true format:qcow2
 run
 EOF
-part=$(c_part ws2012r2)
+part=$(c_part bad-dirty)
 for i in 1 2 3; do
   qemu-img check -q "$tmp/web-0$i.qcow2" || fail "qemu-img check fails on clone $i"
   d=$(echo abc | cut -c"$i")
   mkdir -p "$tmp/h$i"
-  printf 'mount-ro /dev/sd%s%s /\ndownload /Windows/System32/config/SAM %s/h%s/SAM\ndownload /Windows/System32/config/SYSTEM %s/h%s/SYSTEM\numount-all\n' \
+  printf 'mount-ro /dev/sd%s%s /\ndownload /Windows/System32/config/SAM %s/h%s/SAM\ndownload /Windows/System32/config/SYSTEM %s/h%s/SYSTEM\n' \
     "$d" "$part" "$tmp" "$i" "$tmp" "$i" >> "$tmp/gf"
+  printf 'download /Users/Administrator/AppData/Local/Microsoft/Windows/UsrClass.dat %s/h%s/UsrClass.dat\numount-all\n' \
+    "$tmp" "$i" >> "$tmp/gf"
 done
 guestfish -f "$tmp/gf" > /dev/null
 sids=() names=()
@@ -57,6 +64,13 @@ for i in 1 2 3; do
   [ "$s" != "$golden" ] || fail "clone $i kept the golden SID"
   [ "$s" = "$(jq -r ".clones[$((i - 1))].new_sid" "$tmp/r.json")" ] || fail "clone $i: SID differs from the report"
   [ "$n" = "$(printf 'WEB-%02d' "$i")" ] || fail "clone $i: computer name '$n'"
+  [ "$(hivexget "$tmp/h$i/SYSTEM" 'ControlSet001\Control\Windows' CSDVersion)" = 256 ] \
+    || fail "clone $i: SYSTEM lacks the value only its LOG1 had"
+  bags='Local Settings\Software\Microsoft\Windows\Shell\Bags\1\Desktop'
+  ! hivexget "$tmp/h$i/UsrClass.dat" "$bags" ItemPos > /dev/null 2>&1 \
+    && [ "$(hivexget "$tmp/h$i/UsrClass.dat" 'Local Settings\Software\Microsoft\Windows\Shell\BagMRU' NodeSlots | od -An -tx1 | tr -d ' ')" = 02 ] \
+    || fail "clone $i: UsrClass.dat is not the repaired one"
+  perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/h$i/UsrClass.dat" > /dev/null || fail "clone $i: $(perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/h$i/UsrClass.dat")"
   sids+=("$s") names+=("$n")
 done
 [ "$(printf '%s\n' "${sids[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share a SID: ${sids[*]}"
@@ -74,4 +88,6 @@ done
   || fail "clone 3 walked the volumes again"
 winseal verify --old-sid "${sids[1]}" "$tmp/web-03.qcow2" > "$tmp/v32" \
   || { cat "$tmp/v32"; fail "clone 3 holds clone 2's SID"; }
+[ "$(jq -r '[.hive_recovery[] | "\(.hive)=\(.state)"] | sort | join(" ")' "$tmp/r.json")" = "DEFAULT=trimmed NTUSER.DAT of Administrator=recovered SOFTWARE=recovered SYSTEM=recovered UsrClass.dat of Administrator=repaired" ] \
+  || fail "the report's hive_recovery: $(jq -c '.hive_recovery' "$tmp/r.json")"
 echo "clone: 3 clones, SIDs ${sids[*]}, names ${names[*]}, each verified (and clone 3 against clone 2's SID)"

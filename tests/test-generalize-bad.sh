@@ -51,10 +51,12 @@ expect 1 "u5.xml:.*DOCTYPE" --unattend "$tmp/u5.xml" "$ws" -o "$out/x.vhd"
 expect 3 "no Windows installation found" "$(image bad-linux)" -o "$out/x.vhd"
 expect 4 "BitLocker" "$(image bad-bitlocker)" -o "$out/x.vhd"
 expect 5 "hibernat" "$(image bad-hibernated)" -o "$out/x.vhd"
-# Two hives that cannot be recovered: both named in the one run.
+# Three hives that cannot be recovered: all named in the one run.
 expect 1 "SYSTEM hive .* cannot be recovered from its logs: its base block fails its checksum" \
   "$(image bad-unrecoverable)" -o "$out/x.vhd"
-grep -q "SOFTWARE hive .* cannot be recovered" "$tmp/stderr" || { cat "$tmp/stderr"; fail "SOFTWARE was not named in the same run"; }
+grep -q "SECURITY hive .* cannot be recovered" "$tmp/stderr" || { cat "$tmp/stderr"; fail "SECURITY was not named in the same run"; }
+grep -q "UsrClass.dat of Administrator hive .* cannot be recovered from its logs: .*a value's data in .Local Settings.Software.Microsoft.Windows.Shell.Bags.1.Desktop lies in the missing hive bins (--repair-hives drops what lies there)" "$tmp/stderr" \
+  || { cat "$tmp/stderr"; fail "the cut UsrClass.dat was not named, with --repair-hives, in the same run"; }
 if [ -f "$FIXTURES_DIR/bad-corrupt-hive.img" ]; then
   expect 1 "SAM hive .* is corrupt" "$(image bad-corrupt-hive)" -o "$out/x.vhd"
 fi

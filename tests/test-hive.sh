@@ -82,6 +82,15 @@ set -e
 [ $rc = 1 ] && [ "$(wc -l < "$tmp/t.err")" = 1 ] \
   && grep -q "TruncatedDirtyHive: cannot be recovered: .* in .key_with_many_subkeys lies in the missing hive bins" "$tmp/t.err" \
   || fail "TruncatedDirtyHive: exit $rc, $(cat "$tmp/t.err")"
+# ... and with --repair-hives: key_with_many_subkeys keeps no subkey (its
+# subkey list's parts lay in the missing bins), the hive is consistent.
+winseal hive recover --repair-hives --json "$d/TruncatedDirtyHive" -o "$tmp/tr" > "$tmp/tr.json" \
+  || fail "TruncatedDirtyHive --repair-hives: recover failed"
+[ "$(js "$tmp/tr.json" .state)" = repaired ] && js "$tmp/tr.json" '.dropped[0]' | grep -q '^.key_with_many_subkeys: its subkeys in one part' \
+  || fail "TruncatedDirtyHive --repair-hives: $(head -c 400 "$tmp/tr.json")"
+perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/tr" > "$tmp/tr.cons" && grep -q '^2 keys, 1 security keys$' "$tmp/tr.cons" \
+  || fail "TruncatedDirtyHive repaired: $(cat "$tmp/tr.cons")"
+regfexport "$tmp/tr" > /dev/null 2> "$tmp/tr.err" && [ ! -s "$tmp/tr.err" ] || fail "regfexport: $(head -c 200 "$tmp/tr.err")"
 # Incomplete hives without logs, made from SYSTEM (clean): 8 KiB of zeros
 # past its bins that its base block counts in (nothing reachable there:
 # cut, losslessly), and the same hive cut at half (keys lost: refused,
@@ -111,6 +120,44 @@ winseal hive check "$tmp/cut" > /dev/null 2> "$tmp/cut.err"; rc=$?
 set -e
 [ $rc = 1 ] && grep -q 'cut: cannot be recovered: .* in .ControlSet00[12].* lies in the missing hive bins' "$tmp/cut.err" \
   || fail "a hive cut at half: exit $rc, $(cat "$tmp/cut.err")"
+
+# --repair-hives: the hive cut at half loses what lay in its second half,
+# and only that.  Oracles: regfexport reads the result, every key and
+# value it holds is SYSTEM's, exactly as SYSTEM has it, and everything of
+# SYSTEM it lacks lies under something the dropped list names;
+# tests/hive-consistency.pl checks subkey counts and the security keys'
+# ring and reference counts.
+grep -q -- '--repair-hives drops what lies there' "$tmp/cut.err" || fail "the refusal does not name --repair-hives"
+winseal hive recover --repair-hives --json "$tmp/cut" -o "$tmp/rep" > "$tmp/rep.json" || fail "--repair-hives: recover failed"
+[ "$(js "$tmp/rep.json" .state)" = repaired ] && [ "$(js "$tmp/rep.json" .dropped_count)" -gt 100 ] \
+  && [ "$(js "$tmp/rep.json" '.dropped | length')" = "$(js "$tmp/rep.json" .dropped_count)" ] \
+  || fail "--repair-hives: $(head -c 600 "$tmp/rep.json")"
+regfexport "$tmp/rep" > "$tmp/rep.txt" 2> "$tmp/rep.err" && [ ! -s "$tmp/rep.err" ] \
+  || fail "regfexport cannot read the repaired hive: $(head -c 300 "$tmp/rep.err")"
+records () { perl "$top_srcdir/tests/regfexport-records.pl" "$1" | LC_ALL=C sort; }
+records "$tmp/rep.txt" > "$tmp/rep.rec"
+records "$tmp/sys.txt" > "$tmp/sys.rec"
+[ -z "$(LC_ALL=C comm -23 "$tmp/rep.rec" "$tmp/sys.rec" | head -3)" ] \
+  || fail "the repaired hive holds what SYSTEM does not: $(LC_ALL=C comm -23 "$tmp/rep.rec" "$tmp/sys.rec" | head -3)"
+LC_ALL=C comm -13 "$tmp/rep.rec" "$tmp/sys.rec" > "$tmp/lost.rec"
+jq -r '.dropped[]' "$tmp/rep.json" > "$tmp/dropped.txt"
+perl "$top_srcdir/tests/regfexport-records.pl" --explain "$tmp/dropped.txt" "$tmp/lost.rec" \
+  || fail "the repair lost more than it lists"
+kept=$(grep -c '^K' "$tmp/rep.rec"); all=$(grep -c '^K' "$tmp/sys.rec")
+[ "$kept" -gt $((all / 4)) ] || fail "the repair kept $kept of $all keys"
+perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/rep" > /dev/null \
+  || fail "the repaired hive: $(perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/rep")"
+hivexget "$tmp/rep" 'ControlSet001\Control' CurrentUser > /dev/null || fail "hivexget cannot read the repaired hive"
+winseal hive check "$tmp/rep" | grep -q ": clean$" || fail "the repaired hive is not clean"
+# The dropped values the list names by name are gone, and were SYSTEM's.
+grep "value '" "$tmp/dropped.txt" | head -20 | while IFS= read -r l; do
+  k=${l%%: value *}; v=${l#*: value \'}; v=${v%%\' (*}
+  grep -qF "V $k|$v|" "$tmp/sys.rec" && ! grep -qF "V $k|$v|" "$tmp/rep.rec" \
+    || fail "dropped '$l' is not a value SYSTEM had and the repair removed"
+done
+# Without damage, --repair-hives changes nothing.
+winseal hive recover --repair-hives "$tmp/incomplete" -o "$tmp/inc2" > /dev/null && cmp -s "$tmp/inc" "$tmp/inc2" \
+  || fail "--repair-hives changed a hive that needs no repair"
 
 # A damaged hive with a sound base block: libhivex cannot read it.
 set +e

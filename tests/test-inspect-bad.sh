@@ -41,10 +41,20 @@ inspect_json bad-dirty > "$tmp/dirty.json"
   || fail "bad-dirty: SYSTEM log size not reported"
 jq -r '.warnings[]' "$tmp/dirty.json" | grep -q 'SYSTEM hive .* is dirty' \
   || fail "bad-dirty: no warning about the dirty hive"
-[ "$(jq -r '[.hives[] | select(.state == "dirty") | .name] | sort | join(",")' "$tmp/dirty.json")" = "NTUSER.DAT (Administrator),SOFTWARE,SYSTEM" ] \
-  || fail "bad-dirty: not SYSTEM, SOFTWARE and Administrator's NTUSER.DAT dirty: $(jq -c '[.hives[] | {name, state}]' "$tmp/dirty.json")"
+[ "$(jq -r '[.hives[] | select(.state == "dirty") | .name] | sort | join(",")' "$tmp/dirty.json")" = "DEFAULT,NTUSER.DAT (Administrator),SOFTWARE,SYSTEM,UsrClass.dat (Administrator)" ] \
+  || fail "bad-dirty: not SYSTEM, SOFTWARE, DEFAULT and Administrator's two hives dirty: $(jq -c '[.hives[] | {name, state}]' "$tmp/dirty.json")"
 [ "$(jq -r '[.hives[] | select(.state == "dirty") | .recovery | select(.state == "recovered" and .entries == 1)] | length' "$tmp/dirty.json")" = 3 ] \
-  || fail "bad-dirty: not every dirty hive recoverable from its LOG1"
+  || fail "bad-dirty: not the three hives with a LOG1 recoverable from it"
+# DEFAULT's missing bins hold nothing reachable: trimmed.  UsrClass.dat's
+# hold a value's data: unrecoverable, but --repair-hives would drop it.
+[ "$(jq -r '.hives[] | select(.name == "DEFAULT") | .recovery | "\(.state) \(.trimmed_from) \(.bins_size)"' "$tmp/dirty.json")" = "trimmed 16384 8192" ] \
+  || fail "bad-dirty: DEFAULT not trimmable: $(jq -c '.hives[] | select(.name == "DEFAULT") | .recovery' "$tmp/dirty.json")"
+uc='.hives[] | select(.name == "UsrClass.dat (Administrator)") | .recovery'
+[ "$(jq -r "$uc | \"\(.state) \(.repairable)\"" "$tmp/dirty.json")" = "unrecoverable true" ] \
+  && jq -r "$uc | .error" "$tmp/dirty.json" | grep -q 'value.s data in .Local Settings.Software.Microsoft.Windows.Shell.Bags.1.Desktop lies in the missing hive bins' \
+  || fail "bad-dirty: UsrClass.dat: $(jq -c "$uc" "$tmp/dirty.json")"
+jq -r '.warnings[]' "$tmp/dirty.json" | grep -q 'UsrClass.dat (Administrator) hive .* cannot be recovered .*--repair-hives' \
+  || fail "bad-dirty: no warning naming UsrClass.dat and --repair-hives"
 # What replaying its logs gives (what Windows would read): LOG1's entry.
 [ "$(jq -r '.hives[] | select(.name == "SYSTEM") | .recovery | "\(.state) \(.entries) \([.logs[] | select(.applied) | .log] | join(","))"' "$tmp/dirty.json")" = "recovered 1 SYSTEM.LOG1" ] \
   || fail "bad-dirty: the recovery is not reported: $(jq -c '.hives[] | select(.name == "SYSTEM") | .recovery' "$tmp/dirty.json")"

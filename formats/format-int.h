@@ -16,7 +16,7 @@
 struct writer;
 
 struct format_ops {
-  const char *name;             /* winseal's name: raw, vhd, vmdk, qcow2 */
+  const char *name;             /* winseal's name: raw, vhd, vmdk, qcow2, vdi */
   const char *qemu_name;        /* the name qemu and libguestfs use */
   /* Score how well a file looks like this format: 100 for a magic number,
    * 1 for raw, 0 for no.  head/tail are the file's first and last bytes
@@ -51,7 +51,8 @@ struct format_ops {
   int64_t (*w_size) (uint64_t requested, const struct write_opts *opts);
 };
 
-extern const struct format_ops format_raw, format_vhd, format_vmdk, format_qcow2;
+extern const struct format_ops format_raw, format_vhd, format_vmdk, format_qcow2,
+  format_vdi;
 extern const struct format_ops *const format_table[];
 
 #define WRITER_RUN_IOV 64

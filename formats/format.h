@@ -45,8 +45,8 @@ struct write_opts {
 
 
 /* The drivers (their table is formats/format-int.h's). */
-extern const struct format_ops format_raw, format_vhd, format_vmdk, format_qcow2;
-const char *format_name (const struct format_ops *f);      /* raw, vhd, vmdk, qcow2 */
+extern const struct format_ops format_raw, format_vhd, format_vmdk, format_qcow2, format_vdi;
+const char *format_name (const struct format_ops *f);      /* raw, vhd, vmdk, qcow2, vdi */
 const char *format_qemu_name (const struct format_ops *f); /* raw, vpc, vmdk, qcow2 */
 
 /* The library's errors go to this hook, one message (no "winseal: ", no
@@ -56,9 +56,11 @@ extern void (*format_error_hook) (const char *msg);
 
 /* The format by winseal's or qemu's name, or NULL. */
 const struct format_ops *format_by_name (const char *name);
-/* Probe an open file; raw when nothing else scores.  NULL (errno set) if
- * the file cannot be read. */
-const struct format_ops *format_probe_fd (int fd, uint64_t size);
+/* Probe an open file (path: for messages); raw only when no known magic
+ * number matches.  NULL with an error reported when the file cannot be
+ * read (errno set) or is a container winseal does not read (VHDX, VDI,
+ * QED, Parallels, Bochs, cloop, COWD, LUKS, DMG: errno EMEDIUMTYPE). */
+const struct format_ops *format_probe (int fd, uint64_t size, const char *path);
 
 /* Open an image read-only; fmt NULL = probe.  NULL with an error reported.
  * image_close frees it and its backing chain. */

@@ -284,10 +284,11 @@ open_at_depth (const char *path, const struct format_ops *fmt, int depth,
   if (fd == -1)
     return NULL;
   if (!fmt) {
-    fmt = format_probe_fd (fd, fsize);
+    fmt = format_probe (fd, fsize, path);
     if (!fmt) {
-      format_error ("%s: cannot read: %s", path, strerror (errno));
+      int e = errno;
       close (fd);
+      errno = e;
       return NULL;
     }
   }

@@ -78,6 +78,12 @@ qcow2_open (struct image *img)
     abort ();
   img->priv = q;
   q->version = rd_be32 (h + Q_VERSION);
+  if (q->version == 1) {        /* the same magic number: qemu's old qcow */
+    format_error ("%s: a qcow (version 1) image; winseal does not read it (convert it "
+                  "with qemu-img first)", img->path);
+    errno = EMEDIUMTYPE;
+    return -1;
+  }
   if (q->version != 2 && q->version != 3)
     return bad (img, "version is not 2 or 3");
   q->cluster_bits = rd_be32 (h + Q_CLUSTER_BITS);

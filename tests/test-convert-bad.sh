@@ -2,8 +2,8 @@
 # Malformed inputs get one clear line naming the file, a non-zero exit, and
 # leave nothing in the output directory: truncated files, bad checksums,
 # table entries past the end of the file, absurd sizes, backing chains that
-# loop or are too deep, compressed grains that do not inflate, and
-# differencing VHDs.
+# loop or are too deep, compressed grains that do not inflate,
+# differencing VHDs, and containers winseal does not read (by magic).
 . "$top_srcdir/tests/functions.sh"
 requires command -v qemu-img
 
@@ -45,6 +45,33 @@ patch "$tmp/diff.vhd" $((f + 64)) 00000000
 sum=$(tail -c 512 "$tmp/diff.vhd" | od -An -v -tu1 | awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s }')
 patch "$tmp/diff.vhd" $((f + 64)) "$(printf '%08x' $(( (~sum) & 0xffffffff )))"
 expect_bad 'differencing' "$tmp/diff.vhd"
+
+# Containers winseal does not read: refused by their magic number, named,
+# never converted as raw (made by qemu-img where it writes them, else by
+# their magic as qemu's probes look for it), for convert and generalize.
+for f in qed parallels vhdx qcow; do
+  qemu-img create -q -f $f "$tmp/foreign.$f" 64M
+done
+mk () { { printf "$2"; head -c 1M /dev/zero; } > "$tmp/foreign.$1"; }
+mk bochs 'Bochs Virtual HD Image\0'
+mk cloop '#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n'
+mk cowd 'COWD\1\0\0\0'
+mk luks 'LUKS\272\276\0\1'
+{ head -c 1M /dev/zero; printf 'koly\0\0\0\4'; head -c 504 /dev/zero; } > "$tmp/foreign.dmg"
+for f in qed:QED parallels:Parallels vhdx:VHDX qcow:'qcow .version 1' \
+         bochs:Bochs cloop:cloop cowd:'VMware ESX COW' luks:LUKS dmg:'Apple disk image'; do
+  ext=${f%%:*} name=${f#*:}
+  expect_bad "foreign.$ext: an? $name.*winseal does not read it" "$tmp/foreign.$ext"
+done
+status=0
+winseal generalize "$tmp/foreign.vhdx" -o "$outdir/x.vhd" > /dev/null 2> "$tmp/err" || status=$?
+[ $status = 2 ] && grep -q "foreign.vhdx: a VHDX image" "$tmp/err" && ! grep -q appliance "$tmp/err" \
+  || fail "generalize of a VHDX: exit $status, $(cat "$tmp/err")"
+[ -z "$(ls -A "$outdir")" ] || fail "generalize of a VHDX left $(ls -A "$outdir")"
+# A differencing VDI names its parent only by UUID: refused by name.
+qemu-img convert -O vdi "$src" "$tmp/diff.vdi"
+printf '\4' | dd of="$tmp/diff.vdi" bs=1 seek=$((0x4c)) conv=notrunc status=none
+expect_bad 'a VirtualBox differencing image .*winseal does not read it' "$tmp/diff.vdi"
 
 # qcow2: truncated (L2 entries past the end), absurd size, a backing loop
 # and a chain deeper than 16.

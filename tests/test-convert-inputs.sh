@@ -1,10 +1,12 @@
 #!/bin/bash
 # Images written by qemu-img are read correctly: dynamic and fixed VHD,
 # streamOptimized, monolithicSparse and monolithicFlat VMDK, and a
-# compressed qcow2 used as the backing file of another qcow2.
+# compressed qcow2 used as the backing file of another qcow2, and VDI
+# (VirtualBox) static and dynamic.
 . "$top_srcdir/tests/functions.sh"
 requires command -v qemu-img
 requires command -v qemu-io
+requires command -v jq
 
 in="$tmp/in.raw"
 truncate -s 64M "$in"
@@ -43,3 +45,22 @@ check "$tmp/top-c.qcow2" "$tmp/top.ref"
 qemu-img create -q -f qcow2 -o compat=0.10 -b in.raw "$tmp/v2.qcow2" 64M 2>/dev/null \
   || qemu-img create -q -f qcow2 -o compat=0.10 -b in.raw -F raw "$tmp/v2.qcow2" 64M
 check "$tmp/v2.qcow2" "$in"
+# VirtualBox VDI (dynamic and static), and a dynamic one with a block
+# marked discarded (its map entry set to 0xFFFFFFFE: reads as zeros) and
+# one written by qemu-io: byte for byte what qemu-img reads; the probe
+# names it (convert --json).
+for o in static=off static=on; do
+  qemu-img convert -O vdi -o $o "$in" "$tmp/q-$o.vdi"
+  check "$tmp/q-$o.vdi" "$in"
+done
+qemu-img convert -O vdi "$in" "$tmp/d.vdi"
+qemu-io -f vdi -c 'write -P 0x33 40M 1M' "$tmp/d.vdi" > /dev/null
+map=$(od -An -tu4 -j$((0x154)) -N4 "$tmp/d.vdi" | tr -d ' ')
+printf '\xfe\xff\xff\xff' | dd of="$tmp/d.vdi" bs=1 seek=$((map + 4 * 2)) conv=notrunc status=none
+[ "$(od -An -tx4 -j$((map + 8)) -N4 "$tmp/d.vdi" | tr -d ' ')" = fffffffe ] || fail "d.vdi: the map entry was not patched"
+qemu-img convert -f vdi -O raw "$tmp/d.vdi" "$tmp/d.ref"
+check "$tmp/d.vdi" "$tmp/d.ref"
+winseal convert --json "$tmp/d.vdi" "$tmp/d.vhd" > "$tmp/d.json" || fail "d.vdi: convert to VHD"
+[ "$(jq -r .input_format "$tmp/d.json")" = vdi ] || fail "d.vdi: input_format $(jq -r .input_format "$tmp/d.json")"
+qemu-img compare -q -f vdi -F vpc "$tmp/d.vdi" "$tmp/d.vhd" || fail "d.vdi: qemu-img compare with the VHD written"
+echo "vdi: static, dynamic and discarded blocks read as qemu reads them"

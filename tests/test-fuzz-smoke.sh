@@ -21,12 +21,15 @@ winseal convert "$tmp/in.raw" "$seeds/w.vmdk"
 qemu-img convert -c -O qcow2 "$tmp/in.raw" "$seeds/q.qcow2"
 winseal convert -c "$tmp/in.raw" "$seeds/w.qcow2"
 qemu-img convert -O qcow2 -o compat=0.10 "$tmp/in.raw" "$seeds/q2.qcow2"
+qemu-img convert -O vdi "$tmp/in.raw" "$seeds/q.vdi"
+qemu-img convert -O vdi -o static=on "$tmp/in.raw" "$seeds/q-static.vdi"
 
 n=${FUZZ_ITERATIONS:-1500}
 fz="$top_builddir/fuzz"
 timeout 600 "$fz/fuzz-vhd" "$n" "$seeds"/*.vhd || fail "vhd reader"
 timeout 600 "$fz/fuzz-vmdk" "$n" "$seeds"/*.vmdk || fail "vmdk reader"
 timeout 600 "$fz/fuzz-qcow2" "$n" "$seeds"/*.qcow2 || fail "qcow2 reader"
+timeout 600 "$fz/fuzz-vdi" "$n" "$seeds"/*.vdi || fail "vdi reader"
 hives=()
 for h in SAM SECURITY; do
   if [ -f "$SHARED_HIVES/$h.xz" ]; then
@@ -52,6 +55,11 @@ if [ -d "$dirty" ]; then
   }
   seed new NewDirtyHive1/NewDirtyHive NewDirtyHive1/NewDirtyHive.LOG2
   seed old OldDirtyHive/OldDirtyHive OldDirtyHive/OldDirtyHive.LOG1
+  # A hive cut short, no log, repair on (the length's top bit): the walk
+  # that trims or repairs it.
+  xz -dc "$dirty/TruncatedDirtyHive.xz" > "$tmp/cut.hive"
+  { perl -e 'print pack("V", 0x80000000 | shift)' "$(stat -c %s "$tmp/cut.hive")"; cat "$tmp/cut.hive"; } > "$tmp/cut.seed"
+  hl+=("$tmp/cut.seed")
 fi
 timeout 600 "$fz/fuzz-hivelog" "$n" "$tmp/tiny" "${hl[@]}" || fail "hive log recovery"
 # Catalogs and templates (with escapes, nesting, a duplicate key).

@@ -11,7 +11,7 @@ secs=${FUZZ_SECONDS:-8}
 truncate -s 2M "$tmp/in.raw"
 head -c 100K /dev/urandom | dd of="$tmp/in.raw" bs=64K seek=3 conv=notrunc status=none
 compressible 200K | dd of="$tmp/in.raw" bs=64K seek=10 conv=notrunc status=none
-for f in vhd vmdk qcow2; do
+for f in vhd vmdk qcow2 vdi; do
   mkdir -p "$tmp/corpus-$f"
 done
 qemu-img convert -O vpc "$tmp/in.raw" "$tmp/corpus-vhd/q"
@@ -20,7 +20,8 @@ qemu-img convert -O vmdk "$tmp/in.raw" "$tmp/corpus-vmdk/q"
 winseal convert "$tmp/in.raw" "$tmp/corpus-vmdk/w.vmdk"
 qemu-img convert -c -O qcow2 "$tmp/in.raw" "$tmp/corpus-qcow2/q"
 winseal convert -c "$tmp/in.raw" "$tmp/corpus-qcow2/w.qcow2"
-for f in vhd vmdk qcow2; do
+qemu-img convert -O vdi "$tmp/in.raw" "$tmp/corpus-vdi/q"
+for f in vhd vmdk qcow2 vdi; do
   "$top_builddir/fuzz/libfuzzer-$f" -max_total_time="$secs" -rss_limit_mb=2048 \
     -timeout=10 -max_len=3000000 "$tmp/corpus-$f" > "$tmp/$f.log" 2>&1 \
     || fail "libFuzzer found a problem in the $f reader: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/$f.log")"
@@ -40,6 +41,14 @@ mkdir -p "$tmp/corpus-hivelog"
 # A length-prefixed hive (its base block and one bin) and a new-format log.
 { perl -e 'print pack("V", 8192)'; printf 'regf'; head -c 8188 /dev/zero; printf 'regf'; head -c 508 /dev/zero; printf 'HvLE'; } \
   > "$tmp/corpus-hivelog/a"
+# A hive cut short, repair on (the length's top bit), when the shared
+# hives are there.
+cut=$top_srcdir/../shared/hives-dirty/TruncatedDirtyHive.xz
+if [ -f "$cut" ]; then
+  xz -dc "$cut" > "$tmp/cut.hive"
+  { perl -e 'print pack("V", 0x80000000 | shift)' "$(stat -c %s "$tmp/cut.hive")"; cat "$tmp/cut.hive"; } \
+    > "$tmp/corpus-hivelog/cut"
+fi
 "$top_builddir/fuzz/libfuzzer-hivelog" -max_total_time="$secs" "$tmp/corpus-hivelog" > "$tmp/hivelog.log" 2>&1 \
   || fail "libFuzzer found a problem in the hive log recovery: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/hivelog.log")"
 echo "hivelog: $(grep -Eo 'Done [0-9]+ runs' "$tmp/hivelog.log")"

@@ -39,24 +39,24 @@ main (int argc, char **argv)
   /* Probing. */
   memcpy (buf, "QFI\xfb", 4);
   fd = file_with (buf, 512, 1 << 20);
-  CHECK (format_probe_fd (fd, 1 << 20) == &format_qcow2);
+  CHECK (format_probe (fd, 1 << 20, "probe") == &format_qcow2);
   close (fd);
   memcpy (buf, "KDMV", 4);
   fd = file_with (buf, 512, 1 << 20);
-  CHECK (format_probe_fd (fd, 1 << 20) == &format_vmdk);
+  CHECK (format_probe (fd, 1 << 20, "probe") == &format_vmdk);
   close (fd);
   memcpy (buf, "# Disk DescriptorFile\n", 22);
   fd = file_with (buf, 512, 1024);
-  CHECK (format_probe_fd (fd, 1024) == &format_vmdk);
+  CHECK (format_probe (fd, 1024, "probe") == &format_vmdk);
   close (fd);
   memset (buf, 0, sizeof buf);
   fd = file_with (buf, 512, 1 << 20);
   if (pwrite (fd, "conectix", 8, (1 << 20) - 512) != 8)
     abort ();
-  CHECK (format_probe_fd (fd, 1 << 20) == &format_vhd);
+  CHECK (format_probe (fd, 1 << 20, "probe") == &format_vhd);
   close (fd);
   fd = file_with (buf, 512, 1 << 20);
-  CHECK (format_probe_fd (fd, 1 << 20) == &format_raw);
+  CHECK (format_probe (fd, 1 << 20, "probe") == &format_raw);
   CHECK (partitions_check (fd, 1 << 20, why, sizeof why) == 0);   /* no table */
   close (fd);
   CHECK (format_by_name ("vpc") == &format_vhd && format_by_name ("VHD") == &format_vhd);

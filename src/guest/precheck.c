@@ -26,16 +26,14 @@ disk_precheck (const char *path, const char **format_ret)
   if (*format_ret) {
     fmt = format_by_name (*format_ret);
     if (!fmt) {
-      ws_error ("unknown input format '%s' (known: raw, vhd, vmdk, qcow2)", *format_ret);
+      ws_error ("unknown input format '%s' (known: raw, vhd, vmdk, qcow2, vdi)", *format_ret);
       return WS_FAIL;
     }
   }
   else {
-    fmt = format_probe_fd (fd, size);
-    if (!fmt) {
-      ws_error ("%s: cannot read: %m", path);
+    fmt = format_probe (fd, size, path);
+    if (!fmt)                   /* reported */
       return WS_FAIL_UNREADABLE;
-    }
   }
   *format_ret = format_qemu_name (fmt);
   /* qemu follows the backing chain itself: check it under the path policy

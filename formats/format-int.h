@@ -16,7 +16,7 @@
 struct writer;
 
 struct format_ops {
-  const char *name;             /* winseal's name: raw, vhd, vmdk, qcow2, vdi */
+  const char *name;             /* winseal's name: raw, vhd, vmdk, qcow2, vdi, vhdx */
   const char *qemu_name;        /* the name qemu and libguestfs use */
   /* Score how well a file looks like this format: 100 for a magic number,
    * 1 for raw, 0 for no.  head/tail are the file's first and last bytes
@@ -52,7 +52,7 @@ struct format_ops {
 };
 
 extern const struct format_ops format_raw, format_vhd, format_vmdk, format_qcow2,
-  format_vdi;
+  format_vdi, format_vhdx;
 extern const struct format_ops *const format_table[];
 
 #define WRITER_RUN_IOV 64
@@ -147,6 +147,28 @@ int hole_read (struct image *img, void *buf, size_t len, uint64_t off);
 int full_pread (int fd, void *buf, size_t len, uint64_t off);
 int full_pwrite (int fd, const void *buf, size_t len, uint64_t off);
 bool is_zero (const void *buf, size_t len);
+
+/* raw.c: a disk stored in blocks of one size, each either at one file
+ * offset (whole) or absent (zeros): dynamic VHD, VDI, VHDX. */
+struct block_map {
+  uint64_t block_size;
+  uint64_t blocks;
+  uint64_t *off;                /* per block: its data's file offset; 0: zeros */
+};
+int block_map_pread (struct image *img, const struct block_map *m, void *buf, size_t len,
+                     uint64_t off);
+int block_map_extent (const struct block_map *m, uint64_t off, uint64_t max,
+                      uint64_t *len_ret, enum extent_type *type_ret);
+int block_map_contiguous (const struct block_map *m, uint64_t off, uint64_t len,
+                          uint64_t *file_off);
+/* The reader operations of a driver whose img->priv is a block_map
+ * (malloc'd, its off array too): VDI, VHDX. */
+void block_map_op_close (struct image *img);
+int block_map_op_pread (struct image *img, void *buf, size_t len, uint64_t off);
+int block_map_op_extent (struct image *img, uint64_t off, uint64_t max,
+                         uint64_t *len_ret, enum extent_type *type_ret);
+int block_map_op_contiguous (struct image *img, uint64_t off, uint64_t len,
+                             uint64_t *file_off);
 
 /* raw.c: helpers shared by drivers that keep data as a flat byte range
  * (raw, fixed VHD, VMDK flat extents). */

@@ -45,8 +45,9 @@ struct write_opts {
 
 
 /* The drivers (their table is formats/format-int.h's). */
-extern const struct format_ops format_raw, format_vhd, format_vmdk, format_qcow2, format_vdi;
-const char *format_name (const struct format_ops *f);      /* raw, vhd, vmdk, qcow2, vdi */
+extern const struct format_ops format_raw, format_vhd, format_vmdk, format_qcow2, format_vdi,
+  format_vhdx;
+const char *format_name (const struct format_ops *f);      /* raw, vhd, vmdk, qcow2, vdi, vhdx */
 const char *format_qemu_name (const struct format_ops *f); /* raw, vpc, vmdk, qcow2 */
 
 /* The library's errors go to this hook, one message (no "winseal: ", no

@@ -10,7 +10,7 @@
 
 /* Magic formats first; raw (score 1) only wins when nothing else does. */
 const struct format_ops *const format_table[] = {
-  &format_vhd, &format_vmdk, &format_qcow2, &format_vdi, &format_raw, NULL
+  &format_vhd, &format_vmdk, &format_qcow2, &format_vdi, &format_vhdx, &format_raw, NULL
 };
 
 const struct format_ops *
@@ -37,7 +37,6 @@ struct foreign {
 };
 #define CONVERT "convert it with qemu-img first"
 static const struct foreign foreign[] = {
-  { "a VHDX image (Hyper-V)", CONVERT, 0, 0, "vhdxfile", 8 },
   { "a QED image", CONVERT, 0, 0, "QED\0", 4 },
   { "a Parallels image", CONVERT, 0, 0, "WithoutFreeSpace", 16 },
   { "a Parallels image", CONVERT, 0, 0, "WithouFreSpacExt", 16 },

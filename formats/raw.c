@@ -128,3 +128,78 @@ const struct format_ops format_raw = {
   .w_open = raw_w_open, .w_data = raw_w_data, .w_finish = raw_w_finish,
   .w_free = raw_w_free, .w_size = raw_w_size,
 };
+
+int
+block_map_pread (struct image *img, const struct block_map *m, void *buf, size_t len,
+                 uint64_t off)
+{
+  uint8_t *p = buf;
+  while (len) {
+    uint64_t b = off / m->block_size, in = off % m->block_size;
+    size_t n = m->block_size - in < len ? m->block_size - in : len;
+    if (!m->off[b])
+      memset (p, 0, n);
+    else if (full_pread (img->fd, p, n, m->off[b] + in) == -1)
+      return read_error (img, m->off[b] + in);
+    p += n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+int
+block_map_extent (const struct block_map *m, uint64_t off, uint64_t max,
+                  uint64_t *len_ret, enum extent_type *type_ret)
+{
+  uint64_t b = off / m->block_size;
+  int absent = m->off[b] == 0;
+  uint64_t len = 0;
+  /* Neighbouring blocks of the same kind are one extent. */
+  while (len < max && b < m->blocks && (m->off[b] == 0) == absent) {
+    len += m->block_size - (off + len) % m->block_size;
+    b++;
+  }
+  *len_ret = len < max ? len : max;
+  *type_ret = absent ? EXTENT_ZERO : EXTENT_DATA;
+  return 0;
+}
+
+int
+block_map_contiguous (const struct block_map *m, uint64_t off, uint64_t len, uint64_t *file_off)
+{
+  uint64_t b = off / m->block_size, in = off % m->block_size;
+  if (len > m->block_size - in || !m->off[b])
+    return 0;
+  *file_off = m->off[b] + in;
+  return 1;
+}
+
+void
+block_map_op_close (struct image *img)
+{
+  struct block_map *m = img->priv;
+  if (!m)
+    return;
+  free (m->off);
+  free (m);
+}
+
+int
+block_map_op_pread (struct image *img, void *buf, size_t len, uint64_t off)
+{
+  return block_map_pread (img, img->priv, buf, len, off);
+}
+
+int
+block_map_op_extent (struct image *img, uint64_t off, uint64_t max,
+                     uint64_t *len_ret, enum extent_type *type_ret)
+{
+  return block_map_extent (img->priv, off, max, len_ret, type_ret);
+}
+
+int
+block_map_op_contiguous (struct image *img, uint64_t off, uint64_t len, uint64_t *file_off)
+{
+  return block_map_contiguous (img->priv, off, len, file_off);
+}

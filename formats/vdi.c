@@ -29,7 +29,6 @@
 #define VDI_SIGNATURE 0xBEDA107Fu
 #define VDI_VERSION_1_1 0x00010001u
 #define VDI_HEADER_MIN 0x180    /* the 1.1 header up to the block counts */
-#define VDI_FREE 0xFFFFFFFFu
 #define VDI_ZERO 0xFFFFFFFEu
 #define VDI_MAX_SIZE (UINT64_C (1) << 50)       /* 1 PiB */
 
@@ -46,12 +45,6 @@ vdi_probe (const uint8_t *head, size_t headlen, const uint8_t *tail,
 {
   return headlen >= V_SIGNATURE + 4 && rd_le32 (head + V_SIGNATURE) == VDI_SIGNATURE ? 100 : 0;
 }
-
-struct vdi {
-  uint32_t block_size, extra, blocks;
-  uint64_t data_off;
-  uint32_t *map;                /* host-endian */
-};
 
 static int
 bad (struct image *img, const char *what)
@@ -111,109 +104,41 @@ vdi_open (struct image *img)
   if (data_off < V_END)
     return bad (img, "the data overlaps the header");
 
-  struct vdi *v = calloc (1, sizeof *v);
+  struct block_map *v = calloc (1, sizeof *v);
   if (!v)
     abort ();
   img->priv = v;
   img->size = size;
   v->block_size = bs;
-  v->extra = extra;
   v->blocks = blocks;
-  v->data_off = data_off;
-  v->map = malloc (map_bytes ? map_bytes : 1);
-  if (!v->map)
-    return bad (img, "block map too large for memory");
-  uint8_t *raw = (uint8_t *) v->map;
-  if (full_pread (img->fd, raw, map_bytes, map_off) == -1)
-    return bad (img, "cannot read the block map");
+  v->off = calloc (blocks ? blocks : 1, sizeof *v->off);
+  uint8_t *raw = malloc (map_bytes ? map_bytes : 1);
+  int r = 0;
+  if (!v->off || !raw)
+    r = bad (img, "block map too large for memory");
+  else if (full_pread (img->fd, raw, map_bytes, map_off) == -1)
+    r = bad (img, "cannot read the block map");
   uint64_t needed = (size + bs - 1) / bs;
-  for (uint32_t i = 0; i < blocks; ++i) {
+  for (uint32_t i = 0; !r && i < blocks; ++i) {
     uint32_t e = rd_le32 (raw + 4 * (size_t) i);
-    v->map[i] = e;
     if (e >= VDI_ZERO || i >= needed)
-      continue;
+      continue;                 /* never written or discarded: zeros */
     /* The block's data: the last, partial block need only hold the disk. */
     uint64_t start = data_off + (uint64_t) e * ((uint64_t) bs + extra) + extra;
     uint64_t len = size - (uint64_t) i * bs < bs ? size - (uint64_t) i * bs : bs;
     if (e >= allocated)
-      return bad (img, "a block map entry is past the blocks allocated");
-    if (start > img->file_size || len > img->file_size - start)
-      return bad (img, "a block map entry points beyond the end of the file");
+      r = bad (img, "a block map entry is past the blocks allocated");
+    else if (start > img->file_size || len > img->file_size - start)
+      r = bad (img, "a block map entry points beyond the end of the file");
+    else
+      v->off[i] = start;
   }
-  return 0;
-}
-
-static void
-vdi_close (struct image *img)
-{
-  struct vdi *v = img->priv;
-  if (!v)
-    return;
-  free (v->map);
-  free (v);
-}
-
-/* The file offset of disk offset off (in an allocated block), or 0. */
-static uint64_t
-vdi_at (const struct vdi *v, uint64_t off)
-{
-  uint32_t e = v->map[off / v->block_size];
-  if (e >= VDI_ZERO)
-    return 0;
-  return v->data_off + (uint64_t) e * ((uint64_t) v->block_size + v->extra) + v->extra
-         + off % v->block_size;
-}
-
-static int
-vdi_pread (struct image *img, void *buf, size_t len, uint64_t off)
-{
-  struct vdi *v = img->priv;
-  uint8_t *p = buf;
-  while (len) {
-    uint64_t in = off % v->block_size;
-    size_t n = v->block_size - in < len ? v->block_size - in : len;
-    uint64_t at = vdi_at (v, off);
-    if (!at)
-      memset (p, 0, n);
-    else if (full_pread (img->fd, p, n, at) == -1)
-      return read_error (img, at);
-    p += n;
-    off += n;
-    len -= n;
-  }
-  return 0;
-}
-
-static int
-vdi_extent (struct image *img, uint64_t off, uint64_t max,
-            uint64_t *len_ret, enum extent_type *type_ret)
-{
-  struct vdi *v = img->priv;
-  uint64_t b = off / v->block_size;
-  int absent = v->map[b] >= VDI_ZERO;
-  uint64_t len = 0;
-  while (len < max && b < v->blocks && (v->map[b] >= VDI_ZERO) == absent) {
-    len += v->block_size - (off + len) % v->block_size;
-    b++;
-  }
-  *len_ret = len < max ? len : max;
-  *type_ret = absent ? EXTENT_ZERO : EXTENT_DATA;
-  return 0;
-}
-
-/* A block's data is contiguous in the file. */
-static int
-vdi_contiguous (struct image *img, uint64_t off, uint64_t len, uint64_t *file_off)
-{
-  struct vdi *v = img->priv;
-  uint64_t in = off % v->block_size;
-  if (len > v->block_size - in || !(*file_off = vdi_at (v, off)))
-    return 0;
-  return 1;
+  free (raw);
+  return r;
 }
 
 const struct format_ops format_vdi = {
   .name = "vdi", .qemu_name = "vdi", .probe = vdi_probe,
-  .open = vdi_open, .close = vdi_close, .pread = vdi_pread, .extent = vdi_extent,
-  .contiguous = vdi_contiguous,
+  .open = vdi_open, .close = block_map_op_close, .pread = block_map_op_pread,
+  .extent = block_map_op_extent, .contiguous = block_map_op_contiguous,
 };

@@ -71,7 +71,7 @@ struct vhd {
   int type;
   uint64_t data_end;            /* fixed: end of data in the file */
   uint32_t block_size, bitmap_size, entries;
-  uint32_t *bat;                /* host-endian sector numbers */
+  struct block_map map;         /* dynamic: each block's data */
 };
 
 static int
@@ -156,16 +156,18 @@ vhd_open (struct image *img)
   if (toff > img->file_size || bat_bytes > img->file_size - toff)
     return bad (img, "block table beyond the end of the file");
   v->bitmap_size = ((v->block_size / 512 / 8) + 511) & ~511u;
-  v->bat = malloc (bat_bytes ? bat_bytes : 1);
-  if (!v->bat)
-    return bad (img, "block table too large for memory");
-  uint8_t *raw = (uint8_t *) v->bat;
-  if (full_pread (img->fd, raw, bat_bytes, toff) == -1)
-    return bad (img, "cannot read the block table");
+  v->map.block_size = v->block_size;
+  v->map.blocks = v->entries;
+  v->map.off = calloc (v->entries ? v->entries : 1, sizeof *v->map.off);
+  uint8_t *raw = malloc (bat_bytes ? bat_bytes : 1);
+  int r = 0;
+  if (!v->map.off || !raw)
+    r = bad (img, "block table too large for memory");
+  else if (full_pread (img->fd, raw, bat_bytes, toff) == -1)
+    r = bad (img, "cannot read the block table");
   uint64_t blocks_needed = (size + v->block_size - 1) / v->block_size;
-  for (uint32_t i = 0; i < v->entries; ++i) {
+  for (uint32_t i = 0; !r && i < v->entries; ++i) {
     uint32_t e = rd_be32 (raw + 4 * i);
-    v->bat[i] = e;
     if (e == BAT_ABSENT || i >= blocks_needed)
       continue;
     uint64_t start = (uint64_t) e * 512;
@@ -174,20 +176,23 @@ vhd_open (struct image *img)
     if (size - last < v->block_size)    /* the last, partial block */
       len = v->bitmap_size + (size - last);
     if (start > img->file_size || len > img->file_size - start)
-      return bad (img, "a block table entry points beyond the end of the file");
-    if (ranges_overlap (start, len, hoff, DYNHDR)
-        || ranges_overlap (start, len, toff, bat_bytes)
-        || start < FOOTER)
-      return bad (img, "a block overlaps the disk's metadata");
+      r = bad (img, "a block table entry points beyond the end of the file");
+    else if (ranges_overlap (start, len, hoff, DYNHDR)
+             || ranges_overlap (start, len, toff, bat_bytes)
+             || start < FOOTER)
+      r = bad (img, "a block overlaps the disk's metadata");
+    else
+      v->map.off[i] = start + v->bitmap_size;   /* the data, after the sector bitmap */
   }
-  return 0;
+  free (raw);
+  return r;
 }
 
 static void
 vhd_close (struct image *img)
 {
   struct vhd *v = img->priv;
-  free (v->bat);
+  free (v->map.off);
   free (v);
 }
 
@@ -195,27 +200,12 @@ static int
 vhd_pread (struct image *img, void *buf, size_t len, uint64_t off)
 {
   struct vhd *v = img->priv;
-  uint8_t *p = buf;
   if (v->type == TYPE_FIXED) {
     if (full_pread (img->fd, buf, len, off) == -1)
       return read_error (img, off);
     return 0;
   }
-  while (len) {
-    uint64_t b = off / v->block_size, in = off % v->block_size;
-    size_t n = v->block_size - in < len ? v->block_size - in : len;
-    if (v->bat[b] == BAT_ABSENT)
-      memset (p, 0, n);
-    else {
-      uint64_t at = (uint64_t) v->bat[b] * 512 + v->bitmap_size + in;
-      if (full_pread (img->fd, p, n, at) == -1)
-        return read_error (img, at);
-    }
-    p += n;
-    off += n;
-    len -= n;
-  }
-  return 0;
+  return block_map_pread (img, &v->map, buf, len, off);
 }
 
 static int
@@ -225,17 +215,7 @@ vhd_extent (struct image *img, uint64_t off, uint64_t max,
   struct vhd *v = img->priv;
   if (v->type == TYPE_FIXED)
     return fd_extent (img->fd, 0, off, max, len_ret, type_ret);
-  uint64_t b = off / v->block_size;
-  int absent = v->bat[b] == BAT_ABSENT;
-  uint64_t len = 0;
-  /* Merge neighbouring blocks of the same kind. */
-  while (len < max && b < v->entries && (v->bat[b] == BAT_ABSENT) == absent) {
-    len += v->block_size - (off + len) % v->block_size;
-    b++;
-  }
-  *len_ret = len < max ? len : max;
-  *type_ret = absent ? EXTENT_ZERO : EXTENT_DATA;
-  return 0;
+  return block_map_extent (&v->map, off, max, len_ret, type_ret);
 }
 
 /* A fixed VHD's data is the disk as is; a dynamic VHD's block data is
@@ -248,11 +228,7 @@ vhd_contiguous (struct image *img, uint64_t off, uint64_t len, uint64_t *file_of
     *file_off = off;
     return 1;
   }
-  uint64_t b = off / v->block_size, in = off % v->block_size;
-  if (len > v->block_size - in || v->bat[b] == BAT_ABSENT)
-    return 0;
-  *file_off = (uint64_t) v->bat[b] * 512 + v->bitmap_size + in;
-  return 1;
+  return block_map_contiguous (&v->map, off, len, file_off);
 }
 
 /* CHS geometry as the VHD specification's appendix computes it. */

@@ -1,4 +1,4 @@
-/* fuzz: one harness per image reader (FUZZ_FORMAT = vhd, vmdk, qcow2 or vdi).
+/* fuzz: one harness per image reader (FUZZ_FORMAT = vhd, vmdk, qcow2, vdi or vhdx).
  * Built as a libFuzzer target by `make fuzz` (clang), and by `make check`
  * as a standalone mutation driver under AddressSanitizer (see
  * fuzz-main.c).  The input is a whole image file. */

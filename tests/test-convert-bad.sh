@@ -3,7 +3,8 @@
 # leave nothing in the output directory: truncated files, bad checksums,
 # table entries past the end of the file, absurd sizes, backing chains that
 # loop or are too deep, compressed grains that do not inflate,
-# differencing VHDs, and containers winseal does not read (by magic).
+# differencing VHDs, VHDX with a pending log or a parent, and containers
+# winseal does not read (by magic).
 . "$top_srcdir/tests/functions.sh"
 requires command -v qemu-img
 
@@ -49,7 +50,7 @@ expect_bad 'differencing' "$tmp/diff.vhd"
 # Containers winseal does not read: refused by their magic number, named,
 # never converted as raw (made by qemu-img where it writes them, else by
 # their magic as qemu's probes look for it), for convert and generalize.
-for f in qed parallels vhdx qcow; do
+for f in qed parallels qcow; do
   qemu-img create -q -f $f "$tmp/foreign.$f" 64M
 done
 mk () { { printf "$2"; head -c 1M /dev/zero; } > "$tmp/foreign.$1"; }
@@ -58,16 +59,29 @@ mk cloop '#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0 && mount -r -t iso9660
 mk cowd 'COWD\1\0\0\0'
 mk luks 'LUKS\272\276\0\1'
 { head -c 1M /dev/zero; printf 'koly\0\0\0\4'; head -c 504 /dev/zero; } > "$tmp/foreign.dmg"
-for f in qed:QED parallels:Parallels vhdx:VHDX qcow:'qcow .version 1' \
+for f in qed:QED parallels:Parallels qcow:'qcow .version 1' \
          bochs:Bochs cloop:cloop cowd:'VMware ESX COW' luks:LUKS dmg:'Apple disk image'; do
   ext=${f%%:*} name=${f#*:}
   expect_bad "foreign.$ext: an? $name.*winseal does not read it" "$tmp/foreign.$ext"
 done
 status=0
-winseal generalize "$tmp/foreign.vhdx" -o "$outdir/x.vhd" > /dev/null 2> "$tmp/err" || status=$?
-[ $status = 2 ] && grep -q "foreign.vhdx: a VHDX image" "$tmp/err" && ! grep -q appliance "$tmp/err" \
-  || fail "generalize of a VHDX: exit $status, $(cat "$tmp/err")"
-[ -z "$(ls -A "$outdir")" ] || fail "generalize of a VHDX left $(ls -A "$outdir")"
+winseal generalize "$tmp/foreign.qed" -o "$outdir/x.vhd" > /dev/null 2> "$tmp/err" || status=$?
+[ $status = 2 ] && grep -q "foreign.qed: a QED image" "$tmp/err" && ! grep -q appliance "$tmp/err" \
+  || fail "generalize of a QED image: exit $status, $(cat "$tmp/err")"
+[ -z "$(ls -A "$outdir")" ] || fail "generalize of a QED image left $(ls -A "$outdir")"
+# VHDX that cannot be read correctly: a log with writes not yet applied
+# (never read stale data), a differencing VHDX (tests/vhdx-patch.pl).
+qemu-img convert -O vhdx "$src" "$tmp/dirty.vhdx"
+cp "$tmp/dirty.vhdx" "$tmp/child.vhdx"
+perl "$top_srcdir/tests/vhdx-patch.pl" "$tmp/dirty.vhdx" log
+perl "$top_srcdir/tests/vhdx-patch.pl" "$tmp/child.vhdx" parent
+expect_bad 'dirty.vhdx: a VHDX whose log holds writes never applied' "$tmp/dirty.vhdx"
+expect_bad 'child.vhdx: a differencing VHDX' "$tmp/child.vhdx"
+# A header checksum broken in both headers: invalid.
+cp "$tmp/child.vhdx" "$tmp/nohead.vhdx"
+printf 'XXXX' | dd of="$tmp/nohead.vhdx" bs=1 seek=65540 conv=notrunc status=none
+printf 'XXXX' | dd of="$tmp/nohead.vhdx" bs=1 seek=131076 conv=notrunc status=none
+expect_bad 'nohead.vhdx: invalid VHDX: neither header is valid' "$tmp/nohead.vhdx"
 # A differencing VDI names its parent only by UUID: refused by name.
 qemu-img convert -O vdi "$src" "$tmp/diff.vdi"
 printf '\4' | dd of="$tmp/diff.vdi" bs=1 seek=$((0x4c)) conv=notrunc status=none

@@ -2,7 +2,7 @@
 # Images written by qemu-img are read correctly: dynamic and fixed VHD,
 # streamOptimized, monolithicSparse and monolithicFlat VMDK, and a
 # compressed qcow2 used as the backing file of another qcow2, and VDI
-# (VirtualBox) static and dynamic.
+# (VirtualBox) static and dynamic, and VHDX (Hyper-V) dynamic and fixed.
 . "$top_srcdir/tests/functions.sh"
 requires command -v qemu-img
 requires command -v qemu-io
@@ -64,3 +64,18 @@ winseal convert --json "$tmp/d.vdi" "$tmp/d.vhd" > "$tmp/d.json" || fail "d.vdi:
 [ "$(jq -r .input_format "$tmp/d.json")" = vdi ] || fail "d.vdi: input_format $(jq -r .input_format "$tmp/d.json")"
 qemu-img compare -q -f vdi -F vpc "$tmp/d.vdi" "$tmp/d.vhd" || fail "d.vdi: qemu-img compare with the VHD written"
 echo "vdi: static, dynamic and discarded blocks read as qemu reads them"
+# Hyper-V VHDX made by qemu-img: dynamic (its default block size, 1 MiB
+# and 64 MiB blocks, blocks written by qemu-io) and fixed, byte for byte
+# what qemu-img reads.
+for o in subformat=dynamic subformat=fixed block_size=1M block_size=64M; do
+  qemu-img convert -O vhdx -o $o "$in" "$tmp/q-$o.vhdx"
+  check "$tmp/q-$o.vhdx" "$in"
+done
+qemu-img create -q -f vhdx "$tmp/w.vhdx" 100M
+qemu-io -f vhdx -c 'write -P 0x61 3M 5M' -c 'write -P 0x62 70M 64K' "$tmp/w.vhdx" > /dev/null
+qemu-img convert -f vhdx -O raw "$tmp/w.vhdx" "$tmp/w.ref"
+check "$tmp/w.vhdx" "$tmp/w.ref"
+winseal convert --json "$tmp/w.vhdx" "$tmp/w.qcow2" > "$tmp/w.json" || fail "w.vhdx: convert to qcow2"
+[ "$(jq -r .input_format "$tmp/w.json")" = vhdx ] || fail "w.vhdx: input_format $(jq -r .input_format "$tmp/w.json")"
+qemu-img compare -q -f vhdx -F qcow2 "$tmp/w.vhdx" "$tmp/w.qcow2" || fail "w.vhdx: qemu-img compare with the qcow2 written"
+echo "vhdx: dynamic (three block sizes), fixed and qemu-io writes read as qemu reads them"

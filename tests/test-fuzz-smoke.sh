@@ -23,6 +23,7 @@ winseal convert -c "$tmp/in.raw" "$seeds/w.qcow2"
 qemu-img convert -O qcow2 -o compat=0.10 "$tmp/in.raw" "$seeds/q2.qcow2"
 qemu-img convert -O vdi "$tmp/in.raw" "$seeds/q.vdi"
 qemu-img convert -O vdi -o static=on "$tmp/in.raw" "$seeds/q-static.vdi"
+qemu-img convert -O vhdx -o block_size=1M "$tmp/in.raw" "$seeds/q.vhdx"
 
 n=${FUZZ_ITERATIONS:-1500}
 fz="$top_builddir/fuzz"
@@ -30,6 +31,7 @@ timeout 600 "$fz/fuzz-vhd" "$n" "$seeds"/*.vhd || fail "vhd reader"
 timeout 600 "$fz/fuzz-vmdk" "$n" "$seeds"/*.vmdk || fail "vmdk reader"
 timeout 600 "$fz/fuzz-qcow2" "$n" "$seeds"/*.qcow2 || fail "qcow2 reader"
 timeout 600 "$fz/fuzz-vdi" "$n" "$seeds"/*.vdi || fail "vdi reader"
+timeout 600 "$fz/fuzz-vhdx" "$n" "$seeds"/*.vhdx || fail "vhdx reader"
 hives=()
 for h in SAM SECURITY; do
   if [ -f "$SHARED_HIVES/$h.xz" ]; then

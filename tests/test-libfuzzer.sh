@@ -11,7 +11,7 @@ secs=${FUZZ_SECONDS:-8}
 truncate -s 2M "$tmp/in.raw"
 head -c 100K /dev/urandom | dd of="$tmp/in.raw" bs=64K seek=3 conv=notrunc status=none
 compressible 200K | dd of="$tmp/in.raw" bs=64K seek=10 conv=notrunc status=none
-for f in vhd vmdk qcow2 vdi; do
+for f in vhd vmdk qcow2 vdi vhdx; do
   mkdir -p "$tmp/corpus-$f"
 done
 qemu-img convert -O vpc "$tmp/in.raw" "$tmp/corpus-vhd/q"
@@ -21,7 +21,8 @@ winseal convert "$tmp/in.raw" "$tmp/corpus-vmdk/w.vmdk"
 qemu-img convert -c -O qcow2 "$tmp/in.raw" "$tmp/corpus-qcow2/q"
 winseal convert -c "$tmp/in.raw" "$tmp/corpus-qcow2/w.qcow2"
 qemu-img convert -O vdi "$tmp/in.raw" "$tmp/corpus-vdi/q"
-for f in vhd vmdk qcow2 vdi; do
+qemu-img convert -O vhdx -o block_size=1M "$tmp/in.raw" "$tmp/corpus-vhdx/q"
+for f in vhd vmdk qcow2 vdi vhdx; do
   "$top_builddir/fuzz/libfuzzer-$f" -max_total_time="$secs" -rss_limit_mb=2048 \
     -timeout=10 -max_len=3000000 "$tmp/corpus-$f" > "$tmp/$f.log" 2>&1 \
     || fail "libFuzzer found a problem in the $f reader: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/$f.log")"

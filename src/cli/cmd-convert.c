@@ -46,7 +46,7 @@ help (void)
           "  --format FMT           vhd (fixed, the default for .vhd), vhd-dynamic,\n"
           "                         vmdk (streamOptimized), qcow2 or raw; default:\n"
           "                         from OUTPUT's extension\n"
-          "  --input-format FMT     raw, vhd, vmdk, qcow2 or vdi (default: probed)\n"
+          "  --input-format FMT     raw, vhd, vmdk, qcow2, vdi, vhdx (default: probed)\n"
           "  --size SIZE            grow the virtual disk to SIZE (bytes, or with\n"
           "                         K, M, G, T suffixes)\n"
           "  -c, --compress         qcow2: compressed clusters\n"

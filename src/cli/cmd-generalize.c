@@ -36,7 +36,7 @@ help (void)
           "                             OUTPUT's extension .vhd/.vmdk/.qcow2/.raw/.img, else vhd)\n"
           "  -c, --compress             qcow2: compressed clusters\n"
           "  --in-place                 edit IMAGE itself (no OUTPUT, no conversion)\n"
-          "  --input-format FMT         raw, vhd, vmdk, qcow2 or vdi (default: probed)\n"
+          "  --input-format FMT         raw, vhd, vmdk, qcow2, vdi, vhdx (default: probed)\n"
           "  --dry-run                  print every change it would make; write nothing\n"
           "  --json                     print the report as JSON\n"
           "  --progress, --no-progress  progress on stderr (default: on a terminal)\n"

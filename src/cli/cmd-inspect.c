@@ -37,7 +37,7 @@ help (void)
           "The image is opened read-only.\n\n"
           "Options:\n"
           "  --json                 print the report as JSON (fields in winseal(1))\n"
-          "  --input-format FMT     raw, vhd, vmdk, qcow2 or vdi (default: probed)\n"
+          "  --input-format FMT     raw, vhd, vmdk, qcow2, vdi, vhdx (default: probed)\n"
           "  --allow-dir DIR        backing files may also be in DIR (repeatable)\n"
           "  -v, --verbose          libguestfs debug messages\n"
           "  -x, --trace            trace libguestfs calls\n"

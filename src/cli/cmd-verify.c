@@ -48,7 +48,7 @@ help (void)
           "  --keep-profile NAME        a profile that was kept on purpose (repeatable)\n"
           "  --operations A,B, --enable OP, --disable OP\n"
           "                             which postconditions to check (as generalize)\n"
-          "  --input-format FMT         raw, vhd, vmdk, qcow2 or vdi (default: probed)\n"
+          "  --input-format FMT         raw, vhd, vmdk, qcow2, vdi, vhdx (default: probed)\n"
           "  --allow-dir DIR            backing files may also be in DIR (repeatable)\n"
           "  --json                     print the result as JSON\n"
           "  --help                     show this help\n");

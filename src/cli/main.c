@@ -27,7 +27,7 @@ static const struct command commands[] = {
     verify_short_options, NULL },
   { "unattend", "print or check an answer file (unattend.xml)", cmd_unattend,
     unattend_options, unattend_short_options, NULL },
-  { "convert", "convert a disk image (raw, vhd, vmdk, qcow2; vdi read)", cmd_convert,
+  { "convert", "convert a disk image (raw, vhd, vmdk, qcow2; vdi, vhdx read)", cmd_convert,
     convert_options, convert_short_options, NULL },
   { "hive", "check a registry hive file, or recover it from its transaction logs",
     cmd_hive, hive_options, hive_short_options, NULL },

@@ -26,7 +26,7 @@ disk_precheck (const char *path, const char **format_ret)
   if (*format_ret) {
     fmt = format_by_name (*format_ret);
     if (!fmt) {
-      ws_error ("unknown input format '%s' (known: raw, vhd, vmdk, qcow2, vdi)", *format_ret);
+      ws_error ("unknown input format '%s' (known: raw, vhd, vmdk, qcow2, vdi, vhdx)", *format_ret);
       return WS_FAIL;
     }
   }

@@ -1,0 +1,272 @@
+/* formats: VHDX (Hyper-V), read-only: fixed and dynamic images.
+ *
+ * Followed: [MS-VHDX] "Virtual Hard Disk v2 (VHDX) File Format".  The
+ * file identifier ("vhdxfile") at 0; two headers at 64 KiB and 128 KiB
+ * (4 KiB each, CRC-32C over the 4 KiB with the checksum field zero; the
+ * valid one with the higher sequence number is current, 2.2.2); two
+ * region tables at 192 KiB and 256 KiB (64 KiB, CRC-32C, 2.2.3) locating
+ * the BAT and the metadata region (an unknown region marked required
+ * refuses the file); the metadata table (2.6) with the file parameters
+ * (block size, HasParent), the virtual disk size and the logical sector
+ * size (an unknown item marked required refuses the file); the BAT (2.5)
+ * with one 64-bit entry per payload block (state in bits 0-2, the file
+ * offset in MiB in bits 20-63), a sector bitmap entry after every chunk
+ * ratio (2^23 * logical sector size / block size) of them.
+ *
+ * Not read, refused by name: a header whose LogGuid is not zero (its log
+ * holds writes that were never applied to the file: reading it without
+ * replaying them would give stale data) and a differencing VHDX
+ * (HasParent).  Every offset and length is checked against the file. */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "crc32c.h"
+#include "format-int.h"
+
+#define KIB 1024u
+#define MIB (UINT64_C (1) << 20)
+#define HEADER_SIZE (4 * KIB)
+#define REGION_SIZE (64 * KIB)
+#define MAX_VSIZE (UINT64_C (64) << 40)         /* 64 TiB (2.6.2.2) */
+#define MAX_ENTRIES 2047
+
+/* GUIDs as stored (the first three fields little-endian). */
+static const uint8_t GUID_BAT[16] = {   /* 2DC27766-F623-4200-9D64-115E9BFD4A08 */
+  0x66, 0x77, 0xC2, 0x2D, 0x23, 0xF6, 0x00, 0x42, 0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08 };
+static const uint8_t GUID_METADATA[16] = {      /* 8B7CA206-4790-4B9A-B8FE-575F050F886E */
+  0x06, 0xA2, 0x7C, 0x8B, 0x90, 0x47, 0x9A, 0x4B, 0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E };
+static const uint8_t GUID_FILE_PARAMS[16] = {   /* CAA16737-FA36-4D43-B3B6-33F0AA44E76B */
+  0x37, 0x67, 0xA1, 0xCA, 0x36, 0xFA, 0x43, 0x4D, 0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7, 0x6B };
+static const uint8_t GUID_VSIZE[16] = {         /* 2FA54224-CD1B-4876-B211-5DBED83BF4B8 */
+  0x24, 0x42, 0xA5, 0x2F, 0x1B, 0xCD, 0x76, 0x48, 0xB2, 0x11, 0x5D, 0xBE, 0xD8, 0x3B, 0xF4, 0xB8 };
+static const uint8_t GUID_DISK_ID[16] = {       /* BECA12AB-B2E6-4523-93EF-C309E000C746 */
+  0xAB, 0x12, 0xCA, 0xBE, 0xE6, 0xB2, 0x23, 0x45, 0x93, 0xEF, 0xC3, 0x09, 0xE0, 0x00, 0xC7, 0x46 };
+static const uint8_t GUID_LOGICAL[16] = {       /* 8141BF1D-A96F-4709-BA47-F233A8FAAB5F */
+  0x1D, 0xBF, 0x41, 0x81, 0x6F, 0xA9, 0x09, 0x47, 0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F };
+static const uint8_t GUID_PHYSICAL[16] = {      /* CDA348C7-445D-4471-9CC9-E9885251C556 */
+  0xC7, 0x48, 0xA3, 0xCD, 0x5D, 0x44, 0x71, 0x44, 0x9C, 0xC9, 0xE9, 0x88, 0x52, 0x51, 0xC5, 0x56 };
+static const uint8_t GUID_PARENT[16] = {        /* A8D35F2D-B30B-454D-ABF7-D3D84834AB0C */
+  0x2D, 0x5F, 0xD3, 0xA8, 0x0B, 0xB3, 0x4D, 0x45, 0xAB, 0xF7, 0xD3, 0xD8, 0x48, 0x34, 0xAB, 0x0C };
+
+enum {                          /* payload block states (2.5.1.1) */
+  PB_NOT_PRESENT = 0, PB_UNDEFINED = 1, PB_ZERO = 2, PB_UNMAPPED = 3,
+  PB_FULLY_PRESENT = 6, PB_PARTIALLY_PRESENT = 7,
+};
+
+static int
+vhdx_probe (const uint8_t *head, size_t headlen, const uint8_t *tail,
+            size_t taillen, uint64_t size)
+{
+  return headlen >= 8 && memcmp (head, "vhdxfile", 8) == 0 ? 100 : 0;
+}
+
+static int
+bad (struct image *img, const char *what)
+{
+  format_error ("%s: invalid VHDX: %s", img->path, what);
+  errno = EINVAL;
+  return -1;
+}
+
+static int
+refuse (struct image *img, const char *what)
+{
+  format_error ("%s: %s; winseal does not read it", img->path, what);
+  errno = ENOTSUP;
+  return -1;
+}
+
+/* The current header (2.2.2.1): the valid one with the higher sequence
+ * number.  Returns 0 and copies it to h, or -1 (reported). */
+static int
+current_header (struct image *img, uint8_t h[HEADER_SIZE])
+{
+  uint8_t a[HEADER_SIZE];
+  int have = 0;
+  uint64_t best = 0;
+  for (int i = 1; i <= 2; ++i) {
+    if (full_pread (img->fd, a, HEADER_SIZE, i * 64 * KIB) == -1)
+      continue;
+    if (memcmp (a, "head", 4) != 0 || rd_le32 (a + 4) != crc32c_skip (a, HEADER_SIZE, 4)
+        || rd_le16 (a + 66) != 1)
+      continue;
+    uint64_t seq = rd_le64 (a + 8);
+    if (!have || seq > best) {
+      memcpy (h, a, HEADER_SIZE);
+      best = seq;
+      have = 1;
+    }
+  }
+  return have ? 0 : bad (img, "neither header is valid (signature, checksum, version 1)");
+}
+
+/* A region that must lie in the file past the first MiB, in whole MiB. */
+static int
+region_ok (struct image *img, uint64_t off, uint64_t len)
+{
+  return off >= MIB && off % MIB == 0 && len % MIB == 0 && len > 0
+         && off <= img->file_size && len <= img->file_size - off;
+}
+
+/* One metadata item: its value (len bytes) read into out, or 0 when it
+ * is absent. */
+struct mitem { const uint8_t *guid; uint32_t len; uint8_t val[8]; int found; };
+
+static int
+read_metadata (struct image *img, uint64_t moff, uint64_t mlen, struct mitem *items,
+               size_t nitems, int *has_parent)
+{
+  uint8_t *t = malloc (REGION_SIZE);
+  if (!t)
+    abort ();
+  int r = -1;
+  if (full_pread (img->fd, t, REGION_SIZE, moff) == -1)
+    bad (img, "cannot read the metadata table");
+  else if (memcmp (t, "metadata", 8) != 0)
+    bad (img, "no metadata table");
+  else if (rd_le16 (t + 10) > MAX_ENTRIES)
+    bad (img, "too many metadata entries");
+  else
+    r = 0;
+  uint32_t n = r ? 0 : rd_le16 (t + 10);
+  for (uint32_t i = 0; !r && i < n; ++i) {
+    const uint8_t *e = t + 32 + 32 * (size_t) i;
+    uint32_t off = rd_le32 (e + 16), len = rd_le32 (e + 20), flags = rd_le32 (e + 24);
+    int user = flags & 1, required = flags & 4;
+    size_t k = 0;
+    while (k < nitems && (user || memcmp (e, items[k].guid, 16) != 0))
+      ++k;
+    if (!user && memcmp (e, GUID_PARENT, 16) == 0) {
+      *has_parent = 1;
+      continue;
+    }
+    if (k == nitems) {
+      if (required)
+        r = refuse (img, "a VHDX with a required metadata item winseal does not know");
+      continue;
+    }
+    if (len < items[k].len || off < 64 * KIB || off > mlen || len > mlen - off)
+      r = bad (img, "a metadata item lies outside the metadata region");
+    else if (full_pread (img->fd, items[k].val, items[k].len, moff + off) == -1)
+      r = bad (img, "cannot read a metadata item");
+    else
+      items[k].found = 1;
+  }
+  free (t);
+  return r;
+}
+
+static int
+vhdx_open (struct image *img)
+{
+  uint8_t id[8], h[HEADER_SIZE];
+  if (img->file_size < 4 * MIB / 4 || full_pread (img->fd, id, 8, 0) == -1
+      || memcmp (id, "vhdxfile", 8) != 0)
+    return bad (img, "no file identifier (shorter than its first MiB?)");
+  if (current_header (img, h) == -1)
+    return -1;
+  static const uint8_t zero[16];
+  if (memcmp (h + 48, zero, 16) != 0)
+    return refuse (img, "a VHDX whose log holds writes never applied to the file (it was not "
+                   "closed cleanly; mount and detach it once in Windows, or run "
+                   "qemu-img check -r all on a copy)");
+
+  /* The region table: the first, else the second. */
+  uint8_t *rt = malloc (REGION_SIZE);
+  if (!rt)
+    abort ();
+  int ok = 0;
+  for (int i = 0; i < 2 && !ok; ++i)
+    ok = full_pread (img->fd, rt, REGION_SIZE, (3 + i) * 64 * KIB) == 0
+         && memcmp (rt, "regi", 4) == 0 && rd_le32 (rt + 4) == crc32c_skip (rt, REGION_SIZE, 4)
+         && rd_le32 (rt + 8) <= MAX_ENTRIES;
+  uint64_t bat_off = 0, bat_len = 0, md_off = 0, md_len = 0;
+  int r = ok ? 0 : bad (img, "neither region table is valid");
+  for (uint32_t i = 0; !r && i < rd_le32 (rt + 8); ++i) {
+    const uint8_t *e = rt + 16 + 32 * (size_t) i;
+    uint64_t off = rd_le64 (e + 16), len = rd_le32 (e + 24);
+    if (memcmp (e, GUID_BAT, 16) == 0)
+      bat_off = off, bat_len = len;
+    else if (memcmp (e, GUID_METADATA, 16) == 0)
+      md_off = off, md_len = len;
+    else if (rd_le32 (e + 28) & 1)
+      r = refuse (img, "a VHDX with a required region winseal does not know");
+  }
+  free (rt);
+  if (r)
+    return -1;
+  if (!region_ok (img, bat_off, bat_len) || !region_ok (img, md_off, md_len))
+    return bad (img, "the BAT or the metadata region is missing or outside the file");
+
+  struct mitem it[] = {
+    { .guid = GUID_FILE_PARAMS, .len = 8 }, { .guid = GUID_VSIZE, .len = 8 },
+    { .guid = GUID_LOGICAL, .len = 4 }, { .guid = GUID_PHYSICAL, .len = 4 },
+    { .guid = GUID_DISK_ID, .len = 0 },
+  };
+  int has_parent = 0;
+  if (read_metadata (img, md_off, md_len, it, sizeof it / sizeof it[0], &has_parent) == -1)
+    return -1;
+  if (!it[0].found || !it[1].found || !it[2].found)
+    return bad (img, "the file parameters, virtual disk size or logical sector size is missing");
+  uint32_t bs = rd_le32 (it[0].val), fpflags = rd_le32 (it[0].val + 4);
+  uint64_t size = rd_le64 (it[1].val);
+  uint32_t lss = rd_le32 (it[2].val);
+  if (has_parent || (fpflags & 2))
+    return refuse (img, "a differencing VHDX (it has a parent)");
+  if (bs < MIB || bs > 256 * MIB || (bs & (bs - 1)))
+    return bad (img, "block size is not a power of two between 1 and 256 MiB");
+  if (lss != 512 && lss != 4096)
+    return bad (img, "logical sector size is not 512 or 4096 bytes");
+  if (size == 0 || size % lss || size > MAX_VSIZE)
+    return bad (img, "absurd virtual disk size");
+
+  uint64_t chunk = (UINT64_C (1) << 23) * lss / bs;
+  uint64_t blocks = (size + bs - 1) / bs;
+  uint64_t entries = blocks + (blocks - 1) / chunk;
+  if (entries * 8 > bat_len)
+    return bad (img, "the BAT is too small for the virtual disk size");
+  struct block_map *v = calloc (1, sizeof *v);
+  if (!v)
+    abort ();
+  img->priv = v;
+  img->size = size;
+  v->block_size = bs;
+  v->blocks = blocks;
+  v->off = calloc (blocks, sizeof *v->off);
+  uint8_t *bat = malloc (entries * 8);
+  if (!v->off || !bat) {
+    free (bat);
+    return bad (img, "the BAT is too large for memory");
+  }
+  r = full_pread (img->fd, bat, entries * 8, bat_off) == -1 ? bad (img, "cannot read the BAT") : 0;
+  for (uint64_t i = 0; !r && i < blocks; ++i) {
+    uint64_t e = rd_le64 (bat + 8 * (i + i / chunk));
+    unsigned state = e & 7;
+    uint64_t at = (e >> 20) * MIB;
+    uint64_t len = size - i * bs < bs ? size - i * bs : bs;
+    if (state == PB_NOT_PRESENT || state == PB_UNDEFINED || state == PB_ZERO
+        || state == PB_UNMAPPED)
+      continue;                 /* zeros: there is no parent */
+    if (state != PB_FULLY_PRESENT)
+      r = bad (img, "a BAT entry has a state a fixed or dynamic VHDX cannot have");
+    else if (at < MIB || at > img->file_size || len > img->file_size - at)
+      r = bad (img, "a BAT entry points beyond the end of the file");
+    else if ((at < bat_off + bat_len && bat_off < at + len) || (at < md_off + md_len && md_off < at + len))
+      r = bad (img, "a payload block overlaps the BAT or the metadata");
+    else
+      v->off[i] = at;
+  }
+  free (bat);
+  return r;
+}
+
+const struct format_ops format_vhdx = {
+  .name = "vhdx", .qemu_name = "vhdx", .probe = vhdx_probe,
+  .open = vhdx_open, .close = block_map_op_close, .pread = block_map_op_pread,
+  .extent = block_map_op_extent, .contiguous = block_map_op_contiguous,
+};

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -282,6 +283,39 @@ sparse_extent (struct image *img, struct sparse *sp, uint64_t off, uint64_t max,
   return 0;
 }
 
+/* A descriptor (text) whose disk has a parent: parentCID other than
+ * ffffffff, or a parentFileNameHint (VMware's "Virtual Disk Format 1.1":
+ * hosted snapshots -000001.vmdk and linked clones).  Their grains not
+ * present are the parent's: read alone they would come out as zeros.
+ * Returns -1 (reported) for one, else 0. */
+static int
+refuse_child (struct image *img, const char *text)
+{
+  const char *hint = strstr (text, "parentFileNameHint");
+  const char *cid = strstr (text, "parentCID");
+  int child = hint != NULL;
+  if (cid) {
+    cid += strlen ("parentCID");
+    while (*cid == ' ' || *cid == '\t' || *cid == '=')
+      cid++;
+    child |= strncasecmp (cid, "ffffffff", 8) != 0;
+  }
+  if (!child)
+    return 0;
+  char name[256] = "";
+  if (hint && sscanf (hint, "parentFileNameHint = \"%255[^\"]\"", name) != 1)
+    sscanf (hint, "parentFileNameHint=\"%255[^\"]\"", name);
+  for (char *c = name; *c; ++c)
+    if ((unsigned char) *c < 0x20 || (unsigned char) *c > 0x7e)
+      *c = '?';
+  format_error ("%s: a VMDK snapshot or linked clone (its parent is %s%s%s); winseal does not "
+                "follow VMDK parents yet (consolidate the snapshot, or convert the child with "
+                "qemu-img first)", img->path, name[0] ? "\"" : "", name[0] ? name : "another disk",
+                name[0] ? "\"" : "");
+  errno = ENOTSUP;
+  return -1;
+}
+
 /* Descriptor files: "RW 2048 FLAT "file.bin" 0", "RW 2048 ZERO",
  * "RW 2048 SPARSE "file-s001.vmdk"". */
 static int
@@ -297,6 +331,10 @@ open_descriptor (struct image *img, struct vmdk *v)
     return bad (img, "cannot read the descriptor");
   }
   text[img->file_size] = '\0';
+  if (refuse_child (img, text) == -1) {
+    free (text);
+    return -1;
+  }
   v->ext = calloc (MAX_EXTENTS, sizeof *v->ext);
   if (!v->ext)
     abort ();
@@ -327,7 +365,10 @@ open_descriptor (struct image *img, struct vmdk *v)
     pos += e->len;
     if (strcmp (type, "ZERO") == 0)
       e->type = EXT_ZERO;
-    else if (strcmp (type, "FLAT") == 0 && n >= 4) {
+    /* ESXi's VMFS and VMFSTHIN extents are flat files (datastore
+     * downloads); a thin one's unwritten parts are file holes. */
+    else if ((strcmp (type, "FLAT") == 0 || strcmp (type, "VMFS") == 0
+              || strcmp (type, "VMFSTHIN") == 0) && n >= 4) {
       e->type = EXT_FLAT;
       e->file_offset = offset * SECTOR;
       e->fd = image_open_extent (img, file);
@@ -347,8 +388,14 @@ open_descriptor (struct image *img, struct vmdk *v)
       else if (e->img->size < e->len)
         r = bad (img, "a SPARSE extent is smaller than the descriptor says");
     }
+    else if (strcmp (type, "VMFSSPARSE") == 0 || strcmp (type, "SESPARSE") == 0) {
+      format_error ("%s: a %s extent (an ESXi snapshot); winseal does not read it "
+                    "(consolidate the snapshot first)", img->path, type);
+      errno = ENOTSUP;
+      r = -1;
+    }
     else
-      r = bad (img, "unsupported extent type (only FLAT, ZERO and SPARSE)");
+      r = bad (img, "unsupported extent type (FLAT, VMFS, VMFSTHIN, ZERO and SPARSE are read)");
   }
   free (text);
   if (r == 0 && v->next == 0)
@@ -369,6 +416,23 @@ vmdk_open (struct image *img)
     return bad (img, "file too short");
   if (memcmp (magic, "KDMV", 4) == 0) {
     v->is_sparse = 1;
+    /* The embedded descriptor (offset and size in sectors at 28 and 36)
+     * says whether the disk has a parent. */
+    uint8_t h[44];
+    if (full_pread (img->fd, h, sizeof h, 0) == 0) {
+      uint64_t doff = rd_le64 (h + 28), dlen = rd_le64 (h + 36);
+      if (doff && dlen && dlen <= 2048 && doff <= img->file_size / SECTOR
+          && dlen * SECTOR <= img->file_size - doff * SECTOR) {
+        char *text = calloc (1, dlen * SECTOR + 1);
+        if (!text)
+          abort ();
+        int child = full_pread (img->fd, text, dlen * SECTOR, doff * SECTOR) == 0
+                    && refuse_child (img, text) == -1;
+        free (text);
+        if (child)
+          return -1;
+      }
+    }
     return open_sparse (img, &v->sp);
   }
   return open_descriptor (img, v);

@@ -82,6 +82,17 @@ cp "$tmp/child.vhdx" "$tmp/nohead.vhdx"
 printf 'XXXX' | dd of="$tmp/nohead.vhdx" bs=1 seek=65540 conv=notrunc status=none
 printf 'XXXX' | dd of="$tmp/nohead.vhdx" bs=1 seek=131076 conv=notrunc status=none
 expect_bad 'nohead.vhdx: invalid VHDX: neither header is valid' "$tmp/nohead.vhdx"
+# A VMDK with a parent (a hosted snapshot made by qemu-img; a descriptor
+# whose parentCID is set) and an ESXi VMFSSPARSE snapshot extent: refused
+# by name, never read as if it stood alone.
+qemu-img convert -O vmdk "$src" "$tmp/parent.vmdk"
+qemu-img create -q -f vmdk -b parent.vmdk -F vmdk "$tmp/snap-000001.vmdk"
+expect_bad 'snap-000001.vmdk: a VMDK snapshot or linked clone .its parent is "parent.vmdk"' "$tmp/snap-000001.vmdk"
+truncate -s 32M "$tmp/flat.bin"
+printf '# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=0badcafe\ncreateType="monolithicFlat"\n\nRW 65536 FLAT "flat.bin" 0\n' > "$tmp/kid.vmdk"
+expect_bad 'kid.vmdk: a VMDK snapshot or linked clone' "$tmp/kid.vmdk"
+sed 's/parentCID=0badcafe/parentCID=ffffffff/; s/FLAT "flat.bin" 0/VMFSSPARSE "flat.bin"/' "$tmp/kid.vmdk" > "$tmp/esxsnap.vmdk"
+expect_bad 'esxsnap.vmdk: a VMFSSPARSE extent .an ESXi snapshot.' "$tmp/esxsnap.vmdk"
 # A differencing VDI names its parent only by UUID: refused by name.
 qemu-img convert -O vdi "$src" "$tmp/diff.vdi"
 printf '\4' | dd of="$tmp/diff.vdi" bs=1 seek=$((0x4c)) conv=notrunc status=none

@@ -79,3 +79,11 @@ winseal convert --json "$tmp/w.vhdx" "$tmp/w.qcow2" > "$tmp/w.json" || fail "w.v
 [ "$(jq -r .input_format "$tmp/w.json")" = vhdx ] || fail "w.vhdx: input_format $(jq -r .input_format "$tmp/w.json")"
 qemu-img compare -q -f vhdx -F qcow2 "$tmp/w.vhdx" "$tmp/w.qcow2" || fail "w.vhdx: qemu-img compare with the qcow2 written"
 echo "vhdx: dynamic (three block sizes), fixed and qemu-io writes read as qemu reads them"
+# ESXi datastore downloads: a descriptor with a VMFS extent (and the same
+# as VMFSTHIN) reads as its flat file, byte for byte.
+cp "$in" "$tmp/esx-flat.vmdk"
+sectors=$(( $(stat -c %s "$in") / 512 ))
+printf '# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\ncreateType="vmfs"\n\nRW %s VMFS "esx-flat.vmdk"\n' "$sectors" > "$tmp/esx.vmdk"
+check "$tmp/esx.vmdk" "$in"
+sed 's/ VMFS / VMFSTHIN /; s/"vmfs"/"vmfsThin"/' "$tmp/esx.vmdk" > "$tmp/esx-thin.vmdk"
+check "$tmp/esx-thin.vmdk" "$in"

@@ -25,6 +25,7 @@ rm -f "$tmp/pw"
 [ "$(jq -r '.operations.unattend.administrator_password' "$tmp/dry.json")" = true ] \
   || fail "the report does not say a password is set"
 [ "$(jq -r .dry_run "$tmp/dry.json")" = true ] || fail "dry_run is not true"
+[ "$(jq -r .input_format "$tmp/dry.json")" = vdi ] || fail "input_format is $(jq -r .input_format "$tmp/dry.json"), not vdi"
 [ "$(jq '.operations | length' "$tmp/dry.json")" = 9 ] || fail "the plan does not list 9 operations"
 jq -e '.operations["rdp-deny"].changes | length > 0' "$tmp/dry.json" >/dev/null \
   || fail "the plan lists no rdp-deny change"

@@ -288,6 +288,9 @@ job_report (struct job *j)
   struct gen *gen = &j->gen;
   json_object *rep = gen->report;
   jadd_str (rep, "image", j->image);
+  /* The input's format as probed (or given), in winseal's names. */
+  const struct format_ops *inf = j->qfmt ? format_by_name (j->qfmt) : NULL;
+  jadd_str (rep, "input_format", inf ? format_name (inf) : j->qfmt);
   jadd_bool (rep, "dry_run", j->o.dry_run);
   jadd_bool (rep, "in_place", j->in_place);
   if (gen->have_new_sid) {
@@ -392,7 +395,7 @@ job_print_text (json_object *r, int dry_run)
       }
     }
   }
-  static const char *const keys[] = { "old_sid", "new_sid", "computer_name", "bytes_freed",
+  static const char *const keys[] = { "input_format", "old_sid", "new_sid", "computer_name", "bytes_freed",
                                       "output", "format", "output_size", "seconds", NULL };
   printf ("\n");
   for (size_t i = 0; keys[i]; ++i) {

@@ -241,7 +241,7 @@ cmd_hive (int argc, char **argv)
     int bad = out && pathset_add_output (ps, "-o", out) == -1;
     pathset_free (ps);
     struct hive_recovery rec;
-    char why[256];
+    char why[512];
     if (!bad) {
       int ok = hive_recover (hive, hlen, logs, nlogs, flags, &rec, why, sizeof why) == 0;
       if (!ok)

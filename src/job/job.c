@@ -319,20 +319,6 @@ job_report (struct job *j)
   return rep;
 }
 
-static int64_t
-jint (json_object *o, const char *key)
-{
-  json_object *v;
-  return json_object_object_get_ex (o, key, &v) ? json_object_get_int64 (v) : 0;
-}
-
-static const char *
-jstr (json_object *o, const char *key)
-{
-  json_object *v;
-  return json_object_object_get_ex (o, key, &v) ? json_object_get_string (v) : "";
-}
-
 /* The report's hive_recovery, one line per hive (and one per dropped
  * reference). */
 static void
@@ -340,36 +326,37 @@ print_recovery (json_object *arr)
 {
   printf ("[hive-recovery] Dirty hives recovered (as Windows would) before the operations\n");
   for (size_t i = 0; i < json_object_array_length (arr); ++i) {
-    json_object *h = json_object_array_get_idx (arr, i), *logs, *dr;
-    const char *state = jstr (h, "state");
-    printf ("  %s: %s", jstr (h, "hive"), state);
-    if (jint (h, "pages")) {
+    json_object *h = json_object_array_get_idx (arr, i), *logs = jget (h, "logs");
+    json_object *dr = jget (h, "dropped");
+    const char *state = jget_str (h, "state") ? jget_str (h, "state") : "";
+    int64_t entries = jget_int (h, "entries", 0), pages = jget_int (h, "pages", 0);
+    int64_t trimmed = jget_int (h, "trimmed_from", 0), dropped = jget_int (h, "dropped_count", 0);
+    printf ("  %s: %s", jget_str (h, "hive") ? jget_str (h, "hive") : "?", state);
+    if (pages) {
       printf (" from");
       int first = 1;
-      if (json_object_object_get_ex (h, "logs", &logs))
-        for (size_t k = 0; k < json_object_array_length (logs); ++k) {
-          json_object *l = json_object_array_get_idx (logs, k), *a;
-          if (json_object_object_get_ex (l, "applied", &a) && json_object_get_boolean (a)) {
-            printf ("%s %s", first ? "" : ",", jstr (l, "log"));
-            first = 0;
-          }
+      for (size_t k = 0; logs && k < json_object_array_length (logs); ++k) {
+        json_object *l = json_object_array_get_idx (logs, k);
+        if (jget_bool (l, "applied")) {
+          printf ("%s %s", first ? "" : ",", jget_str (l, "log") ? jget_str (l, "log") : "?");
+          first = 0;
         }
-      printf (" (%" PRId64 " entr%s, %" PRId64 " page%s, %" PRId64 " bytes changed, sequence %" PRId64 ")",
-              jint (h, "entries"), jint (h, "entries") == 1 ? "y" : "ies", jint (h, "pages"),
-              jint (h, "pages") == 1 ? "" : "s", jint (h, "bytes_changed"), jint (h, "sequence"));
+      }
+      printf (" (%" PRId64 " entr%s, %" PRId64 " page%s, %" PRId64 " bytes changed, sequence %"
+              PRId64 ")", entries, entries == 1 ? "y" : "ies", pages, pages == 1 ? "" : "s",
+              jget_int (h, "bytes_changed", 0), jget_int (h, "sequence", 0));
     }
-    if (jint (h, "trimmed_from"))
+    if (trimmed)
       printf ("%s its bins said %" PRId64 " bytes, cut to the %" PRId64 " present",
-              jint (h, "pages") ? ";" : ":", jint (h, "trimmed_from"), jint (h, "bins_size"));
-    if (jint (h, "dropped_count"))
-      printf ("; %" PRId64 " reference%s into the missing bins dropped", jint (h, "dropped_count"),
-              jint (h, "dropped_count") == 1 ? "" : "s");
+              pages ? ";" : ":", trimmed, jget_int (h, "bins_size", 0));
+    if (dropped)
+      printf ("; %" PRId64 " reference%s into the missing bins dropped", dropped,
+              dropped == 1 ? "" : "s");
     if (!strcmp (state, "dirty, nothing to replay"))
       printf (": written back clean as it is");
     printf ("\n");
-    if (json_object_object_get_ex (h, "dropped", &dr))
-      for (size_t k = 0; k < json_object_array_length (dr); ++k)
-        printf ("    dropped: %s\n", json_object_get_string (json_object_array_get_idx (dr, k)));
+    for (size_t k = 0; dr && k < json_object_array_length (dr); ++k)
+      printf ("    dropped: %s\n", json_object_get_string (json_object_array_get_idx (dr, k)));
   }
 }
 
@@ -395,8 +382,9 @@ job_print_text (json_object *r, int dry_run)
       }
     }
   }
-  static const char *const keys[] = { "input_format", "old_sid", "new_sid", "computer_name", "bytes_freed",
-                                      "output", "format", "output_size", "seconds", NULL };
+  static const char *const keys[] = { "input_format", "old_sid", "new_sid", "computer_name",
+                                      "bytes_freed", "output", "format", "output_size",
+                                      "seconds", NULL };
   printf ("\n");
   for (size_t i = 0; keys[i]; ++i) {
     json_object *v;

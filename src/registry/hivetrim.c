@@ -135,19 +135,18 @@ reach_list (struct reach *rc, uint32_t off, int depth, uint32_t sk, int in_ri)
   uint8_t *c = reach_cell (rc, off, &size, 1, &again);
   if (again)
     return 0;
-  if (!c || size < 4) {
+  uint32_t n = c && size >= 4 ? le16 (c + 2) : 0;
+  int wide = c && size >= 4 && c[0] == 'l' && (c[1] == 'f' || c[1] == 'h');
+  int ri = c && size >= 4 && c[0] == 'r' && c[1] == 'i';
+  int li = c && size >= 4 && c[0] == 'l' && c[1] == 'i';
+  uint32_t step = wide ? 8 : 4;
+  if ((!wide && !ri && !li) || (ri && in_ri) || 4 + (uint64_t) n * step > size) {
+    /* Missing or not a sound list.  A part of an ri list is dropped here
+     * (listed); a key's whole list is dropped by reach_key. */
     rc->lost = "a subkey list";
     if (in_ri && rc->repair)
       dropped (rc, "%s: its subkeys in one part of its subkey list (that part lies in the "
-               "missing hive bins)", rc->path[0] ? rc->path : "\\");
-    return -1;
-  }
-  uint32_t n = le16 (c + 2);
-  int wide = c[0] == 'l' && (c[1] == 'f' || c[1] == 'h');
-  int ri = c[0] == 'r' && c[1] == 'i', li = c[0] == 'l' && c[1] == 'i';
-  uint32_t step = wide ? 8 : 4;
-  if ((!wide && !ri && !li) || (ri && in_ri) || 4 + (uint64_t) n * step > size) {
-    rc->lost = "a subkey list";
+               "missing hive bins or is not a subkey list)", rc->path[0] ? rc->path : "\\");
     return -1;
   }
   int64_t keys = 0;
@@ -340,7 +339,8 @@ reach_key (struct reach *rc, uint32_t off, int depth, uint32_t parent_sk, const 
   if (!r && nsub) {
     int64_t k = reach_list (rc, le32 (nk + 28), depth + 1, sk, 0);
     if (k == -1 && rc->repair && rc->lost && !strcmp (rc->lost, "a subkey list")) {
-      dropped (rc, "%s: its %u subkey%s (the subkey list lies in the missing hive bins)",
+      dropped (rc, "%s: its %u subkey%s (the subkey list lies in the missing hive bins or is "
+               "not a subkey list)",
                rc->path[0] ? rc->path : "\\", nsub, nsub == 1 ? "" : "s");
       k = 0;
       rc->lost = NULL;

@@ -26,7 +26,7 @@ arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 packages=(
   gcc make autoconf automake pkg-config libc6-dev perl xz-utils
   libguestfs-dev libguestfs-tools guestfs-tools libhivex-dev libhivex-bin
-  libxml2-dev libxml2-utils zlib1g-dev libjson-c-dev
+  libxml2-dev libxml2-utils zlib1g-dev libzstd-dev libjson-c-dev
   qemu-utils ntfs-3g "linux-image-$arch" fdisk e2fsprogs dosfstools jq file
   regripper libregf-utils chntpw samdump2
   libvhdi-utils libvmdk-utils libqcow-utils libfsntfs-utils valgrind
@@ -96,6 +96,10 @@ check)
     done
     [ $status -eq 0 ] || sed -n '/^FAIL:/,/^$/p;/^ERROR:/,/^$/p' test-suite.log | head -n 200 >&2
     echo "$pass passed, $fail failed, $skip skipped"
+    # The slowest tests (each test's log ends with its wall time).
+    grep -H '^# test wall time: ' tests/*.log 2>/dev/null \
+      | sed 's/^tests\/\(.*\)\.log:# test wall time: \([0-9]*\)s$/\2 \1/' \
+      | sort -rn | head -n 8 | awk '{ printf "  %5ss %s\n", $1, $2 }' >&2 || true
   fi
   exit $status
   ;;

@@ -1,6 +1,7 @@
-/* formats: qcow2 — read v2/v3 (zero clusters, compressed clusters, backing
- * chains of any supported format); write v3, optionally compressed, in one
- * streaming pass with bounded memory. */
+/* formats: qcow2 — read v2/v3 (zero clusters, deflate and zstd compressed
+ * clusters, extended L2 entries with subclusters, backing chains of any
+ * supported format); write v3, optionally compressed, in one streaming pass
+ * with bounded memory.  The rules are qemu's docs/interop/qcow2.txt. */
 #include <config.h>
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "bytes.h"
 #include "format-int.h"
@@ -21,6 +23,13 @@
 #define OFLAG_COMPRESSED (UINT64_C (1) << 62)
 #define OFLAG_ZERO UINT64_C (1)
 #define OFFSET_MASK UINT64_C (0x00fffffffffffe00)
+/* Incompatible feature bits (qcow2.txt, header bytes 72-79). */
+#define INCOMPAT_DIRTY 0
+#define INCOMPAT_CORRUPT 1
+#define INCOMPAT_DATA_FILE 2
+#define INCOMPAT_COMPRESSION 3
+#define INCOMPAT_EXTENDED_L2 4
+#define SUBCLUSTERS 32
 #define EXT_BACKING_FORMAT 0xE2792ACA
 #define MAX_SIZE (UINT64_C (1) << 50)             /* 1 PiB: anything more is absurd */
 #define MAX_L1_BYTES (32u << 20)
@@ -51,6 +60,10 @@ struct qcow2 {
   unsigned csize_shift;
   uint64_t csize_mask;
   int version;
+  int zstd;                     /* compression type 1 (else deflate) */
+  int extended;                 /* extended L2: 128-bit entries, 32 subclusters */
+  uint64_t sub_size;            /* bytes per subcluster (the cluster without extended L2) */
+  unsigned entry_bytes;         /* 8, or 16 with extended L2 */
   struct tcache l2;             /* L2 tables */
   uint8_t *cbuf;                /* compressed input */
   uint8_t *dbuf;                /* last decompressed cluster */
@@ -90,12 +103,13 @@ qcow2_open (struct image *img)
   if (q->cluster_bits < 9 || q->cluster_bits > 21)
     return bad (img, "cluster size is not between 512 bytes and 2 MiB");
   q->cluster_size = UINT64_C (1) << q->cluster_bits;
-  q->l2_entries = q->cluster_size / 8;
+  q->entry_bytes = 8;
   q->csize_shift = 62 - (q->cluster_bits - 8);
   q->csize_mask = (UINT64_C (1) << (q->cluster_bits - 8)) - 1;
   img->size = rd_be64 (h + Q_SIZE);
   if (img->size > MAX_SIZE)
     return bad (img, "absurd virtual size");
+  q->sub_size = q->cluster_size;
   if (rd_be32 (h + Q_CRYPT) != 0) {
     format_error ("%s: encrypted qcow2 images are not supported", img->path);
     errno = ENOTSUP;
@@ -107,17 +121,57 @@ qcow2_open (struct image *img)
     hlen = rd_be32 (h + Q_HEADER_LEN);
     if (hlen < 104 || hlen > 512)
       return bad (img, "header length out of range");
-    if (incompat & 2)
+    if (incompat & (UINT64_C (1) << INCOMPAT_CORRUPT))
       return bad (img, "the image is marked corrupt");
-    if (incompat & ~UINT64_C (1)) {
-      format_error ("%s: qcow2 features not supported (incompatible features 0x%" PRIx64
-                    ": external data file, zstd or extended L2)", img->path, incompat);
+    if (incompat & (UINT64_C (1) << INCOMPAT_DATA_FILE)) {
+      format_error ("%s: a qcow2 image whose data is in an external data file; winseal "
+                    "does not read it (convert it with qemu-img first)", img->path);
       errno = ENOTSUP;
       return -1;
+    }
+    uint64_t known = (UINT64_C (1) << INCOMPAT_DIRTY) | (UINT64_C (1) << INCOMPAT_COMPRESSION)
+                     | (UINT64_C (1) << INCOMPAT_EXTENDED_L2);
+    if (incompat & ~known) {
+      /* Name every bit we do not know, not a guess at what they are. */
+      char bits[256] = "";
+      size_t bl = 0;
+      for (int b = 0; b < 64; ++b)
+        if ((incompat & ~known) >> b & 1)
+          bl += snprintf (bits + bl, sizeof bits - bl, "%s%d", bl ? ", " : "", b);
+      format_error ("%s: qcow2 incompatible feature bit%s %s unknown to winseal "
+                    "(it reads dirty, compression type and extended L2)", img->path,
+                    strchr (bits, ',') ? "s" : "", bits);
+      errno = ENOTSUP;
+      return -1;
+    }
+    if (incompat & (UINT64_C (1) << INCOMPAT_COMPRESSION)) {
+      if (hlen < 105)
+        return bad (img, "compression type bit set but the header has no compression type");
+      uint8_t ct = h[Q_COMPRESSION_TYPE];
+      if (ct > 1) {
+        format_error ("%s: qcow2 compression type %u is unknown to winseal (it reads "
+                      "0, deflate, and 1, zstd)", img->path, ct);
+        errno = ENOTSUP;
+        return -1;
+      }
+      q->zstd = ct == 1;
+    } else if (hlen >= 105 && h[Q_COMPRESSION_TYPE] != 0) {
+      return bad (img, "compression type set without its incompatible feature bit");
+    }
+    if (incompat & (UINT64_C (1) << INCOMPAT_EXTENDED_L2)) {
+      /* qcow2.txt: subclusters are 1/32 of a cluster, at least 512 bytes
+       * (so clusters of 16 KiB or more). */
+      if (q->cluster_bits < 14)
+        return bad (img, "extended L2 entries with clusters under 16 KiB");
+      q->extended = 1;
+      q->entry_bytes = 16;
     }
     if (rd_be32 (h + Q_REFCOUNT_ORDER) > 6)
       return bad (img, "refcount order out of range");
   }
+  q->l2_entries = q->cluster_size / q->entry_bytes;
+  if (q->extended)
+    q->sub_size = q->cluster_size / SUBCLUSTERS;
   q->l1_size = rd_be32 (h + Q_L1_SIZE);
   q->l1_offset = rd_be64 (h + Q_L1_OFFSET);
   q->l1_bytes = (uint64_t) q->l1_size * 8;
@@ -209,20 +263,22 @@ qcow2_close (struct image *img)
   free (q);
 }
 
-/* The L2 entry (host-endian) for a guest cluster, 0 if unallocated. */
+/* The L2 entry (host-endian) for a guest cluster, 0 if unallocated, and
+ * with extended L2 its subcluster bitmap (0 otherwise). */
 static int
-l2_entry (struct image *img, uint64_t cluster, uint64_t *entry_ret)
+l2_entry (struct image *img, uint64_t cluster, uint64_t *entry_ret, uint64_t *bitmap_ret)
 {
   struct qcow2 *q = img->priv;
   uint64_t i1 = cluster / q->l2_entries, i2 = cluster % q->l2_entries;
-  if (i1 >= q->l1_size || q->l1[i1] == 0) {
-    *entry_ret = 0;
+  *entry_ret = *bitmap_ret = 0;
+  if (i1 >= q->l1_size || q->l1[i1] == 0)
     return 0;
-  }
   const uint8_t *t = tcache_get (&q->l2, img->fd, q->l1[i1]);
   if (!t)
     return bad (img, "cannot read an L2 table");
-  *entry_ret = rd_be64 (t + 8 * i2);
+  *entry_ret = rd_be64 (t + q->entry_bytes * i2);
+  if (q->extended)
+    *bitmap_ret = rd_be64 (t + q->entry_bytes * i2 + 8);
   return 0;
 }
 
@@ -242,7 +298,8 @@ classify (struct image *img, uint64_t entry, enum ctype *t, uint64_t *off)
     (void) csize;
     return 0;
   }
-  if (q->version == 3 && (entry & OFLAG_ZERO)) {
+  /* With extended L2 the zero flag is reserved: the bitmap says it. */
+  if (q->version == 3 && !q->extended && (entry & OFLAG_ZERO)) {
     *t = C_ZERO;
     return 0;
   }
@@ -251,13 +308,77 @@ classify (struct image *img, uint64_t entry, enum ctype *t, uint64_t *off)
     *t = C_HOLE;
     return 0;
   }
-  if (*off % q->cluster_size || *off > img->file_size
-      || q->cluster_size > img->file_size - *off)
+  /* With subclusters the file may end inside the last cluster, after its
+   * last allocated subcluster (locate checks those). */
+  if (*off % q->cluster_size || *off >= img->file_size
+      || (!q->extended && q->cluster_size > img->file_size - *off))
     return bad (img, "an L2 entry points beyond the end of the file");
   if (*off < q->l1_offset + q->l1_bytes && q->l1_offset < *off + q->cluster_size)
     return bad (img, "a data cluster overlaps the L1 table");
   *t = C_DATA;
   return 0;
+}
+
+/* What guest offset off reads from: its type, the host offset of the data
+ * (of off itself for C_DATA, of the cluster's compressed stream for
+ * C_COMPRESSED), the L2 entry, and in *run how many bytes from off share
+ * that type in this cluster (contiguous on the host for C_DATA). */
+static int
+locate (struct image *img, uint64_t off, enum ctype *t, uint64_t *hoff,
+        uint64_t *entry, uint64_t *run)
+{
+  struct qcow2 *q = img->priv;
+  uint64_t cl = off >> q->cluster_bits, in = off & (q->cluster_size - 1), bm;
+  if (l2_entry (img, cl, entry, &bm) == -1 || classify (img, *entry, t, hoff) == -1)
+    return -1;
+  *run = q->cluster_size - in;
+  if (*t == C_DATA)
+    *hoff += in;
+  if (!q->extended || *t == C_COMPRESSED)
+    return 0;
+  /* qcow2.txt, "Extended L2 Entries": bit x of the bitmap's low half says
+   * subcluster x is allocated, bit 32 + x that it reads as zeros; neither
+   * means the backing file (or zeros) shows through; both is invalid, as
+   * is an allocated subcluster in a cluster with no host offset. */
+  uint32_t alloc = (uint32_t) bm, zero = (uint32_t) (bm >> 32);
+  if (alloc & zero)
+    return bad (img, "a subcluster is marked both allocated and zero");
+  if (*t == C_HOLE && alloc)
+    return bad (img, "an unallocated cluster has allocated subclusters");
+  unsigned sc = (unsigned) (in / q->sub_size), e = sc + 1;
+  int a = alloc >> sc & 1, z = zero >> sc & 1;
+  while (e < SUBCLUSTERS && (int) (alloc >> e & 1) == a && (int) (zero >> e & 1) == z)
+    ++e;
+  *run = e * q->sub_size - in;
+  *t = z ? C_ZERO : a ? C_DATA : C_HOLE;
+  if (*t == C_DATA && (*hoff > img->file_size || *run > img->file_size - *hoff))
+    return bad (img, "an allocated subcluster lies beyond the end of the file");
+  return 0;
+}
+
+/* zstd clusters (compression type 1): one zstd frame whose output is the
+ * cluster; what follows it up to the sector is padding (qemu's
+ * qcow2-threads.c writes it so). */
+static int
+unzstd (struct image *img, size_t csize)
+{
+  struct qcow2 *q = img->priv;
+  ZSTD_DStream *z = ZSTD_createDStream ();
+  if (!z)
+    abort ();
+  ZSTD_inBuffer in = { q->cbuf, csize, 0 };
+  ZSTD_outBuffer out = { q->dbuf, q->cluster_size, 0 };
+  int ok = 0;
+  while (out.pos < out.size) {
+    size_t ip = in.pos, op = out.pos;
+    size_t r = ZSTD_decompressStream (z, &out, &in);
+    if (ZSTD_isError (r) || (r == 0 && out.pos < out.size) || (in.pos == ip && out.pos == op))
+      break;
+    if (out.pos == out.size)
+      ok = 1;
+  }
+  ZSTD_freeDStream (z);
+  return ok ? 0 : -1;
 }
 
 static int
@@ -273,6 +394,14 @@ decompress (struct image *img, uint64_t entry, uint64_t off)
     csize = img->file_size - off;
   if (full_pread (img->fd, q->cbuf, csize, off) == -1)
     return bad (img, "cannot read a compressed cluster");
+  if (q->zstd) {
+    if (unzstd (img, csize) == -1) {
+      q->dbuf_entry = 0;
+      return bad (img, "a compressed cluster does not decompress (zstd)");
+    }
+    q->dbuf_entry = entry;
+    return 0;
+  }
   z_stream s;
   memset (&s, 0, sizeof s);
   if (inflateInit2 (&s, -15) != Z_OK)
@@ -298,12 +427,11 @@ qcow2_pread (struct image *img, void *buf, size_t len, uint64_t off)
   struct qcow2 *q = img->priv;
   uint8_t *p = buf;
   while (len) {
-    uint64_t cl = off >> q->cluster_bits, in = off & (q->cluster_size - 1);
-    size_t n = q->cluster_size - in < len ? q->cluster_size - in : len;
-    uint64_t e, hoff = 0;
+    uint64_t in = off & (q->cluster_size - 1), e, hoff = 0, run;
     enum ctype t;
-    if (l2_entry (img, cl, &e) == -1 || classify (img, e, &t, &hoff) == -1)
+    if (locate (img, off, &t, &hoff, &e, &run) == -1)
       return -1;
+    size_t n = run < len ? run : len;
     switch (t) {
     case C_HOLE:
       if (hole_read (img, p, n, off) == -1)
@@ -313,7 +441,7 @@ qcow2_pread (struct image *img, void *buf, size_t len, uint64_t off)
       memset (p, 0, n);
       break;
     case C_DATA:
-      if (full_pread (img->fd, p, n, hoff + in) == -1)
+      if (full_pread (img->fd, p, n, hoff) == -1)
         return bad (img, "read error in a data cluster");
       break;
     case C_COMPRESSED:
@@ -333,20 +461,19 @@ static int
 qcow2_extent (struct image *img, uint64_t off, uint64_t max,
               uint64_t *len_ret, enum extent_type *type_ret)
 {
-  struct qcow2 *q = img->priv;
   uint64_t len = 0;
   enum extent_type first = EXTENT_HOLE;
   while (len < max) {
-    uint64_t cl = (off + len) >> q->cluster_bits, e, hoff = 0;
+    uint64_t e, hoff = 0, run;
     enum ctype t;
-    if (l2_entry (img, cl, &e) == -1 || classify (img, e, &t, &hoff) == -1)
+    if (locate (img, off + len, &t, &hoff, &e, &run) == -1)
       return -1;
     enum extent_type et = t == C_HOLE ? EXTENT_HOLE : t == C_ZERO ? EXTENT_ZERO : EXTENT_DATA;
     if (len == 0)
       first = et;
     else if (et != first)
       break;
-    len += q->cluster_size - ((off + len) & (q->cluster_size - 1));
+    len += run;
   }
   *len_ret = len < max ? len : max;
   *type_ret = first;

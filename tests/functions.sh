@@ -18,7 +18,8 @@ skip () { echo "SKIP: $*"; exit 77; }
 requires () { "$@" >/dev/null 2>&1 || skip "'$*' is not available"; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/winseal-test.XXXXXX")
-cleanup () { rm -rf "$tmp"; }
+# The test's wall time goes to its log (setup.sh check lists the slowest).
+cleanup () { rm -rf "$tmp"; echo "# test wall time: ${SECONDS}s"; }
 trap cleanup EXIT
 
 # Run winseal (under valgrind when make check-valgrind set VG).

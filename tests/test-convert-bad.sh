@@ -3,7 +3,8 @@
 # leave nothing in the output directory: truncated files, bad checksums,
 # table entries past the end of the file, absurd sizes, backing chains that
 # loop or are too deep, compressed grains that do not inflate,
-# differencing VHDs, VHDX with a pending log or a parent, and containers
+# unknown qcow2 features (named by bit), differencing VHDs, VHDX with a
+# pending log or a parent, and containers
 # winseal does not read (by magic).
 . "$top_srcdir/tests/functions.sh"
 requires command -v qemu-img
@@ -106,6 +107,22 @@ expect_bad 'beyond the end' "$tmp/q-cut.qcow2"
 cp "$tmp/q.qcow2" "$tmp/q-huge.qcow2"
 patch "$tmp/q-huge.qcow2" 24 1000000000000000
 expect_bad 'absurd' "$tmp/q-huge.qcow2"
+# Incompatible feature bits winseal does not know are named (bits 5 and
+# 9 here), an external data file by what it is, a zstd stream that does
+# not decompress as such.
+cp "$tmp/q.qcow2" "$tmp/q-feat.qcow2"
+patch "$tmp/q-feat.qcow2" 72 0000000000000220
+expect_bad 'feature bits 5, 9 unknown' "$tmp/q-feat.qcow2"
+qemu-img create -q -f qcow2 -o data_file=q-ext.data "$tmp/q-ext.qcow2" 32M
+expect_bad 'external data file' "$tmp/q-ext.qcow2"
+qemu-img convert -c -O qcow2 -o compression_type=zstd "$src" "$tmp/q-zstd.qcow2"
+# A compressed cluster (guest offset 20 MiB): L1 entry 0, L2 entry
+# 320 (64 KiB clusters: the host offset is the entry's low 54 bits).
+off=$(perl -e 'open my $f, "<", $ARGV[0] or die; binmode $f; sub rd { my ($o, $n) = @_; seek $f, $o, 0; read $f, my $b, $n; $b }
+  my $l1 = unpack "Q>", rd (40, 8); my $l2 = unpack ("Q>", rd ($l1, 8)) & 0x00fffffffffffe00;
+  my $e = unpack "Q>", rd ($l2 + 8 * 320, 8); ($e >> 62 & 1) or die "not compressed\n"; print $e & ((1 << 54) - 1)' "$tmp/q-zstd.qcow2")
+patch "$tmp/q-zstd.qcow2" "$off" 0011223344556677
+expect_bad 'does not decompress \(zstd\)' "$tmp/q-zstd.qcow2"
 qemu-img create -q -f qcow2 "$tmp/loop-a.qcow2" 32M
 qemu-img create -q -f qcow2 -b loop-a.qcow2 -F qcow2 "$tmp/loop-b.qcow2" 32M
 qemu-img rebase -q -u -f qcow2 -b loop-b.qcow2 -F qcow2 "$tmp/loop-a.qcow2"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Images written by qemu-img are read correctly: dynamic and fixed VHD,
 # streamOptimized, monolithicSparse and monolithicFlat VMDK, and a
-# compressed qcow2 used as the backing file of another qcow2, and VDI
+# compressed qcow2 used as the backing file of another qcow2, zstd and
+# extended-L2 qcow2, and VDI
 # (VirtualBox) static and dynamic, and VHDX (Hyper-V) dynamic and fixed.
 . "$top_srcdir/tests/functions.sh"
 requires command -v qemu-img
@@ -41,6 +42,22 @@ qemu-img convert -c -O qcow2 -B base.qcow2 -F qcow2 "$tmp/top.qcow2" "$tmp/top-c
 qemu-img info --backing-chain "$tmp/top-c.qcow2" | grep -q 'backing file: base.qcow2' \
   || fail "qemu-img did not make a backed compressed image"
 check "$tmp/top-c.qcow2" "$tmp/top.ref"
+# zstd-compressed clusters (compression type 1).
+qemu-img convert -c -O qcow2 -o compression_type=zstd "$tmp/base.raw" "$tmp/zstd.qcow2"
+qemu-img info "$tmp/zstd.qcow2" | grep -q 'compression type: zstd' || fail "qemu-img did not write zstd"
+check "$tmp/zstd.qcow2" "$tmp/base.raw"
+# Extended L2 entries (32 subclusters a cluster): a base image, and a child
+# whose clusters are partly its own subclusters, partly zero subclusters,
+# partly the backing file's, written by qemu-io at 4 KiB granularity.
+qemu-img convert -O qcow2 -o extended_l2=on,cluster_size=128k "$tmp/base.raw" "$tmp/ext.qcow2"
+check "$tmp/ext.qcow2" "$tmp/base.raw"
+qemu-img create -q -f qcow2 -b ext.qcow2 -F qcow2 -o extended_l2=on,cluster_size=128k "$tmp/ext-top.qcow2"
+qemu-io -c 'write -P 0x55 4k 4k' -c 'write -z 260k 8k' -c 'write -P 0x66 3149824 12k' \
+  -c 'write -z 7M 4k' -c 'write -P 0x67 41021440 4k' "$tmp/ext-top.qcow2" > /dev/null
+qemu-img info "$tmp/ext-top.qcow2" | grep -q 'extended l2: true' || fail "qemu-img did not write extended L2"
+qemu-img convert -O raw "$tmp/ext-top.qcow2" "$tmp/ext-top.ref"
+check "$tmp/ext-top.qcow2" "$tmp/ext-top.ref"
+echo "qcow2: zstd clusters and extended L2 subclusters read as qemu reads them"
 # A v2 qcow2 (compat=0.10) backed by a raw file, with no backing format.
 qemu-img create -q -f qcow2 -o compat=0.10 -b in.raw "$tmp/v2.qcow2" 64M 2>/dev/null \
   || qemu-img create -q -f qcow2 -o compat=0.10 -b in.raw -F raw "$tmp/v2.qcow2" 64M

@@ -20,6 +20,8 @@ qemu-img convert -O vmdk "$tmp/in.raw" "$tmp/corpus-vmdk/q"
 winseal convert "$tmp/in.raw" "$tmp/corpus-vmdk/w.vmdk"
 qemu-img convert -c -O qcow2 "$tmp/in.raw" "$tmp/corpus-qcow2/q"
 winseal convert -c "$tmp/in.raw" "$tmp/corpus-qcow2/w.qcow2"
+qemu-img convert -c -O qcow2 -o compression_type=zstd "$tmp/in.raw" "$tmp/corpus-qcow2/z"
+qemu-img convert -O qcow2 -o extended_l2=on,cluster_size=32k "$tmp/in.raw" "$tmp/corpus-qcow2/x"
 qemu-img convert -O vdi "$tmp/in.raw" "$tmp/corpus-vdi/q"
 qemu-img convert -O vhdx -o block_size=1M "$tmp/in.raw" "$tmp/corpus-vhdx/q"
 for f in vhd vmdk qcow2 vdi vhdx; do

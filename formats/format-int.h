@@ -144,6 +144,10 @@ void tcache_free (struct tcache *c);
 const uint8_t *tcache_get (struct tcache *c, int fd, uint64_t off);
 /* Read a hole: from the backing image, or zeros. */
 int hole_read (struct image *img, void *buf, size_t len, uint64_t off);
+/* image_extent without resolving holes: EXTENT_HOLE stays (a range the
+ * image does not hold; its parent's, when it has one). */
+int image_extent_own (struct image *img, uint64_t off, uint64_t max,
+                      uint64_t *len_ret, enum extent_type *type_ret);
 int full_pread (int fd, void *buf, size_t len, uint64_t off);
 int full_pwrite (int fd, const void *buf, size_t len, uint64_t off);
 bool is_zero (const void *buf, size_t len);

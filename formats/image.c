@@ -261,7 +261,10 @@ open_at_depth (const char *path, const struct format_ops *fmt, int depth,
     return NULL;
   }
   if (!realpath (path, real)) {
-    format_error ("%s: %s", path, strerror (errno));
+    if (parent)                 /* name the image that needs it */
+      format_error ("%s: its backing file (parent) %s: %s", parent->path, path, strerror (errno));
+    else
+      format_error ("%s: %s", path, strerror (errno));
     return NULL;
   }
   size_t n = 0;
@@ -399,8 +402,8 @@ image_pread (struct image *img, void *buf, size_t len, uint64_t off)
 }
 
 int
-image_extent (struct image *img, uint64_t off, uint64_t max,
-              uint64_t *len_ret, enum extent_type *type_ret)
+image_extent_own (struct image *img, uint64_t off, uint64_t max,
+                  uint64_t *len_ret, enum extent_type *type_ret)
 {
   if (off >= img->size) {
     *len_ret = max;
@@ -415,6 +418,15 @@ image_extent (struct image *img, uint64_t off, uint64_t max,
     format_error ("%s: internal error: bad extent length", img->path);
     return -1;
   }
+  return 0;
+}
+
+int
+image_extent (struct image *img, uint64_t off, uint64_t max,
+              uint64_t *len_ret, enum extent_type *type_ret)
+{
+  if (image_extent_own (img, off, max, len_ret, type_ret) == -1)
+    return -1;
   if (*type_ret == EXTENT_HOLE) {
     if (img->backing && off < img->backing->size)
       return image_extent (img->backing, off, *len_ret, len_ret, type_ret);

@@ -87,6 +87,13 @@ struct vmdk {
   struct sparse sp;
   struct extent *ext;           /* descriptor file */
   size_t next;
+  /* From the descriptor (VMware's "Virtual Disk Format 1.1", "The
+   * Descriptor File"): this disk's content ID, its parent's (ffffffff: no
+   * parent), and the parent's file name; has_cid is 0 when no descriptor
+   * gives a CID. */
+  int has_cid, has_parent;
+  uint32_t cid, parent_cid;
+  char parent_hint[1024];
 };
 
 static int
@@ -239,8 +246,12 @@ sparse_pread (struct image *img, struct sparse *sp, uint8_t *p, size_t len, uint
     uint32_t sec;
     if (gte (img, sp, g, &sec) == -1)
       return -1;
-    if (sec == 0 || (sec == 1 && (sp->flags & FLAG_ZERO_GTE)))
-      memset (p, 0, n);
+    if (sec == 0) {             /* unallocated: the parent's, or zeros */
+      if (hole_read (img, p, n, off) == -1)
+        return -1;
+    }
+    else if (sec == 1 && (sp->flags & FLAG_ZERO_GTE))
+      memset (p, 0, n);         /* a zeroed grain hides the parent's */
     else if (sp->flags & FLAG_COMPRESSED) {
       if (read_grain_compressed (img, sp, g, sec) == -1)
         return -1;
@@ -270,8 +281,8 @@ sparse_extent (struct image *img, struct sparse *sp, uint64_t off, uint64_t max,
     uint32_t sec;
     if (gte (img, sp, (off + len) / sp->grain, &sec) == -1)
       return -1;
-    enum extent_type t = sec == 0 || (sec == 1 && (sp->flags & FLAG_ZERO_GTE))
-      ? EXTENT_ZERO : EXTENT_DATA;
+    enum extent_type t = sec == 0 ? EXTENT_HOLE
+      : sec == 1 && (sp->flags & FLAG_ZERO_GTE) ? EXTENT_ZERO : EXTENT_DATA;
     if (len == 0)
       first = t;
     else if (t != first)
@@ -283,37 +294,120 @@ sparse_extent (struct image *img, struct sparse *sp, uint64_t off, uint64_t max,
   return 0;
 }
 
-/* A descriptor (text) whose disk has a parent: parentCID other than
- * ffffffff, or a parentFileNameHint (VMware's "Virtual Disk Format 1.1":
- * hosted snapshots -000001.vmdk and linked clones).  Their grains not
- * present are the parent's: read alone they would come out as zeros.
- * Returns -1 (reported) for one, else 0. */
+/* The value of descriptor key KEY ("KEY=value" or "KEY = "value"", at the
+ * start of a line), unquoted, in buf; 0 when found. */
 static int
-refuse_child (struct image *img, const char *text)
+desc_value (const char *text, const char *key, char *buf, size_t buflen)
 {
-  const char *hint = strstr (text, "parentFileNameHint");
-  const char *cid = strstr (text, "parentCID");
-  int child = hint != NULL;
-  if (cid) {
-    cid += strlen ("parentCID");
-    while (*cid == ' ' || *cid == '\t' || *cid == '=')
-      cid++;
-    child |= strncasecmp (cid, "ffffffff", 8) != 0;
-  }
-  if (!child)
+  size_t kl = strlen (key);
+  for (const char *l = text; l && *l; l = strchr (l, '\n'), l = l ? l + 1 : NULL) {
+    while (*l == ' ' || *l == '\t')
+      l++;
+    if (strncmp (l, key, kl) != 0)
+      continue;
+    const char *v = l + kl;
+    while (*v == ' ' || *v == '\t')
+      v++;
+    if (*v != '=')
+      continue;
+    v++;
+    while (*v == ' ' || *v == '\t')
+      v++;
+    int quoted = *v == '"';
+    v += quoted;
+    size_t n = 0;
+    while (v[n] && v[n] != '\n' && v[n] != '\r' && (quoted ? v[n] != '"' : v[n] != ' ' && v[n] != '\t'))
+      n++;
+    if (n >= buflen)
+      return -1;
+    memcpy (buf, v, n);
+    buf[n] = '\0';
     return 0;
-  char name[256] = "";
-  if (hint && sscanf (hint, "parentFileNameHint = \"%255[^\"]\"", name) != 1)
-    sscanf (hint, "parentFileNameHint=\"%255[^\"]\"", name);
-  for (char *c = name; *c; ++c)
-    if ((unsigned char) *c < 0x20 || (unsigned char) *c > 0x7e)
-      *c = '?';
-  format_error ("%s: a VMDK snapshot or linked clone (its parent is %s%s%s); winseal does not "
-                "follow VMDK parents yet (consolidate the snapshot, or convert the child with "
-                "qemu-img first)", img->path, name[0] ? "\"" : "", name[0] ? name : "another disk",
-                name[0] ? "\"" : "");
-  errno = ENOTSUP;
+  }
   return -1;
+}
+
+static int
+parse_cid (const char *s, uint32_t *ret)
+{
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul (s, &end, 16);
+  if (errno || end == s || *end || strlen (s) > 8)
+    return -1;
+  *ret = (uint32_t) v;
+  return 0;
+}
+
+/* The descriptor's CID, parentCID and parentFileNameHint.  A disk with a
+ * parent (hosted snapshots -000001.vmdk, linked clones) has a parentCID
+ * other than ffffffff and names its parent; its unallocated grains are
+ * the parent's. */
+static int
+parse_identity (struct image *img, struct vmdk *v, const char *text)
+{
+  char b[1024];
+  if (desc_value (text, "CID", b, sizeof b) == 0) {
+    if (parse_cid (b, &v->cid) == -1)
+      return bad (img, "the descriptor's CID is not a hexadecimal number");
+    v->has_cid = 1;
+  }
+  v->parent_cid = UINT32_MAX;
+  if (desc_value (text, "parentCID", b, sizeof b) == 0 && parse_cid (b, &v->parent_cid) == -1)
+    return bad (img, "the descriptor's parentCID is not a hexadecimal number");
+  int hint = desc_value (text, "parentFileNameHint", v->parent_hint, sizeof v->parent_hint) == 0
+             && v->parent_hint[0];
+  if (v->parent_cid == UINT32_MAX && !hint)
+    return 0;
+  if (v->parent_cid == UINT32_MAX)
+    return bad (img, "the descriptor names a parent but its parentCID (ffffffff) says it has none");
+  if (!hint)
+    return bad (img, "the descriptor has a parentCID but no parentFileNameHint naming the parent");
+  v->has_parent = 1;
+  return 0;
+}
+
+/* Open the parent a descriptor names: relative to this file's folder; a
+ * Windows path (VMware on Windows writes "C:\\VMs\\base.vmdk") is looked
+ * for by its last component beside this file.  The parent's CID must be
+ * the parentCID recorded when the snapshot was taken, else the parent has
+ * changed since and the child's grains no longer fit it. */
+static int
+open_parent (struct image *img, struct vmdk *v)
+{
+  char *name = v->parent_hint;
+  char printable[256];
+  size_t k = 0;
+  for (const char *c = name; *c && k + 1 < sizeof printable; ++c)
+    printable[k++] = (unsigned char) *c < 0x20 || (unsigned char) *c > 0x7e ? '?' : *c;
+  printable[k] = '\0';
+  if (strchr (name, '\\') || (isalpha ((unsigned char) name[0]) && name[1] == ':')) {
+    char *last = strrchr (name, '\\');
+    char *fs = strrchr (name, '/');
+    if (fs > last)
+      last = fs;
+    name = last ? last + 1 : name + 2;
+  }
+  if (!name[0])
+    return bad (img, "the parentFileNameHint is empty");
+  img->backing = image_open_backing (img, name, &format_vmdk);
+  if (!img->backing)
+    return -1;
+  struct vmdk *pv = img->backing->priv;
+  if (!pv->has_cid) {
+    format_error ("%s: its parent \"%s\" has no CID to check against the snapshot's parentCID "
+                  "%08x", img->path, printable, v->parent_cid);
+    errno = EINVAL;
+    return -1;
+  }
+  if (pv->cid != v->parent_cid) {
+    format_error ("%s: its parent \"%s\" has CID %08x but the snapshot was taken of CID %08x "
+                  "(the parent changed after the snapshot; winseal does not read such a chain)",
+                  img->path, printable, pv->cid, v->parent_cid);
+    errno = EINVAL;
+    return -1;
+  }
+  return 0;
 }
 
 /* Descriptor files: "RW 2048 FLAT "file.bin" 0", "RW 2048 ZERO",
@@ -331,7 +425,7 @@ open_descriptor (struct image *img, struct vmdk *v)
     return bad (img, "cannot read the descriptor");
   }
   text[img->file_size] = '\0';
-  if (refuse_child (img, text) == -1) {
+  if (parse_identity (img, v, text) == -1) {
     free (text);
     return -1;
   }
@@ -417,7 +511,7 @@ vmdk_open (struct image *img)
   if (memcmp (magic, "KDMV", 4) == 0) {
     v->is_sparse = 1;
     /* The embedded descriptor (offset and size in sectors at 28 and 36)
-     * says whether the disk has a parent. */
+     * gives the disk's CID and parent. */
     uint8_t h[44];
     if (full_pread (img->fd, h, sizeof h, 0) == 0) {
       uint64_t doff = rd_le64 (h + 28), dlen = rd_le64 (h + 36);
@@ -426,16 +520,19 @@ vmdk_open (struct image *img)
         char *text = calloc (1, dlen * SECTOR + 1);
         if (!text)
           abort ();
-        int child = full_pread (img->fd, text, dlen * SECTOR, doff * SECTOR) == 0
-                    && refuse_child (img, text) == -1;
+        int r = full_pread (img->fd, text, dlen * SECTOR, doff * SECTOR) == -1
+                ? bad (img, "cannot read the embedded descriptor") : parse_identity (img, v, text);
         free (text);
-        if (child)
+        if (r == -1)
           return -1;
       }
     }
-    return open_sparse (img, &v->sp);
+    if (open_sparse (img, &v->sp) == -1)
+      return -1;
   }
-  return open_descriptor (img, v);
+  else if (open_descriptor (img, v) == -1)
+    return -1;
+  return v->has_parent ? open_parent (img, v) : 0;
 }
 
 static void
@@ -481,8 +578,22 @@ vmdk_pread (struct image *img, void *buf, size_t len, uint64_t off)
       if (full_pread (e->fd, p, n, e->file_offset + in) == -1)
         return bad (img, "read error in a FLAT extent");
     }
-    else if (image_pread (e->img, p, n, in) == -1)
-      return -1;
+    else {
+      /* A SPARSE extent's unallocated grains are the parent's, at the
+       * disk's offset (image_pread of the extent would read them as
+       * zeros: the extent itself has no parent). */
+      uint64_t done = 0;
+      while (done < n) {
+        uint64_t l;
+        enum extent_type t;
+        if (image_extent_own (e->img, in + done, n - done, &l, &t) == -1)
+          return -1;
+        if (t == EXTENT_HOLE ? hole_read (img, p + done, l, off + done)
+                             : image_pread (e->img, p + done, l, in + done))
+          return -1;
+        done += l;
+      }
+    }
     p += n;
     off += n;
     len -= n;
@@ -514,8 +625,8 @@ vmdk_extent (struct image *img, uint64_t off, uint64_t max,
     if (*type_ret == EXTENT_HOLE)
       *type_ret = EXTENT_ZERO;
     return 0;
-  case EXT_SPARSE:
-    return image_extent (e->img, in, max, len_ret, type_ret);
+  case EXT_SPARSE:              /* holes stay holes: the parent's */
+    return image_extent_own (e->img, in, max, len_ret, type_ret);
   }
   return -1;
 }

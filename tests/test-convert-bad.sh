@@ -83,15 +83,24 @@ cp "$tmp/child.vhdx" "$tmp/nohead.vhdx"
 printf 'XXXX' | dd of="$tmp/nohead.vhdx" bs=1 seek=65540 conv=notrunc status=none
 printf 'XXXX' | dd of="$tmp/nohead.vhdx" bs=1 seek=131076 conv=notrunc status=none
 expect_bad 'nohead.vhdx: invalid VHDX: neither header is valid' "$tmp/nohead.vhdx"
-# A VMDK with a parent (a hosted snapshot made by qemu-img; a descriptor
-# whose parentCID is set) and an ESXi VMFSSPARSE snapshot extent: refused
-# by name, never read as if it stood alone.
+# VMDK snapshots whose parent is not the disk they were taken of: a
+# parent changed since (its CID is not the child's parentCID), a parent
+# that is missing, a descriptor with a parentCID but no parent's name and
+# one naming a parent with parentCID ffffffff: refused by name, never read
+# as if the child stood alone.
 qemu-img convert -O vmdk "$src" "$tmp/parent.vmdk"
 qemu-img create -q -f vmdk -b parent.vmdk -F vmdk "$tmp/snap-000001.vmdk"
-expect_bad 'snap-000001.vmdk: a VMDK snapshot or linked clone .its parent is "parent.vmdk"' "$tmp/snap-000001.vmdk"
+perl -0777 -pi -e 's/parentCID=[0-9a-f]{8}/parentCID=0badcafe/' "$tmp/snap-000001.vmdk"
+expect_bad 'snap-000001.vmdk: its parent "parent.vmdk" has CID [0-9a-f]{8} but the snapshot was taken of CID 0badcafe' "$tmp/snap-000001.vmdk"
+qemu-img create -q -f vmdk "$tmp/gone.vmdk" 32M
+qemu-img create -q -f vmdk -b gone.vmdk -F vmdk "$tmp/orphan-000001.vmdk"
+rm "$tmp/gone.vmdk"
+expect_bad 'orphan-000001.vmdk.*gone.vmdk' "$tmp/orphan-000001.vmdk"
 truncate -s 32M "$tmp/flat.bin"
 printf '# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=0badcafe\ncreateType="monolithicFlat"\n\nRW 65536 FLAT "flat.bin" 0\n' > "$tmp/kid.vmdk"
-expect_bad 'kid.vmdk: a VMDK snapshot or linked clone' "$tmp/kid.vmdk"
+expect_bad 'kid.vmdk: invalid VMDK: the descriptor has a parentCID but no parentFileNameHint' "$tmp/kid.vmdk"
+sed 's/parentCID=0badcafe/parentCID=ffffffff\nparentFileNameHint="parent.vmdk"/' "$tmp/kid.vmdk" > "$tmp/kid2.vmdk"
+expect_bad 'kid2.vmdk: invalid VMDK: the descriptor names a parent but its parentCID' "$tmp/kid2.vmdk"
 sed 's/parentCID=0badcafe/parentCID=ffffffff/; s/FLAT "flat.bin" 0/VMFSSPARSE "flat.bin"/' "$tmp/kid.vmdk" > "$tmp/esxsnap.vmdk"
 expect_bad 'esxsnap.vmdk: a VMFSSPARSE extent .an ESXi snapshot.' "$tmp/esxsnap.vmdk"
 # A differencing VDI names its parent only by UUID: refused by name.

@@ -3,7 +3,8 @@
 # streamOptimized, monolithicSparse and monolithicFlat VMDK, and a
 # compressed qcow2 used as the backing file of another qcow2, zstd and
 # extended-L2 qcow2, and VDI
-# (VirtualBox) static and dynamic, and VHDX (Hyper-V) dynamic and fixed.
+# (VirtualBox) static and dynamic, VHDX (Hyper-V) dynamic and fixed, and
+# VMDK snapshot chains.
 . "$top_srcdir/tests/functions.sh"
 requires command -v qemu-img
 requires command -v qemu-io
@@ -104,3 +105,30 @@ printf '# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\ncrea
 check "$tmp/esx.vmdk" "$in"
 sed 's/ VMFS / VMFSTHIN /; s/"vmfs"/"vmfsThin"/' "$tmp/esx.vmdk" > "$tmp/esx-thin.vmdk"
 check "$tmp/esx-thin.vmdk" "$in"
+# VMDK delta chains, byte for byte what qemu-img reads: a hosted snapshot
+# (monolithicSparse, zeroed-grain entries: a zeroed grain hides the
+# parent's data) of a streamOptimized parent, and a second snapshot of it
+# split in twoGbMaxExtentSparse extents (the parent shows through the
+# extents' unallocated grains); then the same second snapshot whose
+# descriptor names its parent by a Windows path, as VMware on Windows
+# writes it (looked for beside it, checked by CID).
+qemu-img convert -O vmdk -o subformat=streamOptimized "$in" "$tmp/base.vmdk"
+qemu-img create -q -f vmdk -o zeroed_grain=on -b base.vmdk -F vmdk "$tmp/base-000001.vmdk"
+qemu-io -f vmdk -c 'write -P 0x71 2M 192k' -c 'write -z 4M 1M' -c 'write -P 0x72 33M 64k' \
+  "$tmp/base-000001.vmdk" > /dev/null
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse -b base-000001.vmdk -F vmdk \
+  "$tmp/base-000002.vmdk"
+qemu-io -f vmdk -c 'write -P 0x73 2162688 64k' -c 'write -P 0x74 31M 2M' "$tmp/base-000002.vmdk" > /dev/null
+grep -aq 'parentFileNameHint="base-000001.vmdk"' "$tmp/base-000002.vmdk" || fail "qemu-img wrote no parent hint"
+for v in base-000001 base-000002; do
+  qemu-img convert -O raw "$tmp/$v.vmdk" "$tmp/$v.ref"
+  cmp -s "$tmp/$v.ref" "$in" && fail "$v.vmdk: the snapshot changes nothing"
+  check "$tmp/$v.vmdk" "$tmp/$v.ref"
+done
+sed 's/parentFileNameHint="base-000001.vmdk"/parentFileNameHint="C:\\VMs\\base\\base-000001.vmdk"/' \
+  "$tmp/base-000002.vmdk" > "$tmp/win-000002.vmdk"
+grep -aq 'C:.VMs.base.base-000001.vmdk' "$tmp/win-000002.vmdk" || fail "the hint was not rewritten"
+check "$tmp/win-000002.vmdk" "$tmp/base-000002.ref"
+winseal convert --json "$tmp/base-000002.vmdk" "$tmp/chain.vhd" > "$tmp/chain.json" || fail "vmdk chain: convert to VHD"
+qemu-img compare -q -f vmdk -F vpc "$tmp/base-000002.vmdk" "$tmp/chain.vhd" || fail "vmdk chain: qemu-img compare"
+echo "vmdk: snapshot chains read as qemu reads them"

@@ -1,5 +1,6 @@
-/* formats: Microsoft VHD — read fixed and dynamic, write fixed and dynamic
- * (sized for Azure).  Layouts from the VHD specification (DESIGN.md §5).
+/* formats: Microsoft VHD — read fixed, dynamic and differencing (through
+ * its parent), write fixed and dynamic (sized for Azure).  Layouts from the
+ * VHD specification (DESIGN.md §5).
  *
  * Written footers name the creator application "win ": readers that follow
  * the Hyper-V convention (qemu among them) then take the disk size from the
@@ -43,8 +44,13 @@ enum {
 /* Dynamic header offsets. */
 enum {
   H_COOKIE = 0, H_DATA_OFFSET = 8, H_TABLE_OFFSET = 16, H_VERSION = 24,
-  H_MAX_ENTRIES = 28, H_BLOCK_SIZE = 32, H_CHECKSUM = 36,
+  H_MAX_ENTRIES = 28, H_BLOCK_SIZE = 32, H_CHECKSUM = 36, H_PARENT_UUID = 40,
+  H_PARENT_TIME = 56, H_PARENT_NAME = 64, H_LOCATORS = 576,
 };
+#define LOCATORS 8
+#define LOCATOR_MAX 65536               /* bytes of one locator's path */
+/* The largest geometry: readers take the footer's size for it. */
+#define MAX_CHS_SECTORS (UINT64_C (65535) * 16 * 255)
 
 static uint32_t
 vhd_checksum (const uint8_t *p, size_t len, size_t field)
@@ -69,9 +75,14 @@ vhd_probe (const uint8_t *head, size_t headlen, const uint8_t *tail,
 
 struct vhd {
   int type;
+  uint8_t uuid[16];             /* the footer's unique ID */
   uint64_t data_end;            /* fixed: end of data in the file */
   uint32_t block_size, bitmap_size, entries;
   struct block_map map;         /* dynamic: each block's data */
+  /* Differencing: the sector bitmap of one block (bit set: the sector is
+   * this file's, clear: the parent's), cached. */
+  uint8_t *bitmap;
+  uint64_t bitmap_block;        /* UINT64_MAX: none */
 };
 
 static int
@@ -86,6 +97,161 @@ static int
 ranges_overlap (uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
   return a < b + blen && b < a + alen;
+}
+
+/* UTF-16 (big-endian for the header's parent name, little-endian for the
+ * Windows locators) to UTF-8, at most out_len - 1 bytes; -1 for a lone
+ * surrogate or NUL inside. */
+static int
+utf16_to_utf8 (const uint8_t *in, size_t in_len, int big_endian, char *out, size_t out_len)
+{
+  size_t o = 0;
+  for (size_t i = 0; i + 1 < in_len; i += 2) {
+    uint32_t c = big_endian ? rd_be16 (in + i) : rd_le16 (in + i);
+    if (c == 0)
+      break;
+    if (c >= 0xd800 && c < 0xdc00 && i + 3 < in_len) {
+      uint32_t d = big_endian ? rd_be16 (in + i + 2) : rd_le16 (in + i + 2);
+      if (d < 0xdc00 || d >= 0xe000)
+        return -1;
+      c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+      i += 2;
+    }
+    else if (c >= 0xd800 && c < 0xe000)
+      return -1;
+    char b[4];
+    size_t n = c < 0x80 ? (b[0] = (char) c, 1)
+      : c < 0x800 ? (b[0] = (char) (0xc0 | c >> 6), b[1] = (char) (0x80 | (c & 0x3f)), 2)
+      : c < 0x10000 ? (b[0] = (char) (0xe0 | c >> 12), b[1] = (char) (0x80 | (c >> 6 & 0x3f)),
+                       b[2] = (char) (0x80 | (c & 0x3f)), 3)
+      : (b[0] = (char) (0xf0 | c >> 18), b[1] = (char) (0x80 | (c >> 12 & 0x3f)),
+         b[2] = (char) (0x80 | (c >> 6 & 0x3f)), b[3] = (char) (0x80 | (c & 0x3f)), 4);
+    if (o + n >= out_len)
+      return -1;
+    memcpy (out + o, b, n);
+    o += n;
+  }
+  out[o] = '\0';
+  return 0;
+}
+
+/* A locator's path made a POSIX path relative to the child's folder: a
+ * relative Windows path (".\\base.vhd", "..\\x\\base.vhd") with its
+ * separators turned; an absolute one ("C:\\VMs\\base.vhd", a MacX file
+ * URL) by its last component, which is looked for beside the child. */
+static void
+locator_path (char *p, int absolute)
+{
+  if (absolute) {
+    char *last = NULL;
+    for (char *c = p; *c; ++c)
+      if (*c == '\\' || *c == '/')
+        last = c;
+    if (last)
+      memmove (p, last + 1, strlen (last + 1) + 1);
+    else if (p[0] && p[1] == ':')
+      memmove (p, p + 2, strlen (p + 2) + 1);
+    return;
+  }
+  for (char *c = p; *c; ++c)
+    if (*c == '\\')
+      *c = '/';
+  while (p[0] == '.' && p[1] == '/')
+    memmove (p, p + 2, strlen (p + 2) + 1);
+}
+
+/* A differencing VHD's parent (VHD specification, "Dynamic Disk Header
+ * Format": Parent Unique ID, Parent Unicode Name, Parent Locator Entries).
+ * The locators are tried in the order W2ru (relative Windows path), W2ku
+ * (absolute), MacX (a file URL), then the parent's name; the first file
+ * that exists is the parent, and its footer's unique ID must be the
+ * child's Parent Unique ID, else the chain is refused: a parent changed
+ * or replaced after the child was made no longer fits the child. */
+static int
+open_parent (struct image *img, const uint8_t *h)
+{
+  static const char *const order[] = { "W2ru", "W2ku", "MacX" };
+  char cand[4][1024];
+  int nc = 0;
+  uint8_t *buf = malloc (LOCATOR_MAX);
+  if (!buf)
+    abort ();
+  for (int o = 0; o < 3; ++o)
+    for (int i = 0; i < LOCATORS; ++i) {
+      const uint8_t *e = h + H_LOCATORS + 24 * i;
+      if (memcmp (e, order[o], 4) != 0)
+        continue;
+      uint32_t len = rd_be32 (e + 8);
+      uint64_t off = rd_be64 (e + 16);
+      if (len == 0 || len > LOCATOR_MAX || off > img->file_size || len > img->file_size - off) {
+        free (buf);
+        return bad (img, "a parent locator lies beyond the end of the file");
+      }
+      if (full_pread (img->fd, buf, len, off) == -1) {
+        free (buf);
+        return read_error (img, off);
+      }
+      char *c = cand[nc];
+      if (o < 2) {
+        if (utf16_to_utf8 (buf, len, 0, c, sizeof cand[0]) == -1) {
+          free (buf);
+          return bad (img, "a parent locator is not a UTF-16 path");
+        }
+      }
+      else {
+        size_t n = len < sizeof cand[0] - 1 ? len : sizeof cand[0] - 1;
+        memcpy (c, buf, n);
+        c[n] = '\0';
+        if (strncmp (c, "file://", 7) == 0)
+          memmove (c, c + 7, strlen (c + 7) + 1);
+      }
+      locator_path (c, o > 0);
+      if (c[0] && nc < 3)
+        nc++;
+      break;
+    }
+  free (buf);
+  if (utf16_to_utf8 (h + H_PARENT_NAME, 512, 1, cand[nc], sizeof cand[0]) == -1)
+    return bad (img, "the parent's name is not UTF-16");
+  locator_path (cand[nc], 1);
+  if (cand[nc][0])
+    nc++;
+  if (nc == 0)
+    return bad (img, "a differencing VHD that names no parent");
+  /* The first candidate that exists, relative to the child's folder. */
+  const char *dir_end = strrchr (img->path, '/');
+  int pick = -1;
+  for (int i = 0; i < nc && pick < 0; ++i) {
+    char *full = NULL;
+    if (cand[i][0] != '/' && dir_end
+        && asprintf (&full, "%.*s/%s", (int) (dir_end - img->path), img->path, cand[i]) == -1)
+      abort ();
+    if (access (full ? full : cand[i], F_OK) == 0)
+      pick = i;
+    free (full);
+  }
+  char printable[256];
+  size_t k = 0;
+  for (const char *c = cand[pick < 0 ? 0 : pick]; *c && k + 1 < sizeof printable; ++c)
+    printable[k++] = (unsigned char) *c < 0x20 || (unsigned char) *c == 0x7f ? '?' : *c;
+  printable[k] = '\0';
+  if (pick < 0) {
+    format_error ("%s: a differencing VHD whose parent \"%s\" is missing", img->path, printable);
+    errno = ENOENT;
+    return -1;
+  }
+  img->backing = image_open_backing (img, cand[pick], &format_vhd);
+  if (!img->backing)
+    return -1;
+  struct vhd *pv = img->backing->priv;
+  if (memcmp (pv->uuid, h + H_PARENT_UUID, 16) != 0) {
+    format_error ("%s: its parent \"%s\" is not the disk it was made from (the parent's unique "
+                  "ID differs from the one the child records; the parent was replaced or "
+                  "changed)", img->path, printable);
+    errno = EINVAL;
+    return -1;
+  }
+  return 0;
 }
 
 static int
@@ -107,15 +273,19 @@ vhd_open (struct image *img)
     return bad (img, "footer checksum mismatch");
   uint64_t size = rd_be64 (f + F_CUR_SIZE);
   uint32_t type = rd_be32 (f + F_TYPE);
+  /* Which size the creator means.  Virtual PC ("vpc ") and older qemu
+   * ("qemu") size a disk by its CHS geometry, Hyper-V ("win "), Disk2vhd,
+   * XenServer and newer qemu ("qem2") by the footer's current size, which
+   * may then be larger than the geometry can say; the maximal geometry
+   * always means the current size.  qemu's block/vpc.c keeps the same
+   * table, so both read such a disk alike. */
+  uint64_t chs = (uint64_t) rd_be16 (f + F_GEOMETRY) * f[F_GEOMETRY + 2] * f[F_GEOMETRY + 3];
+  if ((memcmp (f + F_CREATOR_APP, "vpc ", 4) == 0 || memcmp (f + F_CREATOR_APP, "qemu", 4) == 0)
+      && chs != MAX_CHS_SECTORS)
+    size = chs * 512;
   if (size == 0 || size % 512 || size > MAX_FIXED)
     return bad (img, "absurd disk size in the footer");
-  if (type == TYPE_DIFF) {
-    format_error ("%s: differencing VHDs are not supported (convert the "
-                  "parent chain with the tool that made it first)", img->path);
-    errno = ENOTSUP;
-    return -1;
-  }
-  if (type != TYPE_FIXED && type != TYPE_DYNAMIC)
+  if (type != TYPE_FIXED && type != TYPE_DYNAMIC && type != TYPE_DIFF)
     return bad (img, "unknown disk type");
 
   v = calloc (1, sizeof *v);
@@ -124,6 +294,8 @@ vhd_open (struct image *img)
   img->priv = v;
   img->size = size;
   v->type = type;
+  v->bitmap_block = UINT64_MAX;
+  memcpy (v->uuid, f + F_UUID, 16);
   if (type == TYPE_FIXED) {
     if (img->file_size - FOOTER < size) {
       format_error ("%s: fixed VHD is truncated: the footer says %" PRIu64
@@ -185,6 +357,12 @@ vhd_open (struct image *img)
       v->map.off[i] = start + v->bitmap_size;   /* the data, after the sector bitmap */
   }
   free (raw);
+  if (r == 0 && type == TYPE_DIFF) {
+    v->bitmap = malloc (v->bitmap_size);
+    if (!v->bitmap)
+      abort ();
+    r = open_parent (img, h);
+  }
   return r;
 }
 
@@ -193,7 +371,42 @@ vhd_close (struct image *img)
 {
   struct vhd *v = img->priv;
   free (v->map.off);
+  free (v->bitmap);
   free (v);
+}
+
+/* Differencing: how many bytes from off (at most max, within its block)
+ * are this file's (*own 1: at *file_off) or the parent's (*own 0). */
+static int
+diff_run (struct image *img, uint64_t off, uint64_t max, int *own, uint64_t *file_off,
+          uint64_t *len_ret)
+{
+  struct vhd *v = img->priv;
+  uint64_t b = off / v->block_size, in = off % v->block_size;
+  if (max > v->block_size - in)
+    max = v->block_size - in;
+  if (!v->map.off[b]) {
+    *own = 0;
+    *len_ret = max;
+    return 0;
+  }
+  if (v->bitmap_block != b) {
+    uint64_t boff = v->map.off[b] - v->bitmap_size;
+    if (full_pread (img->fd, v->bitmap, v->bitmap_size, boff) == -1)
+      return read_error (img, boff);
+    v->bitmap_block = b;
+  }
+  /* Bit 7 of byte 0 is the block's first sector. */
+  uint64_t s = in / 512, end = (in + max + 511) / 512;
+  int bit = v->bitmap[s / 8] >> (7 - s % 8) & 1;
+  uint64_t e = s + 1;
+  while (e < end && (v->bitmap[e / 8] >> (7 - e % 8) & 1) == bit)
+    e++;
+  uint64_t len = e * 512 - in;
+  *len_ret = len < max ? len : max;
+  *own = bit;
+  *file_off = v->map.off[b] + in;
+  return 0;
 }
 
 static int
@@ -205,7 +418,25 @@ vhd_pread (struct image *img, void *buf, size_t len, uint64_t off)
       return read_error (img, off);
     return 0;
   }
-  return block_map_pread (img, &v->map, buf, len, off);
+  if (v->type == TYPE_DYNAMIC)
+    return block_map_pread (img, &v->map, buf, len, off);
+  uint8_t *p = buf;
+  while (len) {
+    uint64_t n, foff = 0;
+    int own;
+    if (diff_run (img, off, len, &own, &foff, &n) == -1)
+      return -1;
+    if (!own) {
+      if (hole_read (img, p, n, off) == -1)
+        return -1;
+    }
+    else if (full_pread (img->fd, p, n, foff) == -1)
+      return read_error (img, foff);
+    p += n;
+    off += n;
+    len -= n;
+  }
+  return 0;
 }
 
 static int
@@ -215,7 +446,14 @@ vhd_extent (struct image *img, uint64_t off, uint64_t max,
   struct vhd *v = img->priv;
   if (v->type == TYPE_FIXED)
     return fd_extent (img->fd, 0, off, max, len_ret, type_ret);
-  return block_map_extent (&v->map, off, max, len_ret, type_ret);
+  if (v->type == TYPE_DYNAMIC)
+    return block_map_extent (&v->map, off, max, len_ret, type_ret);
+  uint64_t foff;
+  int own;
+  if (diff_run (img, off, max, &own, &foff, len_ret) == -1)
+    return -1;
+  *type_ret = own ? EXTENT_DATA : EXTENT_HOLE;
+  return 0;
 }
 
 /* A fixed VHD's data is the disk as is; a dynamic VHD's block data is
@@ -228,6 +466,8 @@ vhd_contiguous (struct image *img, uint64_t off, uint64_t len, uint64_t *file_of
     *file_off = off;
     return 1;
   }
+  if (v->type == TYPE_DIFF)     /* sector by sector: the bitmap decides */
+    return 0;
   return block_map_contiguous (&v->map, off, len, file_off);
 }
 
@@ -307,6 +547,8 @@ vhd_w_size (uint64_t requested, const struct write_opts *opts)
 {
   uint64_t unit = opts->variant ? DYN_BLOCK : MIB;
   uint64_t max = opts->variant ? MAX_DYNAMIC : MAX_FIXED;
+  if (requested < opts->min_size)
+    requested = opts->min_size;
   uint64_t size = (requested + unit - 1) / unit * unit;
   if (size == 0)
     size = unit;

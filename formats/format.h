@@ -39,7 +39,11 @@ struct write_opts {
   int variant;                  /* driver-specific: vhd 0 fixed, 1 dynamic */
   int compress;                 /* qcow2: compressed clusters */
   int threads;                  /* compression threads (vmdk, qcow2 -c) */
+  uint64_t min_size;            /* vhd: the smallest virtual size to write (0: none) */
 };
+/* Azure's managed-disk upload minimum: a VHD file of 20 MiB + 512 bytes
+ * (a 20 MiB disk and its footer). */
+#define AZURE_MIN_SIZE (UINT64_C (20) << 20)
 
 
 

@@ -777,7 +777,20 @@ vmdk_w_open (struct writer *w)
   uint64_t cyl = sectors / (255 * 63);
   if (cyl > 65535)
     cyl = 65535;
-  const char *base = w->name;
+  /* The extent's name, plain ASCII whatever the output is called: strict
+   * readers (OpenStack's image format inspector) refuse quotes, controls
+   * and other bytes in a descriptor.  (A monolithic stream's extent is the
+   * file itself; readers do not open it by this name.) */
+  char base[256];
+  size_t bl = 0;
+  for (const char *c = w->name ? w->name : ""; *c && bl + 1 < sizeof base; ++c) {
+    unsigned char ch = (unsigned char) *c;
+    base[bl++] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+                 || ch == '.' || ch == '-' || ch == '_' || ch == '+' ? (char) ch : '_';
+  }
+  base[bl] = '\0';
+  if (!bl)
+    snprintf (base, sizeof base, "disk.vmdk");
   int n = snprintf (desc, sizeof desc,
                     "# Disk DescriptorFile\n"
                     "version=1\n"

@@ -49,3 +49,17 @@ status=0
 winseal convert --size 33T "$in" "$tmp/toobig.vhd" 2> "$tmp/err" || status=$?
 [ $status -ne 0 ] && [ ! -e "$tmp/toobig.vhd" ] || fail "33 TiB VHD was not refused"
 echo ok
+# --azure-min-size: a tiny disk becomes Azure's upload minimum, a 20 MiB
+# disk and its footer (fixed and dynamic); refused for other outputs.
+truncate -s 3M "$tmp/tiny.raw"
+winseal convert --azure-min-size "$tmp/tiny.raw" "$tmp/tiny.vhd" || fail "--azure-min-size"
+[ "$(stat -c %s "$tmp/tiny.vhd")" = $((20 * 1048576 + 512)) ] || fail "--azure-min-size: $(stat -c %s "$tmp/tiny.vhd") bytes"
+qemu-img info --output=json -f vpc "$tmp/tiny.vhd" | jq -e '."virtual-size" == 20971520' > /dev/null \
+  || fail "--azure-min-size: qemu-img reads another size"
+winseal convert --format vhd-dynamic --azure-min-size "$tmp/tiny.raw" "$tmp/tinyd.vhd" || fail "--azure-min-size dynamic"
+vhdiinfo "$tmp/tinyd.vhd" | grep -q '(20971520 bytes)' || fail "--azure-min-size dynamic: vhdiinfo"
+status=0
+winseal convert --azure-min-size "$tmp/tiny.raw" "$tmp/tiny.qcow2" 2> "$tmp/err" || status=$?
+[ $status -ne 0 ] && grep -q 'is for VHD output' "$tmp/err" && [ ! -e "$tmp/tiny.qcow2" ] \
+  || fail "--azure-min-size with a qcow2 output was not refused"
+echo "azure-min-size: ok"

@@ -3,7 +3,8 @@
 # leave nothing in the output directory: truncated files, bad checksums,
 # table entries past the end of the file, absurd sizes, backing chains that
 # loop or are too deep, compressed grains that do not inflate,
-# unknown qcow2 features (named by bit), differencing VHDs, VHDX with a
+# unknown qcow2 features (named by bit), differencing VHDs without their
+# parent, VHDX with a
 # pending log or a parent, and containers
 # winseal does not read (by magic).
 . "$top_srcdir/tests/functions.sh"
@@ -39,14 +40,21 @@ expect_bad 'checksum' "$tmp/fixed.vhd"
 winseal convert --format vhd-dynamic "$src" "$tmp/dyn.vhd"
 head -c $(( $(stat -c %s "$tmp/dyn.vhd") / 2 )) "$tmp/dyn.vhd" > "$tmp/dyn-cut.vhd"
 expect_bad 'beyond the end' "$tmp/dyn-cut.vhd"
-# Differencing: disk type 4, checksum recomputed.
+# Differencing: disk type 4, checksum recomputed: a child that names no
+# parent; one whose parent is missing; one whose parent is another disk
+# (its unique ID is not the one the child records).
 cp "$tmp/dyn.vhd" "$tmp/diff.vhd"
 f=$(( $(stat -c %s "$tmp/diff.vhd") - 512 ))
 patch "$tmp/diff.vhd" $((f + 60)) 00000004
 patch "$tmp/diff.vhd" $((f + 64)) 00000000
 sum=$(tail -c 512 "$tmp/diff.vhd" | od -An -v -tu1 | awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s }')
 patch "$tmp/diff.vhd" $((f + 64)) "$(printf '%08x' $(( (~sum) & 0xffffffff )))"
-expect_bad 'differencing' "$tmp/diff.vhd"
+expect_bad 'diff.vhd: invalid VHD: a differencing VHD that names no parent' "$tmp/diff.vhd"
+qemu-img convert -f vpc -O raw "$tmp/dyn.vhd" "$tmp/dyn.raw"
+perl "$top_srcdir/tests/vhd-diff.pl" --name gone.vhd "$tmp/dyn.vhd" "$tmp/dyn.raw" "$tmp/orphan.vhd" "$tmp/orphan.ref"
+expect_bad 'orphan.vhd: a differencing VHD whose parent "gone.vhd" is missing' "$tmp/orphan.vhd"
+perl "$top_srcdir/tests/vhd-diff.pl" --wrong-uuid "$tmp/dyn.vhd" "$tmp/dyn.raw" "$tmp/stranger.vhd" "$tmp/stranger.ref"
+expect_bad 'stranger.vhd: its parent "dyn.vhd" is not the disk it was made from' "$tmp/stranger.vhd"
 
 # Containers winseal does not read: refused by their magic number, named,
 # never converted as raw (made by qemu-img where it writes them, else by

@@ -96,6 +96,8 @@ check "$tmp/w.vhdx" "$tmp/w.ref"
 winseal convert --json "$tmp/w.vhdx" "$tmp/w.qcow2" > "$tmp/w.json" || fail "w.vhdx: convert to qcow2"
 [ "$(jq -r .input_format "$tmp/w.json")" = vhdx ] || fail "w.vhdx: input_format $(jq -r .input_format "$tmp/w.json")"
 qemu-img compare -q -f vhdx -F qcow2 "$tmp/w.vhdx" "$tmp/w.qcow2" || fail "w.vhdx: qemu-img compare with the qcow2 written"
+winseal convert --progress "$tmp/w.vhdx" "$tmp/w.raw" 2> "$tmp/w.err" || fail "w.vhdx: convert --progress"
+grep -q 'vhdx -> raw \[' "$tmp/w.err" || fail "the progress line does not say the input format: $(head -c 200 "$tmp/w.err")"
 echo "vhdx: dynamic (three block sizes), fixed and qemu-io writes read as qemu reads them"
 # ESXi datastore downloads: a descriptor with a VMFS extent (and the same
 # as VMFSTHIN) reads as its flat file, byte for byte.
@@ -132,3 +134,52 @@ check "$tmp/win-000002.vmdk" "$tmp/base-000002.ref"
 winseal convert --json "$tmp/base-000002.vmdk" "$tmp/chain.vhd" > "$tmp/chain.json" || fail "vmdk chain: convert to VHD"
 qemu-img compare -q -f vmdk -F vpc "$tmp/base-000002.vmdk" "$tmp/chain.vhd" || fail "vmdk chain: qemu-img compare"
 echo "vmdk: snapshot chains read as qemu reads them"
+# Differencing VHDs (Hyper-V's snapshots, .avhd), built by
+# tests/vhd-diff.pl by the specification over a dynamic parent: read
+# through the parent sector by sector as the bitmaps say, byte for byte
+# the raw disk the builder lays out; libvhdi (vhdimount, where FUSE works
+# here) reads the same.  A grandchild over the child; a child found by its
+# absolute (W2ku) locator only, and by the parent's Unicode name only; one
+# with single-sector runs.
+qemu-img convert -O raw "$in" "$tmp/vp.src"
+winseal convert --format vhd-dynamic "$tmp/vp.src" "$tmp/vp.vhd"
+qemu-img convert -f vpc -O raw "$tmp/vp.vhd" "$tmp/vp.raw"
+d=$top_srcdir/tests/vhd-diff.pl
+perl "$d" "$tmp/vp.vhd" "$tmp/vp.raw" "$tmp/vc.vhd" "$tmp/vc.ref"
+perl "$d" --name vc.vhd --odd "$tmp/vc.vhd" "$tmp/vc.ref" "$tmp/vg.vhd" "$tmp/vg.ref"
+perl "$d" --locators w2ku "$tmp/vp.vhd" "$tmp/vp.raw" "$tmp/vk.vhd" "$tmp/vk.ref"
+perl "$d" --locators '' "$tmp/vp.vhd" "$tmp/vp.raw" "$tmp/vn.vhd" "$tmp/vn.ref"
+cmp -s "$tmp/vc.ref" "$tmp/vp.raw" && fail "the differencing VHD changes nothing"
+vhdiinfo "$tmp/vc.vhd" | grep -q 'Disk type.*Differential' || fail "libvhdi does not see a differencing VHD"
+for v in vc vg vk vn; do check "$tmp/$v.vhd" "$tmp/$v.ref"; done
+mkdir "$tmp/mnt"
+if command -v vhdimount > /dev/null && vhdimount "$tmp/vc.vhd" "$tmp/mnt" > /dev/null 2>&1; then
+  # vhdimount shows the chain as vhdi1 (the parent) and vhdi2 (the child).
+  cmp "$tmp/mnt/vhdi2" "$tmp/vc.ref"; r=$?
+  fusermount -u "$tmp/mnt" 2>/dev/null || umount "$tmp/mnt"
+  [ $r -eq 0 ] || fail "vc.vhd: libvhdi reads the chain otherwise"
+  echo "vc.vhd: libvhdi reads the same"
+else
+  echo "note: vhdimount cannot mount here (no FUSE): the builder's layout is the oracle"
+fi
+echo "vhd: differencing chains read through their parents"
+# The size a VHD's creator means: Virtual PC ("vpc ") and older qemu
+# ("qemu") footers by the CHS geometry, newer qemu ("qem2") and Hyper-V by
+# the current size; qemu reads each so, and so must winseal (64 MiB:
+# 963/8/17 is 130968 sectors).
+creator () {   # creator VHD APP: the footer's (and its copy's) creator app
+  perl -e 'my ($f, $app) = @ARGV; open my $h, "+<:raw", $f or die; my $size = -s $f;
+    for my $at (0, $size - 512) { seek $h, $at, 0; read $h, my $b, 512;
+      next unless substr ($b, 0, 8) eq "conectix"; substr ($b, 28, 4) = $app;
+      substr ($b, 64, 4) = "\0\0\0\0"; my $s = 0; $s += $_ for unpack "C*", $b;
+      substr ($b, 64, 4) = pack "N", (~$s) & 0xffffffff; seek $h, $at, 0; print $h $b }' "$1" "$2"
+}
+for app in 'vpc ' qemu qem2; do
+  cp "$tmp/vp.vhd" "$tmp/app.vhd"
+  creator "$tmp/app.vhd" "$app"
+  qemu-img convert -f vpc -O raw "$tmp/app.vhd" "$tmp/app.ref"
+  want=$([ "$app" = qem2 ] && echo 67108864 || echo 67055616)
+  [ "$(stat -c %s "$tmp/app.ref")" = "$want" ] || fail "creator '$app': qemu reads $(stat -c %s "$tmp/app.ref") bytes, not $want"
+  check "$tmp/app.vhd" "$tmp/app.ref"
+done
+echo "vhd: the creator's size convention, as qemu's"

@@ -100,6 +100,14 @@ if command -v vmdkinfo >/dev/null; then
   grep -q 'Disk type.*Stream optimized' "$tmp/vi" || fail "vmdkinfo: type"
   grep -q 'Media size.*(100663296 bytes)' "$tmp/vi" || fail "vmdkinfo: size"
 fi
+# The importers' checks on the VMDK (tests/vmdk-check.pl: a sparse header,
+# a plain-ASCII descriptor, one SPARSE extent with a plain name), also
+# when the output's name has quotes, spaces and non-ASCII letters.
+perl "$top_srcdir/tests/vmdk-check.pl" "$tmp/out.vmdk" || fail "out.vmdk fails the importers' checks"
+odd="$tmp/Dísk \"1\" x.vmdk"
+winseal convert "$tmp/in.raw" "$odd" || fail "convert to an oddly named VMDK"
+perl "$top_srcdir/tests/vmdk-check.pl" "$odd" || fail "the oddly named VMDK fails the importers' checks"
+grep -aq '^RW [0-9]* SPARSE "D__sk__1__x.vmdk"$' "$odd" || fail "the extent name is not the ASCII form"
 if command -v qcowinfo >/dev/null; then
   qcowinfo "$tmp/out.qcow2" | grep -q 'Media size.*(100663296 bytes)' || fail qcowinfo
 fi

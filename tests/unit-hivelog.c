@@ -1,7 +1,8 @@
 /* Unit tests: hive recovery from new-format logs built here (registry/
  * hivelog.c): entries applied in order and the hive grown, a bad hash or
  * a gap stops the recovery at the entry before, a page outside the hive
- * bins is refused, a partly reconciled hive, a clean hive left alone.
+ * bins is refused, a partly reconciled hive, a clean hive left alone, a
+ * clean hive whose root points past its bins refused.
  * (Real logs written by Windows are test-hive.sh's.) */
 #include <config.h>
 
@@ -31,13 +32,43 @@ base_block (uint8_t *p, uint32_t seq1, uint32_t seq2, uint32_t type, uint32_t bi
   put_le32 (p + 508, hive_base_block_checksum (p));
 }
 
+/* A hive of one bin holding a root key (bins offset 32) and its security
+ * key (160): recovery walks every hive from its root.  The entries below
+ * write from bins offset 512 on. */
 static void
 make_hive (uint32_t seq1, uint32_t seq2)
 {
   memset (hive, 0, sizeof hive);
+  put_le32 (hive + 36, 32);
   base_block (hive, seq1, seq2, 0, 4096);
-  memcpy (hive + 4096, "hbin", 4);
-  put_le32 (hive + 4096 + 8, 4096);
+  uint8_t *bins = hive + 4096;
+  memcpy (bins, "hbin", 4);
+  put_le32 (bins + 8, 4096);
+  uint8_t *nk = bins + 32;
+  put_le32 (nk, (uint32_t) -128);
+  nk += 4;
+  memcpy (nk, "nk", 2);
+  put_le16 (nk + 2, 0x2c);      /* root, no delete, ASCII name */
+  put_le32 (nk + 16, 0xffffffff);
+  put_le32 (nk + 28, 0xffffffff);
+  put_le32 (nk + 32, 0xffffffff);
+  put_le32 (nk + 40, 0xffffffff);
+  put_le32 (nk + 44, 160);
+  put_le32 (nk + 48, 0xffffffff);
+  put_le16 (nk + 72, 4);
+  memcpy (nk + 76, "ROOT", 4);
+  uint8_t *sk = bins + 160;
+  put_le32 (sk, (uint32_t) -48);
+  sk += 4;
+  memcpy (sk, "sk", 2);
+  put_le32 (sk + 4, 160);
+  put_le32 (sk + 8, 160);
+  put_le32 (sk + 12, 1);
+  put_le32 (sk + 16, 20);
+  sk[20] = 1;                   /* a security descriptor's revision */
+  put_le16 (sk + 22, 0x8004);
+  /* The rest of the bin: one free cell. */
+  put_le32 (bins + 208, 4096 - 208);
 }
 
 /* Append an entry of one page (size bytes of fill at bins offset off; a
@@ -138,8 +169,16 @@ main (void)
   CHECK (!r.was_dirty && r.entries == 0 && r.data && memcmp (r.data, hive, 8192) == 0);
   hive_recovery_free (&r);
 
-  /* Shorter than a base block: refused with a reason. */
+  /* A clean hive whose root's subkey list lies past its bins: refused,
+   * named, not read in part. */
   char why[256];
+  make_hive (5, 5);
+  put_le32 (hive + 4096 + 36 + 20, 1);
+  put_le32 (hive + 4096 + 36 + 28, 40960);
+  CHECK (hive_recover (hive, sizeof hive, NULL, 0, 0, &r, why, sizeof why) == -1
+         && strstr (why, "a subkey list in \\(the root) lies outside the hive bins") != NULL);
+
+  /* Shorter than a base block: refused with a reason. */
   CHECK (hive_recover (hive, 100, NULL, 0, 0, &r, why, sizeof why) == -1 && strstr (why, "shorter"));
   return unit_done ("unit-hivelog");
 }

@@ -66,8 +66,8 @@ progress_bar (void *opaque, uint64_t done, uint64_t total)
   memset (bar, '#', fill);
   memset (bar + fill, '-', 40 - fill);
   bar[40] = '\0';
-  fprintf (stderr, "\r[%s] %3d%% %.1f/%.1f GiB", bar, pct,
-           done / 1073741824.0, total / 1073741824.0);
+  fprintf (stderr, "\r%s%s[%s] %3d%% %.1f/%.1f GiB", b->label ? b->label : "",
+           b->label ? " " : "", bar, pct, done / 1073741824.0, total / 1073741824.0);
   if (done >= total)
     fputc ('\n', stderr);
 }

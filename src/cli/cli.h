@@ -91,6 +91,7 @@ int input_format_qemu (const char *cmd, const char *infmt, const char **qfmt_ret
 struct progress_bar {
   int on;
   struct timespec last;
+  const char *label;            /* printed first, e.g. "vhdx -> vhd" (or NULL) */
 };
 void progress_bar (void *opaque, uint64_t done, uint64_t total);
 

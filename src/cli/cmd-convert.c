@@ -19,7 +19,7 @@
 #include "util/util.h"
 
 enum { O_FORMAT = 256, O_INFMT, O_SIZE, O_THREADS, O_PROGRESS, O_NOPROGRESS,
-       O_CHECKSUM, O_JSON, O_ALLOW };
+       O_CHECKSUM, O_JSON, O_ALLOW, O_AZMIN };
 const char convert_short_options[] = "c";
 const struct option convert_options[] = {
   { "help", no_argument, NULL, 'h' },
@@ -33,6 +33,7 @@ const struct option convert_options[] = {
   { "checksum", no_argument, NULL, O_CHECKSUM },
   { "json", no_argument, NULL, O_JSON },
   { "allow-dir", required_argument, NULL, O_ALLOW },
+  { "azure-min-size", no_argument, NULL, O_AZMIN },
   { NULL, 0, NULL, 0 },
 };
 
@@ -50,6 +51,7 @@ help (void)
           "  --size SIZE            grow the virtual disk to SIZE (bytes, or with\n"
           "                         K, M, G, T suffixes)\n"
           "  -c, --compress         qcow2: compressed clusters\n"
+          "  --azure-min-size       vhd: at least 20 MiB (Azure's upload minimum)\n"
           "  --threads N            compression threads (default: the cores)\n"
           "  --progress, --no-progress\n"
           "                         progress bar (default: when stderr is a terminal)\n"
@@ -89,6 +91,7 @@ cmd_convert (int argc, char **argv)
     case O_PROGRESS: show = 1; break;
     case O_NOPROGRESS: show = 0; break;
     case O_CHECKSUM: o.checksum = 1; break;
+    case O_AZMIN: o.wopts.min_size = AZURE_MIN_SIZE; break;
     case O_JSON: json = 1; break;
     case O_ALLOW:
       if (ws_allow_dir (optarg) == -1)
@@ -106,6 +109,9 @@ cmd_convert (int argc, char **argv)
   const char *in_path = argv[optind], *out_path = argv[optind + 1];
   if (output_format_setup ("convert", format, out_path, &o) == -1)
     return WS_EXIT_ERROR;
+  if (o.wopts.min_size && o.fmt != &format_vhd)
+    return usage_error ("convert", "--azure-min-size is for VHD output (the output is %s)",
+                        format_output_name (&o));
   const struct format_ops *ifmt = NULL;
   if (infmt && !(ifmt = format_by_name (infmt)))
     return usage_error ("convert", "unknown input format '%s'", infmt);
@@ -128,7 +134,9 @@ cmd_convert (int argc, char **argv)
     image_close (in);
     return WS_EXIT_ERROR;
   }
-  struct progress_bar b = { .on = show };
+  char label[64];
+  snprintf (label, sizeof label, "%s -> %s", format_name (in->ops), format_output_name (&o));
+  struct progress_bar b = { .on = show, .label = label };
   if (show) {
     o.progress = progress_bar;
     o.opaque = &b;

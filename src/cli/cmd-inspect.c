@@ -51,20 +51,27 @@ struct inspect_work {
   json_object *report;
 };
 
-/* Inside the appliance: find Windows (the full inspection: the report
- * wants what it finds) and inspect it. */
+/* Inside the appliance: find Windows (the quick way, by its files; the
+ * full libguestfs inspection only when that finds none, to say what the
+ * disk holds instead) and inspect it. */
 static int
 inspect_work (guestfs_h *g, void *opaque)
 {
   struct inspect_work *iw = opaque;
   struct windows w;
-  int r = windows_open (g, iw->image, NULL, 1, &w);
+  int r = windows_find (g, iw->image, NULL, 1, &w);
   if (r == 0) {
     char *tmp = ws_mkdtemp ();
     if (!tmp)
       r = WS_EXIT_ERROR;
     else {
-      iw->report = inspect_windows (&w, tmp);
+      char *fatal = NULL;
+      iw->report = inspect_windows (&w, tmp, &fatal);
+      if (fatal) {
+        ws_error ("%s: %s", iw->image, fatal);
+        free (fatal);
+        r = WS_FAIL_UNREADABLE;
+      }
       ws_rmtree (tmp);
       free (tmp);
     }

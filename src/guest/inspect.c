@@ -27,6 +27,7 @@ struct ctx {
   struct windows *w;
   const char *tmpdir;
   json_object *r, *warnings, *hives;
+  char *fatal;                  /* SYSTEM or SOFTWARE is corrupt: why */
 };
 
 static void
@@ -136,6 +137,28 @@ open_system_hive (struct ctx *c, const char *name)
   json_object *e = hive_entry (c, name, path, block, got, sb.st_size, &dirty);
   if (dirty)
     recover_entry (c, e, name, path, local);     /* the report reads what Windows would */
+  else {
+    /* A clean hive is walked from its root as recovery walks every hive:
+     * one whose cells point outside its bins would be read in part. */
+    size_t len;
+    CLEANUP_FREE uint8_t *data = (uint8_t *) ws_read_file (local, (size_t) 2 << 30, &len);
+    struct hive_recovery rec;
+    char why[512] = "cannot read its host copy";
+    if (!data || hive_recover (data, len, NULL, 0, 0, &rec, why, sizeof why) == -1) {
+      jadd_str (e, "state", "corrupt");
+      jadd_str (e, "error", why);
+      if (!strcmp (name, "SYSTEM") || !strcmp (name, "SOFTWARE")) {
+        if (!c->fatal)
+          c->fatal = ws_asprintf ("the %s hive (%s) is corrupt: %s", name, path, why);
+      }
+      else
+        warn (c, "%s hive (%s) is corrupt: %s", name, path, why);
+      return NULL;
+    }
+    free (rec.data);
+    rec.data = NULL;
+    hive_recovery_free (&rec);
+  }
   hive_h *h = hivex_open (local, 0);
   if (!h)
     warn (c, "%s hive cannot be parsed (%s): corrupt or not a registry hive",
@@ -559,19 +582,13 @@ files (struct ctx *c)
 }
 
 json_object *
-inspect_windows (struct windows *w, const char *tmpdir)
+inspect_windows (struct windows *w, const char *tmpdir, char **fatal)
 {
   struct ctx c = { .w = w, .tmpdir = tmpdir };
+  *fatal = NULL;
   c.r = json_object_new_object ();
   c.warnings = json_object_new_array ();
   c.hives = json_object_new_array ();
-
-  jadd_str (c.r, "product_name", w->product_name);
-  char ver[32];
-  snprintf (ver, sizeof ver, "%d.%d", w->major, w->minor);
-  jadd_str (c.r, "version", ver);
-  jadd_int (c.r, "major_version", w->major);
-  jadd_int (c.r, "minor_version", w->minor);
 
   hive_h *sw = open_system_hive (&c, "SOFTWARE");
   hive_h *sys = open_system_hive (&c, "SYSTEM");
@@ -579,7 +596,28 @@ inspect_windows (struct windows *w, const char *tmpdir)
   hive_h *sec = open_system_hive (&c, "SECURITY");
   hive_h *def = open_system_hive (&c, "DEFAULT");
 
+  /* Product and version from SOFTWARE as replayed here (libguestfs's
+   * inspection, which a quick open skips, reads the hive without its
+   * logs): CurrentMajorVersionNumber/CurrentMinorVersionNumber where
+   * Windows 10 and later have them, else CurrentVersion ("6.3"), as
+   * libguestfs does. */
   hive_node_h cv = sw ? hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion") : 0;
+  CLEANUP_FREE char *pname = cv ? hive_get_string (sw, cv, "ProductName") : NULL;
+  int major = w->major, minor = w->minor;
+  uint32_t mj, mn;
+  CLEANUP_FREE char *cver = cv ? hive_get_string (sw, cv, "CurrentVersion") : NULL;
+  if (cv && hive_get_dword (sw, cv, "CurrentMajorVersionNumber", &mj) == 0
+      && hive_get_dword (sw, cv, "CurrentMinorVersionNumber", &mn) == 0 && mj < 1000 && mn < 1000)
+    major = (int) mj, minor = (int) mn;
+  else if (cver && sscanf (cver, "%d.%d", &major, &minor) != 2)
+    major = w->major, minor = w->minor;
+  jadd_str (c.r, "product_name", pname ? pname : w->product_name);
+  char ver[32];
+  snprintf (ver, sizeof ver, "%d.%d", major, minor);
+  jadd_str (c.r, "version", ver);
+  jadd_int (c.r, "major_version", major);
+  jadd_int (c.r, "minor_version", minor);
+
   CLEANUP_FREE char *build = cv ? hive_get_string (sw, cv, "CurrentBuild") : NULL;
   CLEANUP_FREE char *edition = cv ? hive_get_string (sw, cv, "EditionID") : NULL;
   CLEANUP_FREE char *itype = cv ? hive_get_string (sw, cv, "InstallationType") : NULL;
@@ -611,6 +649,11 @@ inspect_windows (struct windows *w, const char *tmpdir)
   for (size_t i = 0; i < 5; ++i)
     if (all[i])
       hivex_close (all[i]);
+  if (c.fatal) {                /* no report from a corrupt SYSTEM or SOFTWARE */
+    json_object_put (c.r);
+    *fatal = c.fatal;
+    return NULL;
+  }
   return c.r;
 }
 

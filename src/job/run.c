@@ -45,7 +45,11 @@ job_work (guestfs_h *g, void *opaque)
 int
 job_run_appliance (struct job *j)
 {
-  job_phase (j, "launching the appliance");
+  /* The first progress line says what the input is, as probed. */
+  const struct format_ops *inf = j->qfmt ? format_by_name (j->qfmt) : NULL;
+  CLEANUP_FREE char *what = ws_asprintf ("launching the appliance (input: %s)",
+                                         inf ? format_name (inf) : j->qfmt ? j->qfmt : "?");
+  job_phase (j, what);
   int r = run_appliance (&j->disk, 1, RUN_SHUTDOWN_MUST, j->image, job_work, j, NULL);
   return j->status = r;
 }

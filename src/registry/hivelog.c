@@ -506,6 +506,19 @@ hive_recover (const uint8_t *hive, size_t len, const struct hive_log *logs, size
     free (w.data);
     return -1;
   }
+  /* Every hive, dirty or clean, is walked from its root once: a cell it
+   * reaches that lies past the bins or is not an allocated cell of its
+   * kind makes the hive unreadable as it stands (hivex would fail, or
+   * stop, somewhere in it), refused here rather than read in part. */
+  if (!r->trimmed_from) {
+    char broken[400] = "";
+    if (!hive_trim_check (w.data, bins, 0, r, broken, sizeof broken)) {
+      snprintf (why, whylen, "%s", broken);
+      hive_recovery_free (r);
+      free (w.data);
+      return -1;
+    }
+  }
   if (r->was_dirty) {
     put_le32 (w.data + B_SEQ1, final_seq);
     put_le32 (w.data + B_SEQ2, final_seq);

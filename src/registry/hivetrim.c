@@ -407,8 +407,10 @@ hive_trim_check (uint8_t *d, uint32_t present, int repair, struct hive_recovery 
   if (ok && (r->ndropped > before || rc.sk_broken))
     rebuild_security (&rc, root);
   if (!ok)
-    snprintf (why, whylen, "%s in \\%.300s lies in the missing hive bins",
-              rc.lost ? rc.lost : "a cell", rc.path[0] ? rc.path + 1 : "(the root)");
+    snprintf (why, whylen, "%s in \\%.300s lies %s", rc.lost ? rc.lost : "a cell",
+              rc.path[0] ? rc.path + 1 : "(the root)",
+              present >= le32 (d + 40) ? "outside the hive bins or is not a sound cell"
+              : "in the missing hive bins");
   free (rc.seen);
   free (rc.sk);
   return ok;

@@ -109,6 +109,10 @@ int writer_data_flush (struct writer *w);
 int writer_seq (struct writer *w, const void *buf, size_t len, uint64_t off);
 int writer_seq_flush (struct writer *w);
 
+/* image.c: a random (version 4) GUID, its first three fields stored
+ * little-endian (le: VHDX's GUIDs) or big-endian (VHD's unique IDs). */
+void random_guid (uint8_t g[16], int le);
+
 /* image.c: the library's one error function (through format_error_hook). */
 void format_error (const char *fmt, ...) __attribute__((format (printf, 1, 2)));
 /* How many errors format_error has reported (after each is out). */

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <sys/random.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -349,6 +350,17 @@ image_open_backing (struct image *parent, const char *path,
                                    parent->chain, parent, NULL);
   free (full);
   return b;
+}
+
+void
+random_guid (uint8_t g[16], int le)
+{
+  if (getrandom (g, 16, 0) != 16)
+    for (int i = 0; i < 16; ++i)
+      g[i] = (uint8_t) rand ();
+  int v = le ? 7 : 6;           /* the byte holding the version nibble */
+  g[v] = (uint8_t) ((g[v] & 0x0F) | 0x40);
+  g[8] = (uint8_t) ((g[8] & 0x3F) | 0x80);
 }
 
 void

@@ -18,6 +18,7 @@ static const struct output_format {
   { "vhd-dynamic", { NULL, NULL }, &format_vhd, 1 },
   { "vmdk", { ".vmdk", NULL }, &format_vmdk, 0 },
   { "qcow2", { ".qcow2", NULL }, &format_qcow2, 0 },
+  { "vhdx", { ".vhdx", NULL }, &format_vhdx, 0 },
   { "raw", { ".img", ".raw" }, &format_raw, 0 },
 };
 #define NR_OUTPUTS (sizeof outputs / sizeof outputs[0])
@@ -25,7 +26,7 @@ static const struct output_format {
 const char *
 format_output_names (void)
 {
-  return "vhd, vhd-dynamic, vmdk, qcow2, raw";
+  return "vhd, vhd-dynamic, vmdk, qcow2, vhdx, raw";
 }
 
 const char *

@@ -574,11 +574,7 @@ vhd_w_open (struct writer *w)
   if (!vw)
     abort ();
   w->priv = vw;
-  if (getrandom (vw->uuid, 16, 0) != 16)
-    for (int i = 0; i < 16; ++i)
-      vw->uuid[i] = (uint8_t) rand ();
-  vw->uuid[6] = (vw->uuid[6] & 0x0F) | 0x40;          /* version 4 */
-  vw->uuid[8] = (vw->uuid[8] & 0x3F) | 0x80;
+  random_guid (vw->uuid, 0);
   if (!w->opts.variant)
     return 0;                   /* the footer, written last, sizes the file */
   vw->entries = w->size / DYN_BLOCK;

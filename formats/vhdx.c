@@ -1,4 +1,5 @@
-/* formats: VHDX (Hyper-V), read-only: fixed and dynamic images.
+/* formats: VHDX (Hyper-V): read fixed and dynamic images; write dynamic
+ * ones (32 MiB blocks, 512-byte logical and 4 KiB physical sectors).
  *
  * Followed: [MS-VHDX] "Virtual Hard Disk v2 (VHDX) File Format".  The
  * file identifier ("vhdxfile") at 0; two headers at 64 KiB and 128 KiB
@@ -23,6 +24,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bytes.h"
 #include "crc32c.h"
@@ -265,8 +267,208 @@ vhdx_open (struct image *img)
   return r;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Writer: a dynamic VHDX laid out as [MS-VHDX] 2.1 draws it: the file
+ * identifier, two headers (sequence numbers 0 and 1, LogGuid zero: no log
+ * to replay), two region tables, a 1 MiB log region (empty), the metadata
+ * region, the BAT, then the payload blocks in the order data arrives, each
+ * FULLY_PRESENT (unwritten parts are file holes and read as zeros); blocks
+ * never written stay NOT_PRESENT.  Everything but the payload is written
+ * last, so a file cut short has no valid header. */
+
+#define W_BLOCK (32 * MIB)
+#define W_LSS 512u
+#define W_PSS 4096u
+#define W_LOG_OFF MIB
+#define W_LOG_LEN MIB
+#define W_META_OFF (2 * MIB)
+#define W_META_LEN MIB
+#define W_BAT_OFF (3 * MIB)
+#define W_CHUNK ((UINT64_C (1) << 23) * W_LSS / W_BLOCK)   /* 128 blocks a sector bitmap */
+
+struct vhdx_writer {
+  uint64_t blocks, entries;     /* payload blocks; BAT entries with the bitmap ones */
+  uint64_t bat_len;             /* the BAT region, whole MiB */
+  uint64_t *at;                 /* per payload block: file offset, 0: not written */
+  uint64_t next;                /* the next block's file offset */
+};
+
+static int64_t
+vhdx_w_size (uint64_t requested, const struct write_opts *opts)
+{
+  (void) opts;
+  uint64_t size = (requested + MIB - 1) / MIB * MIB;
+  if (size == 0)
+    size = MIB;
+  if (size > MAX_VSIZE) {
+    format_error ("a VHDX holds at most 64 TiB; the disk is %" PRIu64 " bytes", requested);
+    return -1;
+  }
+  return (int64_t) size;
+}
+
+static int
+vhdx_w_open (struct writer *w)
+{
+  struct vhdx_writer *vw = calloc (1, sizeof *vw);
+  if (!vw)
+    abort ();
+  w->priv = vw;
+  vw->blocks = (w->size + W_BLOCK - 1) / W_BLOCK;
+  vw->entries = vw->blocks + (vw->blocks - 1) / W_CHUNK;
+  vw->bat_len = (vw->entries * 8 + MIB - 1) / MIB * MIB;
+  vw->at = calloc (vw->blocks, sizeof *vw->at);
+  if (!vw->at)
+    abort ();
+  vw->next = W_BAT_OFF + vw->bat_len;
+  return 0;
+}
+
+static int
+vhdx_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
+{
+  struct vhdx_writer *vw = w->priv;
+  const uint8_t *p = buf;
+  while (len) {
+    uint64_t b = off / W_BLOCK, in = off % W_BLOCK;
+    size_t n = W_BLOCK - in < len ? W_BLOCK - in : len;
+    if (!vw->at[b]) {
+      vw->at[b] = vw->next;
+      vw->next += W_BLOCK;
+    }
+    if (writer_data (w, p, n, vw->at[b] + in, true) == -1)
+      return -1;
+    w->bytes_written += n;
+    p += n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+static void
+put_guid (uint8_t *g)
+{
+  random_guid (g, 1);
+}
+
+static int
+vhdx_w_finish (struct writer *w)
+{
+  struct vhdx_writer *vw = w->priv;
+  if (writer_data_flush (w) == -1)
+    return -1;
+  size_t meta_len = 64 * KIB + 64 * KIB;        /* the table, then the items */
+  size_t fixed = W_BAT_OFF;                     /* identifier to metadata table */
+  uint8_t *m = calloc (1, fixed + meta_len);
+  uint8_t *bat = calloc (1, vw->bat_len);
+  if (!m || !bat)
+    abort ();
+  /* File type identifier (2.2.1): signature and the creator, UTF-16LE. */
+  memcpy (m, "vhdxfile", 8);
+  const char *creator = "winseal " PACKAGE_VERSION;
+  for (size_t i = 0; creator[i] && i < 255; ++i)
+    wr_le16 (m + 8 + 2 * i, (uint8_t) creator[i]);
+  /* Headers (2.2.2): FileWriteGuid and DataWriteGuid new, LogGuid zero,
+   * LogVersion 0, Version 1, the log region. */
+  uint8_t fw[16], dw[16];
+  put_guid (fw);
+  put_guid (dw);
+  for (int i = 0; i < 2; ++i) {
+    uint8_t *h = m + (i + 1) * 64 * KIB;
+    memcpy (h, "head", 4);
+    wr_le64 (h + 8, (uint64_t) i);
+    memcpy (h + 16, fw, 16);
+    memcpy (h + 32, dw, 16);
+    wr_le16 (h + 64, 0);
+    wr_le16 (h + 66, 1);
+    wr_le32 (h + 68, W_LOG_LEN);
+    wr_le64 (h + 72, W_LOG_OFF);
+    wr_le32 (h + 4, crc32c (h, HEADER_SIZE));
+  }
+  /* Region tables (2.2.3): the BAT and the metadata, both required. */
+  for (int i = 0; i < 2; ++i) {
+    uint8_t *t = m + (3 + i) * 64 * KIB;
+    memcpy (t, "regi", 4);
+    wr_le32 (t + 8, 2);
+    memcpy (t + 16, GUID_BAT, 16);
+    wr_le64 (t + 32, W_BAT_OFF);
+    wr_le32 (t + 40, (uint32_t) vw->bat_len);
+    wr_le32 (t + 44, 1);
+    memcpy (t + 48, GUID_METADATA, 16);
+    wr_le64 (t + 64, W_META_OFF);
+    wr_le32 (t + 72, W_META_LEN);
+    wr_le32 (t + 76, 1);
+    wr_le32 (t + 4, crc32c (t, REGION_SIZE));
+  }
+  /* Metadata (2.6): the table at the region's start, the items from 64 KiB
+   * on (offsets relative to the region). */
+  uint8_t *mt = m + fixed;
+  memcpy (mt, "metadata", 8);
+  wr_le16 (mt + 10, 5);
+  static const struct { const uint8_t *guid; uint32_t len, flags; } items[5] = {
+    { GUID_FILE_PARAMS, 8, 4 },         /* IsRequired */
+    { GUID_VSIZE, 8, 6 },               /* IsVirtualDisk | IsRequired */
+    { GUID_DISK_ID, 16, 6 },
+    { GUID_LOGICAL, 4, 6 },
+    { GUID_PHYSICAL, 4, 6 },
+  };
+  uint32_t ioff = 64 * KIB;
+  for (int i = 0; i < 5; ++i) {
+    uint8_t *e = mt + 32 + 32 * i;
+    memcpy (e, items[i].guid, 16);
+    wr_le32 (e + 16, ioff);
+    wr_le32 (e + 20, items[i].len);
+    wr_le32 (e + 24, items[i].flags);
+    uint8_t *v = mt + ioff;
+    if (i == 0) {
+      wr_le32 (v, W_BLOCK);
+      wr_le32 (v + 4, 0);       /* not LeaveBlocksAllocated, no parent */
+    }
+    else if (i == 1)
+      wr_le64 (v, w->size);
+    else if (i == 2)
+      put_guid (v);
+    else
+      wr_le32 (v, i == 3 ? W_LSS : W_PSS);
+    ioff += (items[i].len + 7) & ~7u;
+  }
+  /* The BAT (2.5): a payload entry per block, a sector bitmap entry after
+   * every W_CHUNK of them (NOT_PRESENT: no differencing). */
+  for (uint64_t b = 0; b < vw->blocks; ++b)
+    if (vw->at[b])
+      wr_le64 (bat + 8 * (b + b / W_CHUNK), (vw->at[b] / MIB) << 20 | PB_FULLY_PRESENT);
+  int r = 0;
+  if (ftruncate (w->fd, (off_t) vw->next) == -1
+      || full_pwrite (w->fd, bat, vw->bat_len, W_BAT_OFF) == -1
+      || full_pwrite (w->fd, mt, meta_len, W_META_OFF) == -1
+      || full_pwrite (w->fd, m + 3 * 64 * KIB, 2 * REGION_SIZE, 3 * 64 * KIB) == -1
+      || full_pwrite (w->fd, m, 3 * 64 * KIB, 0) == -1) {
+    format_error ("%s: write error: %s", writer_display (w), strerror (errno));
+    r = -1;
+  }
+  else
+    w->bytes_written += 5 * 64 * KIB + meta_len + vw->bat_len;
+  free (m);
+  free (bat);
+  return r;
+}
+
+static void
+vhdx_w_free (struct writer *w)
+{
+  struct vhdx_writer *vw = w->priv;
+  if (vw) {
+    free (vw->at);
+    free (vw);
+  }
+  w->priv = NULL;
+}
+
 const struct format_ops format_vhdx = {
   .name = "vhdx", .qemu_name = "vhdx", .probe = vhdx_probe,
   .open = vhdx_open, .close = block_map_op_close, .pread = block_map_op_pread,
   .extent = block_map_op_extent, .contiguous = block_map_op_contiguous,
+  .w_open = vhdx_w_open, .w_data = vhdx_w_data, .w_finish = vhdx_w_finish,
+  .w_free = vhdx_w_free, .w_size = vhdx_w_size,
 };

@@ -28,8 +28,8 @@ case $(stat -f -c %T "$tmp") in
   *) direct_fs=0; echo "note: $tmp is $(stat -f -c %T "$tmp"): no direct I/O expected" ;;
 esac
 
-declare -A qfmt=([vhd]=vpc [vhd-dynamic]=vpc [vmdk]=vmdk [qcow2]=qcow2 [qcow2-c]=qcow2 [raw]=raw)
-for f in vhd vhd-dynamic vmdk qcow2 qcow2-c raw; do
+declare -A qfmt=([vhd]=vpc [vhd-dynamic]=vpc [vmdk]=vmdk [qcow2]=qcow2 [qcow2-c]=qcow2 [vhdx]=vhdx [raw]=raw)
+for f in vhd vhd-dynamic vmdk qcow2 qcow2-c vhdx raw; do
   out="$tmp/out.$f"
   args=(--format "${f%-c}")
   [ "$f" = qcow2-c ] && args+=(-c)
@@ -54,15 +54,16 @@ for f in vhd vhd-dynamic vmdk qcow2 qcow2-c raw; do
   winseal convert --format raw "$out" "$tmp/back.raw" || fail "$f: convert back"
   cmp "$in" "$tmp/back.raw" || fail "$f: round trip differs"
   case $f in
-    qcow2*|vmdk) qemu-img check -q -f "${qfmt[$f]}" "$out" || fail "$f: qemu-img check" ;;
+    qcow2*|vmdk|vhdx) qemu-img check -q -f "${qfmt[$f]}" "$out" || fail "$f: qemu-img check" ;;
   esac
   echo "$f: ok ($(stat -c %s "$out") bytes)"
 done
 
 # No output is larger than qemu-img's for the same disk (file sizes).
 declare -A qopts=([vhd]="-O vpc -o subformat=fixed" [vhd-dynamic]="-O vpc"
-  [vmdk]="-O vmdk -o subformat=streamOptimized" [qcow2]="-O qcow2" [qcow2-c]="-c -O qcow2")
-for f in vhd vhd-dynamic vmdk qcow2 qcow2-c; do
+  [vmdk]="-O vmdk -o subformat=streamOptimized" [qcow2]="-O qcow2" [qcow2-c]="-c -O qcow2"
+  [vhdx]="-O vhdx -o block_size=32M")
+for f in vhd vhd-dynamic vmdk qcow2 qcow2-c vhdx; do
   # shellcheck disable=SC2086
   qemu-img convert -f raw ${qopts[$f]} "$in" "$tmp/q.$f" || fail "qemu-img convert $f"
   ours=$(stat -c %s "$tmp/out.$f") theirs=$(stat -c %s "$tmp/q.$f")
@@ -93,6 +94,12 @@ if command -v vhdiinfo >/dev/null; then
     vhdiinfo "$tmp/out.$f" | grep -q "Media size.*(100663296 bytes)" || fail "vhdiinfo $f"
   done
   vhdiinfo "$tmp/out.vhd" | grep -q 'Disk type.*Fixed' || fail "vhdiinfo: not fixed"
+  # The VHDX (libvhdi reads VHDX too): dynamic, the size, 512-byte
+  # logical sectors.
+  vhdiinfo "$tmp/out.vhdx" > "$tmp/vx" || fail "vhdiinfo vhdx"
+  grep -q 'Format.*VHDX' "$tmp/vx" && grep -q 'Disk type.*Dynamic' "$tmp/vx" \
+    && grep -q "Media size.*(100663296 bytes)" "$tmp/vx" && grep -q 'Bytes per sector.*: 512 bytes' "$tmp/vx" \
+    || fail "vhdiinfo vhdx: $(cat "$tmp/vx")"
   vhdiinfo "$tmp/out.vhd-dynamic" | grep -q 'Disk type.*Dynamic' || fail "vhdiinfo: not dynamic"
 fi
 if command -v vmdkinfo >/dev/null; then

@@ -239,7 +239,7 @@ load_image (const struct catalog *c, struct bimage *b, size_t i, json_object *im
   if (json_object_object_get_ex (im, "format", &v))
     b->format = json_object_get_string (v);
   if (!format_output_ext (b->format)) {
-    ws_error ("%s: format \"%s\" is not vhd, vhd-dynamic, vmdk, qcow2 or raw", where, b->format);
+    ws_error ("%s: format \"%s\" is not vhd, vhd-dynamic, vmdk, qcow2, vhdx or raw", where, b->format);
     errors++;
     b->format = "vhd";
   }

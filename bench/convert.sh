@@ -1,7 +1,9 @@
 #!/bin/bash
 # bench/convert.sh: time winseal convert against qemu-img convert, side by
 # side in one run, on a 4 GiB sparse disk holding ~1 GiB of random data and
-# on a 1 GiB highly compressible disk.  Prints one line per case: both
+# on a 1 GiB highly compressible disk, and from and to VHDX (the same 4
+# GiB disk as a dynamic VHDX made by qemu-img, read into a fixed VHD; the
+# raw disk written as a VHDX).  Prints one line per case: both
 # median times, the ratio qemu-img/winseal, both output sizes, and
 # winseal's peak memory.  winseal fsyncs its output before renaming it into
 # place; qemu-img does not, so its time is also given with an fsync of its
@@ -50,7 +52,7 @@ settle () {
 }
 run_qemu () {
   settle
-  t0=$(now); qemu-img convert -f raw "${qargs[@]}" "$in" "$qo"; t1=$(now)
+  t0=$(now); qemu-img convert -f "$qin" "${qargs[@]}" "$in" "$qo"; t1=$(now)
   sync -f "$qo"                        # winseal fsyncs its output; qemu-img does not
   qt+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')")
   qst+=("$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')")
@@ -62,8 +64,9 @@ run_winseal () {
   rss=$(sed -n 's/.*"max_rss_kib": *\([0-9]*\).*/\1/p' "$work/w.json")
 }
 
-run () {   # run NAME INPUT QEMU-ARGS -- WINSEAL-ARGS
+run () {   # run NAME INPUT QEMU-ARGS -- WINSEAL-ARGS  (QIN: the input's qemu format)
   local name=$1; in=$2; shift 2
+  qin=${QIN:-raw}
   # BENCH_CASES=PATTERN runs only the cases whose name matches (grep -E).
   if [ -n "${BENCH_CASES:-}" ] && ! echo "$name" | grep -Eq "$BENCH_CASES"; then return 0; fi
   qargs=() wargs=()
@@ -114,3 +117,13 @@ for data in random text; do
   run "raw->qcow2 ($data)"              "$in" -O qcow2 -- --format qcow2
   run "raw->compressed qcow2 ($data)"   "$in" -c -O qcow2 -- --format qcow2 -c
 done
+vhdx="$work/random.vhdx"
+if [ -n "${BENCH_CASES:-}" ] && ! echo "VHDX" | grep -Eq "$BENCH_CASES"; then
+  :
+else
+  [ -f "$vhdx" ] || qemu-img convert -f raw -O vhdx "$random" "$vhdx"
+  cat "$vhdx" > /dev/null
+  QIN=vhdx run "4 GiB VHDX->fixed VHD (random)" "$vhdx" -O vpc -o subformat=fixed -- --format vhd
+  QIN=vhdx run "4 GiB VHDX->raw (random)"       "$vhdx" -O raw -- --format raw
+  run "raw->VHDX (random)" "$random" -O vhdx -o block_size=32M -- --format vhdx
+fi

@@ -40,6 +40,7 @@ struct write_opts {
   int compress;                 /* qcow2: compressed clusters */
   int threads;                  /* compression threads (vmdk, qcow2 -c) */
   uint64_t min_size;            /* vhd: the smallest virtual size to write (0: none) */
+  int vmdk_header_gd;           /* vmdk: the grain directory's place in the header too */
 };
 /* Azure's managed-disk upload minimum: a VHD file of 20 MiB + 512 bytes
  * (a 20 MiB disk and its footer). */

@@ -875,6 +875,11 @@ vmdk_w_finish (struct writer *w)
     return -1;
   if (ftruncate (w->fd, (off_t) vw->pos) == -1)
     return vw_err (w);
+  /* --vmdk-layout header-gd: the header says where the directory is, as
+   * the footer does, for checkers that read only the header (a reader
+   * that knows streams finds the same directory either way). */
+  if (w->opts.vmdk_header_gd && full_pwrite (w->fd, vw->header, SECTOR, 0) == -1)
+    return vw_err (w);
   return 0;
 }
 

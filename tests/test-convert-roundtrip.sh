@@ -115,6 +115,19 @@ odd="$tmp/Dísk \"1\" x.vmdk"
 winseal convert "$tmp/in.raw" "$odd" || fail "convert to an oddly named VMDK"
 perl "$top_srcdir/tests/vmdk-check.pl" "$odd" || fail "the oddly named VMDK fails the importers' checks"
 grep -aq '^RW [0-9]* SPARSE "D__sk__1__x.vmdk"$' "$odd" || fail "the extent name is not the ASCII form"
+# --vmdk-layout header-gd: the header names the grain directory the footer
+# names (not "at the end"); qemu-img and winseal read the same disk.
+winseal convert --vmdk-layout header-gd "$tmp/in.raw" "$tmp/hg.vmdk" || fail "--vmdk-layout header-gd"
+perl "$top_srcdir/tests/vmdk-check.pl" "$tmp/hg.vmdk" || fail "header-gd VMDK fails the importers' checks"
+hgd=$(od -An -tu8 -j56 -N8 "$tmp/hg.vmdk" | tr -d ' ')
+fgd=$(od -An -tu8 -j $(( $(stat -c %s "$tmp/hg.vmdk") - 1024 + 56 )) -N8 "$tmp/hg.vmdk" | tr -d ' ')
+[ "$hgd" = "$fgd" ] && [ "$hgd" != 18446744073709551615 ] || fail "header-gd: header $hgd, footer $fgd"
+qemu-img compare -q -f raw -F vmdk "$tmp/in.raw" "$tmp/hg.vmdk" || fail "header-gd: qemu-img compare"
+winseal convert --format raw "$tmp/hg.vmdk" "$tmp/hg.raw" && cmp "$tmp/in.raw" "$tmp/hg.raw" || fail "header-gd: read back"
+rm -f "$tmp/hg.raw"
+status=0
+winseal convert --vmdk-layout header-gd "$tmp/in.raw" "$tmp/hg.qcow2" 2> "$tmp/err" || status=$?
+[ $status -ne 0 ] && grep -q 'is for VMDK output' "$tmp/err" || fail "--vmdk-layout with a qcow2 output was not refused"
 if command -v qcowinfo >/dev/null; then
   qcowinfo "$tmp/out.qcow2" | grep -q 'Media size.*(100663296 bytes)' || fail qcowinfo
 fi

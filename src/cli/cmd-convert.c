@@ -19,7 +19,7 @@
 #include "util/util.h"
 
 enum { O_FORMAT = 256, O_INFMT, O_SIZE, O_THREADS, O_PROGRESS, O_NOPROGRESS,
-       O_CHECKSUM, O_JSON, O_ALLOW, O_AZMIN };
+       O_CHECKSUM, O_JSON, O_ALLOW, O_AZMIN, O_VMDKLAYOUT };
 const char convert_short_options[] = "c";
 const struct option convert_options[] = {
   { "help", no_argument, NULL, 'h' },
@@ -34,6 +34,7 @@ const struct option convert_options[] = {
   { "json", no_argument, NULL, O_JSON },
   { "allow-dir", required_argument, NULL, O_ALLOW },
   { "azure-min-size", no_argument, NULL, O_AZMIN },
+  { "vmdk-layout", required_argument, NULL, O_VMDKLAYOUT },
   { NULL, 0, NULL, 0 },
 };
 
@@ -52,6 +53,8 @@ help (void)
           "                         K, M, G, T suffixes)\n"
           "  -c, --compress         qcow2: compressed clusters\n"
           "  --azure-min-size       vhd: at least 20 MiB (Azure's upload minimum)\n"
+          "  --vmdk-layout L        vmdk: stream (the grain directory's place in the\n"
+          "                         footer, the default) or header-gd (also in the header)\n"
           "  --threads N            compression threads (default: the cores)\n"
           "  --progress, --no-progress\n"
           "                         progress bar (default: when stderr is a terminal)\n"
@@ -67,7 +70,7 @@ cmd_convert (int argc, char **argv)
 {
   const char *format = NULL, *infmt = NULL;
   struct convert_opts o = { 0 };
-  int c, json = 0, show = isatty (2);
+  int c, json = 0, show = isatty (2), vmdk_layout = 0;
 
   opterr = 0;
   while ((c = getopt_long (argc, argv, convert_short_options, convert_options, NULL)) != -1) {
@@ -92,6 +95,12 @@ cmd_convert (int argc, char **argv)
     case O_NOPROGRESS: show = 0; break;
     case O_CHECKSUM: o.checksum = 1; break;
     case O_AZMIN: o.wopts.min_size = AZURE_MIN_SIZE; break;
+    case O_VMDKLAYOUT:
+      if (strcmp (optarg, "header-gd") && strcmp (optarg, "stream"))
+        return usage_error ("convert", "--vmdk-layout: '%s' is not stream or header-gd", optarg);
+      o.wopts.vmdk_header_gd = strcmp (optarg, "header-gd") == 0;
+      vmdk_layout = 1;
+      break;
     case O_JSON: json = 1; break;
     case O_ALLOW:
       if (ws_allow_dir (optarg) == -1)
@@ -109,6 +118,9 @@ cmd_convert (int argc, char **argv)
   const char *in_path = argv[optind], *out_path = argv[optind + 1];
   if (output_format_setup ("convert", format, out_path, &o) == -1)
     return WS_EXIT_ERROR;
+  if (vmdk_layout && o.fmt != &format_vmdk)
+    return usage_error ("convert", "--vmdk-layout is for VMDK output (the output is %s)",
+                        format_output_name (&o));
   if (o.wopts.min_size && o.fmt != &format_vhd)
     return usage_error ("convert", "--azure-min-size is for VHD output (the output is %s)",
                         format_output_name (&o));

@@ -14,9 +14,15 @@
  * offset in MiB in bits 20-63), a sector bitmap entry after every chunk
  * ratio (2^23 * logical sector size / block size) of them.
  *
- * Not read, refused by name: a header whose LogGuid is not zero (its log
- * holds writes that were never applied to the file: reading it without
- * replaying them would give stale data) and a differencing VHDX
+ * A header whose LogGuid is not zero has writes in its log that were never
+ * applied to the file (Windows did not close it cleanly): the log is
+ * replayed as 2.3.3 says, into memory, never into the file: the active
+ * sequence is the run of valid entries (signature, CRC-32C, the header's
+ * LogGuid, consecutive sequence numbers, data sectors carrying the
+ * entry's sequence number) that ends at the entry with the highest
+ * sequence number whose Tail starts it; its data and zero descriptors are
+ * kept as an overlay every read of the file goes through.  A log with no
+ * valid active sequence is refused; so is a differencing VHDX
  * (HasParent).  Every offset and length is checked against the file. */
 #include <config.h>
 
@@ -59,6 +65,43 @@ enum {                          /* payload block states (2.5.1.1) */
   PB_NOT_PRESENT = 0, PB_UNDEFINED = 1, PB_ZERO = 2, PB_UNMAPPED = 3,
   PB_FULLY_PRESENT = 6, PB_PARTIALLY_PRESENT = 7,
 };
+
+/* The reader's state: the block map (first, for block_map_op_extent) and
+ * the replayed log's writes, in log order (data: 4 KiB; zero: len bytes). */
+struct ov { uint64_t off, len; uint8_t *data; };
+struct vhdx {
+  struct block_map map;
+  struct ov *ov;
+  size_t nov;
+  uint64_t end;                 /* the file's size after the replayed log (it may grow) */
+};
+#define LOG_MAX (64 * MIB)
+#define OV_MAX 100000
+
+/* Read the file as the replayed log leaves it: the bytes past the file's
+ * own end are zeros, then every logged write over the range, in order. */
+static int
+vx_read (struct image *img, void *buf, size_t len, uint64_t off)
+{
+  struct vhdx *v = img->priv;
+  uint64_t real = img->file_size;
+  size_t have = off >= real ? 0 : real - off < len ? (size_t) (real - off) : len;
+  if (have && full_pread (img->fd, buf, have, off) == -1)
+    return -1;
+  memset ((uint8_t *) buf + have, 0, len - have);
+  for (size_t i = 0; v && i < v->nov; ++i) {
+    const struct ov *o = &v->ov[i];
+    if (o->off >= off + len || off >= o->off + o->len)
+      continue;
+    uint64_t a = o->off > off ? o->off : off;
+    uint64_t b = o->off + o->len < off + len ? o->off + o->len : off + len;
+    if (o->data)
+      memcpy ((uint8_t *) buf + (a - off), o->data + (a - o->off), b - a);
+    else
+      memset ((uint8_t *) buf + (a - off), 0, b - a);
+  }
+  return 0;
+}
 
 static int
 vhdx_probe (const uint8_t *head, size_t headlen, const uint8_t *tail,
@@ -107,12 +150,20 @@ current_header (struct image *img, uint8_t h[HEADER_SIZE])
   return have ? 0 : bad (img, "neither header is valid (signature, checksum, version 1)");
 }
 
+/* The file's size as the replayed log leaves it. */
+static uint64_t
+vx_end (struct image *img)
+{
+  struct vhdx *v = img->priv;
+  return v && v->end ? v->end : img->file_size;
+}
+
 /* A region that must lie in the file past the first MiB, in whole MiB. */
 static int
 region_ok (struct image *img, uint64_t off, uint64_t len)
 {
   return off >= MIB && off % MIB == 0 && len % MIB == 0 && len > 0
-         && off <= img->file_size && len <= img->file_size - off;
+         && off <= vx_end (img) && len <= vx_end (img) - off;
 }
 
 /* One metadata item: its value (len bytes) read into out, or 0 when it
@@ -127,7 +178,7 @@ read_metadata (struct image *img, uint64_t moff, uint64_t mlen, struct mitem *it
   if (!t)
     abort ();
   int r = -1;
-  if (full_pread (img->fd, t, REGION_SIZE, moff) == -1)
+  if (vx_read (img, t, REGION_SIZE, moff) == -1)
     bad (img, "cannot read the metadata table");
   else if (memcmp (t, "metadata", 8) != 0)
     bad (img, "no metadata table");
@@ -154,13 +205,225 @@ read_metadata (struct image *img, uint64_t moff, uint64_t mlen, struct mitem *it
     }
     if (len < items[k].len || off < 64 * KIB || off > mlen || len > mlen - off)
       r = bad (img, "a metadata item lies outside the metadata region");
-    else if (full_pread (img->fd, items[k].val, items[k].len, moff + off) == -1)
+    else if (vx_read (img, items[k].val, items[k].len, moff + off) == -1)
       r = bad (img, "cannot read a metadata item");
     else
       items[k].found = 1;
   }
   free (t);
   return r;
+}
+
+/* A log entry at pos (a multiple of 4 KiB) of the circular log: valid
+ * entries fill *e and return 1. */
+struct lentry { uint64_t pos, len, seq, tail, flushed, last; uint32_t ndesc; };
+
+static uint8_t *
+log_at (const uint8_t *log, uint64_t loglen, uint64_t pos, uint64_t len, uint8_t *tmp)
+{
+  if (pos + len <= loglen)
+    return (uint8_t *) log + pos;
+  uint64_t first = loglen - pos;      /* the entry wraps around the log's end */
+  memcpy (tmp, log + pos, first);
+  memcpy (tmp + first, log, len - first);
+  return tmp;
+}
+
+static int
+log_entry (const uint8_t *log, uint64_t loglen, uint64_t pos, const uint8_t *guid,
+           struct lentry *e, uint8_t *tmp)
+{
+  const uint8_t *h = log + pos;
+  if (memcmp (h, "loge", 4) != 0)
+    return 0;
+  uint64_t len = rd_le32 (h + 8);
+  if (len < 4 * KIB || len % (4 * KIB) || len > loglen)
+    return 0;
+  const uint8_t *b = log_at (log, loglen, pos, len, tmp);
+  if (rd_le32 (b + 4) != crc32c_skip (b, len, 4) || memcmp (b + 32, guid, 16) != 0)
+    return 0;
+  uint32_t n = rd_le32 (b + 24);
+  uint64_t dsec = (64 + 32 * (uint64_t) n + 4 * KIB - 1) / (4 * KIB);
+  uint64_t ndata = 0;
+  if (dsec * 4 * KIB > len)
+    return 0;
+  e->seq = rd_le64 (b + 16);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint8_t *d = b + 64 + 32 * (size_t) i;
+    if (memcmp (d, "desc", 4) == 0)
+      ndata++;
+    else if (memcmp (d, "zero", 4) != 0)
+      return 0;
+    if (rd_le64 (d + 24) != e->seq || rd_le64 (d + 16) % (4 * KIB))
+      return 0;
+  }
+  if ((dsec + ndata) * 4 * KIB != len)
+    return 0;
+  for (uint64_t k = 0; k < ndata; ++k) {
+    const uint8_t *ds = b + (dsec + k) * 4 * KIB;
+    if (memcmp (ds, "data", 4) != 0 || rd_le32 (ds + 4) != (uint32_t) (e->seq >> 32)
+        || rd_le32 (ds + 4092) != (uint32_t) e->seq)
+      return 0;
+  }
+  e->pos = pos;
+  e->len = len;
+  e->tail = rd_le32 (b + 12);
+  e->ndesc = n;
+  e->flushed = rd_le64 (b + 48);
+  e->last = rd_le64 (b + 56);
+  return 1;
+}
+
+/* Replay the log of header h (LogGuid not zero) into the overlay. */
+static int
+replay_log (struct image *img, const uint8_t *h)
+{
+  struct vhdx *v = img->priv;
+  uint64_t loff = rd_le64 (h + 72), llen = rd_le32 (h + 68);
+  if (rd_le16 (h + 64) != 0)
+    return refuse (img, "a VHDX whose log has a version other than 0");
+  if (!region_ok (img, loff, llen) || llen > LOG_MAX)
+    return bad (img, "the log region is missing, outside the file or larger than 64 MiB");
+  uint8_t *log = malloc (llen), *tmp = malloc (llen);
+  struct lentry *ent = calloc (llen / (4 * KIB), sizeof *ent);
+  if (!log || !tmp || !ent)
+    abort ();
+  int r = -1;
+  if (full_pread (img->fd, log, llen, loff) == -1) {
+    bad (img, "cannot read the log");
+    goto out;
+  }
+  /* Every valid entry, by its position. */
+  size_t nent = llen / (4 * KIB);
+  char *valid = calloc (nent, 1);
+  if (!valid)
+    abort ();
+  for (size_t i = 0; i < nent; ++i)
+    valid[i] = (char) log_entry (log, llen, i * 4 * KIB, h + 48, &ent[i], tmp);
+  /* The active sequence: from its head (the highest sequence number
+   * whose run back to its Tail is whole) ... */
+  size_t best = SIZE_MAX, count = 0;
+  for (size_t i = 0; i < nent; ++i) {
+    if (!valid[i] || (best != SIZE_MAX && ent[i].seq <= ent[best].seq))
+      continue;
+    uint64_t t = ent[i].tail;
+    if (t % (4 * KIB) || t >= llen || !valid[t / (4 * KIB)])
+      continue;
+    /* Walk forward from the tail: consecutive numbers up to the head. */
+    size_t k = t / (4 * KIB), n = 1;
+    while (k != i && n <= nent) {
+      size_t next = (size_t) ((ent[k].pos + ent[k].len) % llen / (4 * KIB));
+      if (!valid[next] || ent[next].seq != ent[k].seq + 1)
+        break;
+      k = next;
+      n++;
+    }
+    if (k == i) {
+      best = i;
+      count = n;
+    }
+  }
+  if (best == SIZE_MAX) {
+    free (valid);
+    refuse (img, "a VHDX whose log holds writes never applied to the file but no valid "
+            "sequence of log entries to replay");
+    goto out;
+  }
+  /* ... replayed from its tail, in order. */
+  uint64_t end = img->file_size;
+  if (ent[best].flushed > img->file_size) {
+    free (valid);
+    bad (img, "the file is shorter than its log says it was when flushed");
+    goto out;
+  }
+  if (ent[best].last > end)
+    end = ent[best].last;
+  if (end > (UINT64_C (1) << 46))
+    end = img->file_size;
+  size_t k = (size_t) (ent[best].tail / (4 * KIB));
+  r = 0;
+  for (size_t n = 0; n < count && r == 0; ++n) {
+    const uint8_t *b = log_at (log, llen, ent[k].pos, ent[k].len, tmp);
+    uint64_t dsec = (64 + 32 * (uint64_t) ent[k].ndesc + 4 * KIB - 1) / (4 * KIB), data = 0;
+    for (uint32_t i = 0; i < ent[k].ndesc && r == 0; ++i) {
+      const uint8_t *d = b + 64 + 32 * (size_t) i;
+      uint64_t at = rd_le64 (d + 16);
+      uint64_t len = memcmp (d, "desc", 4) == 0 ? 4 * KIB : rd_le64 (d + 8);
+      if (v->nov == OV_MAX || len % (4 * KIB) || at < MIB || at > end || len > end - at) {
+        r = bad (img, "a log entry writes outside the file");
+        break;
+      }
+      if (v->nov % 64 == 0) {
+        v->ov = realloc (v->ov, (v->nov + 64) * sizeof *v->ov);
+        if (!v->ov)
+          abort ();
+      }
+      struct ov *o = &v->ov[v->nov++];
+      o->off = at;
+      o->len = len;
+      o->data = NULL;
+      if (memcmp (d, "desc", 4) == 0) {
+        /* 2.3.1.3/2.3.1.4: leading 8 bytes and trailing 4 from the
+         * descriptor, the 4084 between from the data sector. */
+        const uint8_t *ds = b + (dsec + data++) * 4 * KIB;
+        o->data = malloc (4 * KIB);
+        if (!o->data)
+          abort ();
+        memcpy (o->data, d + 8, 8);
+        memcpy (o->data + 8, ds + 8, 4084);
+        memcpy (o->data + 4092, d + 4, 4);
+      }
+    }
+    k = (size_t) ((ent[k].pos + ent[k].len) % llen / (4 * KIB));
+  }
+  free (valid);
+  if (r == 0) {
+    v->end = end;
+  }
+out:
+  free (log);
+  free (tmp);
+  free (ent);
+  return r;
+}
+
+static void
+vhdx_close (struct image *img)
+{
+  struct vhdx *v = img->priv;
+  for (size_t i = 0; i < v->nov; ++i)
+    free (v->ov[i].data);
+  free (v->ov);
+  free (v->map.off);
+  free (v);
+}
+
+static int
+vhdx_pread (struct image *img, void *buf, size_t len, uint64_t off)
+{
+  struct vhdx *v = img->priv;
+  if (!v->nov)
+    return block_map_pread (img, &v->map, buf, len, off);
+  uint8_t *p = buf;
+  while (len) {
+    uint64_t b = off / v->map.block_size, in = off % v->map.block_size;
+    size_t n = v->map.block_size - in < len ? v->map.block_size - in : len;
+    if (!v->map.off[b])
+      memset (p, 0, n);
+    else if (vx_read (img, p, n, v->map.off[b] + in) == -1)
+      return read_error (img, v->map.off[b] + in);
+    p += n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+static int
+vhdx_contiguous (struct image *img, uint64_t off, uint64_t len, uint64_t *file_off)
+{
+  struct vhdx *v = img->priv;
+  return v->nov ? 0 : block_map_contiguous (&v->map, off, len, file_off);
 }
 
 static int
@@ -172,11 +435,13 @@ vhdx_open (struct image *img)
     return bad (img, "no file identifier (shorter than its first MiB?)");
   if (current_header (img, h) == -1)
     return -1;
+  struct vhdx *v = calloc (1, sizeof *v);
+  if (!v)
+    abort ();
+  img->priv = v;
   static const uint8_t zero[16];
-  if (memcmp (h + 48, zero, 16) != 0)
-    return refuse (img, "a VHDX whose log holds writes never applied to the file (it was not "
-                   "closed cleanly; mount and detach it once in Windows, or run "
-                   "qemu-img check -r all on a copy)");
+  if (memcmp (h + 48, zero, 16) != 0 && replay_log (img, h) == -1)
+    return -1;
 
   /* The region table: the first, else the second. */
   uint8_t *rt = malloc (REGION_SIZE);
@@ -184,7 +449,7 @@ vhdx_open (struct image *img)
     abort ();
   int ok = 0;
   for (int i = 0; i < 2 && !ok; ++i)
-    ok = full_pread (img->fd, rt, REGION_SIZE, (3 + i) * 64 * KIB) == 0
+    ok = vx_read (img, rt, REGION_SIZE, (3 + i) * 64 * KIB) == 0
          && memcmp (rt, "regi", 4) == 0 && rd_le32 (rt + 4) == crc32c_skip (rt, REGION_SIZE, 4)
          && rd_le32 (rt + 8) <= MAX_ENTRIES;
   uint64_t bat_off = 0, bat_len = 0, md_off = 0, md_len = 0;
@@ -232,20 +497,16 @@ vhdx_open (struct image *img)
   uint64_t entries = blocks + (blocks - 1) / chunk;
   if (entries * 8 > bat_len)
     return bad (img, "the BAT is too small for the virtual disk size");
-  struct block_map *v = calloc (1, sizeof *v);
-  if (!v)
-    abort ();
-  img->priv = v;
   img->size = size;
-  v->block_size = bs;
-  v->blocks = blocks;
-  v->off = calloc (blocks, sizeof *v->off);
+  v->map.block_size = bs;
+  v->map.blocks = blocks;
+  v->map.off = calloc (blocks, sizeof *v->map.off);
   uint8_t *bat = malloc (entries * 8);
-  if (!v->off || !bat) {
+  if (!v->map.off || !bat) {
     free (bat);
     return bad (img, "the BAT is too large for memory");
   }
-  r = full_pread (img->fd, bat, entries * 8, bat_off) == -1 ? bad (img, "cannot read the BAT") : 0;
+  r = vx_read (img, bat, entries * 8, bat_off) == -1 ? bad (img, "cannot read the BAT") : 0;
   for (uint64_t i = 0; !r && i < blocks; ++i) {
     uint64_t e = rd_le64 (bat + 8 * (i + i / chunk));
     unsigned state = e & 7;
@@ -256,12 +517,12 @@ vhdx_open (struct image *img)
       continue;                 /* zeros: there is no parent */
     if (state != PB_FULLY_PRESENT)
       r = bad (img, "a BAT entry has a state a fixed or dynamic VHDX cannot have");
-    else if (at < MIB || at > img->file_size || len > img->file_size - at)
+    else if (at < MIB || at > vx_end (img) || len > vx_end (img) - at)
       r = bad (img, "a BAT entry points beyond the end of the file");
     else if ((at < bat_off + bat_len && bat_off < at + len) || (at < md_off + md_len && md_off < at + len))
       r = bad (img, "a payload block overlaps the BAT or the metadata");
     else
-      v->off[i] = at;
+      v->map.off[i] = at;
   }
   free (bat);
   return r;
@@ -467,8 +728,8 @@ vhdx_w_free (struct writer *w)
 
 const struct format_ops format_vhdx = {
   .name = "vhdx", .qemu_name = "vhdx", .probe = vhdx_probe,
-  .open = vhdx_open, .close = block_map_op_close, .pread = block_map_op_pread,
-  .extent = block_map_op_extent, .contiguous = block_map_op_contiguous,
+  .open = vhdx_open, .close = vhdx_close, .pread = vhdx_pread,
+  .extent = block_map_op_extent, .contiguous = vhdx_contiguous,
   .w_open = vhdx_w_open, .w_data = vhdx_w_data, .w_finish = vhdx_w_finish,
   .w_free = vhdx_w_free, .w_size = vhdx_w_size,
 };

@@ -26,6 +26,12 @@ qemu-img convert -O qcow2 -o extended_l2=on,cluster_size=32k "$tmp/in.raw" "$see
 qemu-img convert -O vdi "$tmp/in.raw" "$seeds/q.vdi"
 qemu-img convert -O vdi -o static=on "$tmp/in.raw" "$seeds/q-static.vdi"
 qemu-img convert -O vhdx -o block_size=1M "$tmp/in.raw" "$seeds/q.vhdx"
+# A VHDX with a log to replay (its first and fourth blocks as
+# tests/vhdx-log.pl wants them).
+truncate -s 5M "$tmp/lg.raw"
+head -c 64K /dev/urandom | dd of="$tmp/lg.raw" conv=notrunc status=none
+qemu-img convert -O vhdx -o block_size=1M "$tmp/lg.raw" "$seeds/log.vhdx"
+perl "$top_srcdir/tests/vhdx-log.pl" "$seeds/log.vhdx"
 
 n=${FUZZ_ITERATIONS:-1500}
 fz="$top_builddir/fuzz"

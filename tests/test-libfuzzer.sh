@@ -24,6 +24,10 @@ qemu-img convert -c -O qcow2 -o compression_type=zstd "$tmp/in.raw" "$tmp/corpus
 qemu-img convert -O qcow2 -o extended_l2=on,cluster_size=32k "$tmp/in.raw" "$tmp/corpus-qcow2/x"
 qemu-img convert -O vdi "$tmp/in.raw" "$tmp/corpus-vdi/q"
 qemu-img convert -O vhdx -o block_size=1M "$tmp/in.raw" "$tmp/corpus-vhdx/q"
+truncate -s 5M "$tmp/lg.raw"
+head -c 64K /dev/urandom | dd of="$tmp/lg.raw" conv=notrunc status=none
+qemu-img convert -O vhdx -o block_size=1M "$tmp/lg.raw" "$tmp/corpus-vhdx/log"
+perl "$top_srcdir/tests/vhdx-log.pl" "$tmp/corpus-vhdx/log"
 for f in vhd vmdk qcow2 vdi vhdx; do
   "$top_builddir/fuzz/libfuzzer-$f" -max_total_time="$secs" -rss_limit_mb=2048 \
     -timeout=10 -max_len=3000000 "$tmp/corpus-$f" > "$tmp/$f.log" 2>&1 \

@@ -51,6 +51,11 @@ expect 1 "u5.xml:.*DOCTYPE" --unattend "$tmp/u5.xml" "$ws" -o "$out/x.vhd"
 expect 3 "no Windows installation found" "$(image bad-linux)" -o "$out/x.vhd"
 expect 4 "BitLocker" "$(image bad-bitlocker)" -o "$out/x.vhd"
 expect 5 "hibernat" "$(image bad-hibernated)" -o "$out/x.vhd"
+# A clean SYSTEM hive whose root's subkey list points past its bins:
+# refused naming the image, the hive and the cell (a dry run: nothing is
+# written either way).
+expect 1 "bad-broken-system.img: the SYSTEM hive .* is corrupt: a subkey list in .\(the root\) lies outside the hive bins" \
+  --dry-run "$(image bad-broken-system)"
 # Three hives that cannot be recovered: all named in the one run.
 expect 1 "SYSTEM hive .* cannot be recovered from its logs: its base block fails its checksum" \
   "$(image bad-unrecoverable)" -o "$out/x.vhd"

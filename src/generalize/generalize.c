@@ -241,6 +241,12 @@ fetch_hive (struct gen *g, struct ghive *gh)
   int parsed = hive_parse_base_block (block, sizeof block, sb.st_size, &st, &why) == 0;
   if ((!parsed || st.dirty) && recover_hive (g, gh) == -1)
     return -1;
+  char broken[512];
+  if (parsed && !st.dirty && hive_local_sound (gh->local, broken, sizeof broken) == -1) {
+    ws_error ("%s: the %s hive (%s) is corrupt: %s", g->w->image, gh->label, gh->guest_path,
+              broken);
+    return -1;
+  }
   /* libhivex must be able to read it, and so must the raw editor. */
   hive_h *h = hivex_open (gh->local, 0);
   if (!h) {

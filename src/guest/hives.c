@@ -57,6 +57,19 @@ hive_fetch_recover (struct windows *w, const char *guest_path, const char *local
   return r;
 }
 
+int
+hive_local_sound (const char *local, char *why, size_t whylen)
+{
+  size_t len;
+  CLEANUP_FREE uint8_t *data = (uint8_t *) ws_read_file (local, HIVE_FILE_MAX, &len);
+  struct hive_recovery rec;
+  snprintf (why, whylen, "cannot read its host copy");
+  if (!data || hive_recover (data, len, NULL, 0, 0, &rec, why, whylen) == -1)
+    return -1;
+  hive_recovery_free (&rec);
+  return 0;
+}
+
 void
 hive_fetch_free (struct hive_fetch *f)
 {

@@ -23,5 +23,8 @@ struct hive_fetch {
 int hive_fetch_recover (struct windows *w, const char *guest_path, const char *local,
                         unsigned flags, struct hive_fetch *f);
 void hive_fetch_free (struct hive_fetch *f);
+/* A clean hive's host copy walked from its root as recovery walks every
+ * hive (registry/hivetrim.c): 0 when sound, else -1 with why. */
+int hive_local_sound (const char *local, char *why, size_t whylen);
 
 #endif

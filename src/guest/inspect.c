@@ -140,11 +140,8 @@ open_system_hive (struct ctx *c, const char *name)
   else {
     /* A clean hive is walked from its root as recovery walks every hive:
      * one whose cells point outside its bins would be read in part. */
-    size_t len;
-    CLEANUP_FREE uint8_t *data = (uint8_t *) ws_read_file (local, (size_t) 2 << 30, &len);
-    struct hive_recovery rec;
-    char why[512] = "cannot read its host copy";
-    if (!data || hive_recover (data, len, NULL, 0, 0, &rec, why, sizeof why) == -1) {
+    char why[512];
+    if (hive_local_sound (local, why, sizeof why) == -1) {
       jadd_str (e, "state", "corrupt");
       jadd_str (e, "error", why);
       if (!strcmp (name, "SYSTEM") || !strcmp (name, "SOFTWARE")) {
@@ -155,9 +152,6 @@ open_system_hive (struct ctx *c, const char *name)
         warn (c, "%s hive (%s) is corrupt: %s", name, path, why);
       return NULL;
     }
-    free (rec.data);
-    rec.data = NULL;
-    hive_recovery_free (&rec);
   }
   hive_h *h = hivex_open (local, 0);
   if (!h)

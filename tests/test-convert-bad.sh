@@ -86,6 +86,17 @@ perl "$top_srcdir/tests/vhdx-patch.pl" "$tmp/dirty.vhdx" log
 perl "$top_srcdir/tests/vhdx-patch.pl" "$tmp/child.vhdx" parent
 expect_bad 'dirty.vhdx: a VHDX whose log holds writes never applied' "$tmp/dirty.vhdx"
 expect_bad 'child.vhdx: a differencing VHDX' "$tmp/child.vhdx"
+# A log of nothing but entry headers claiming the whole log (each fails
+# its checksum): refused at once, not checksummed 256 times over.
+head -c 2M /dev/urandom > "$tmp/lgd.raw"
+truncate -s 8M "$tmp/lgd.raw"
+head -c 1M /dev/urandom | dd of="$tmp/lgd.raw" bs=1M seek=5 conv=notrunc status=none
+qemu-img convert -O vhdx -o block_size=1M "$tmp/lgd.raw" "$tmp/dos.vhdx"
+perl "$top_srcdir/tests/vhdx-log.pl" "$tmp/dos.vhdx"
+loff=$(perl -e 'open my $f, "<:raw", $ARGV[0] or die; seek $f, 65536 + 72, 0; read $f, my $b, 8; print unpack "Q<", $b' "$tmp/dos.vhdx")
+perl -e 'open my $f, "+<:raw", $ARGV[0] or die; seek $f, $ARGV[1], 0;
+  print $f ("loge" . pack ("V V", 0, 1048576) . "\0" x 4084) x 256' "$tmp/dos.vhdx" "$loff"
+expect_bad 'dos.vhdx: a VHDX whose log holds more entry headers than' "$tmp/dos.vhdx"
 # A header checksum broken in both headers: invalid.
 cp "$tmp/child.vhdx" "$tmp/nohead.vhdx"
 printf 'XXXX' | dd of="$tmp/nohead.vhdx" bs=1 seek=65540 conv=notrunc status=none

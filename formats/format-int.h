@@ -108,6 +108,13 @@ int writer_data_flush (struct writer *w);
  * metadata writes into the same pages). */
 int writer_seq (struct writer *w, const void *buf, size_t len, uint64_t off);
 int writer_seq_flush (struct writer *w);
+/* For writers that keep the disk in blocks allocated on first write
+ * (dynamic VHD, VHDX): len bytes of buf at virtual offset off, split at
+ * block_size boundaries, each piece written (stable, as writer_data) at
+ * where (w, block) + its offset in the block; where allocates the block
+ * when it must and returns its data's file offset, or -1 (reported). */
+int writer_blocks (struct writer *w, uint64_t off, const void *buf, size_t len,
+                   uint64_t block_size, int64_t (*where) (struct writer *w, uint64_t block));
 
 /* image.c: a random (version 4) GUID, its first three fields stored
  * little-endian (le: VHDX's GUIDs) or big-endian (VHD's unique IDs). */

@@ -592,34 +592,29 @@ vhd_w_open (struct writer *w)
   return 0;
 }
 
+/* A dynamic block's data in the file, allocated on its first write: a
+ * sector bitmap saying every sector is present, then 2 MiB of data
+ * (unwritten parts are file holes, which read as zeros). */
+static int64_t
+vhd_block (struct writer *w, uint64_t b)
+{
+  struct vhd_writer *vw = w->priv;
+  if (vw->bat[b] == BAT_ABSENT) {
+    vw->bat[b] = vw->next / 512;
+    if (writer_data (w, vw->bitmap, 512, vw->next, true) == -1)
+      return -1;
+    vw->next += 512 + DYN_BLOCK;
+    w->bytes_written += 512;
+  }
+  return (int64_t) vw->bat[b] * 512 + 512;
+}
+
 static int
 vhd_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
 {
-  struct vhd_writer *vw = w->priv;
   if (!w->opts.variant)
     return raw_w_data (w, off, buf, len);
-  const uint8_t *p = buf;
-  while (len) {
-    uint64_t b = off / DYN_BLOCK, in = off % DYN_BLOCK;
-    size_t n = DYN_BLOCK - in < len ? DYN_BLOCK - in : len;
-    if (vw->bat[b] == BAT_ABSENT) {
-      /* Allocate the block: a sector bitmap saying every sector is
-       * present, then 2 MiB of data (unwritten parts are file holes,
-       * which read as zeros). */
-      vw->bat[b] = vw->next / 512;
-      if (writer_data (w, vw->bitmap, 512, vw->next, true) == -1)
-        return -1;
-      vw->next += 512 + DYN_BLOCK;
-      w->bytes_written += 512;
-    }
-    if (writer_data (w, p, n, (uint64_t) vw->bat[b] * 512 + 512 + in, true) == -1)
-      return -1;
-    w->bytes_written += n;
-    p += n;
-    off += n;
-    len -= n;
-  }
-  return 0;
+  return writer_blocks (w, off, buf, len, DYN_BLOCK, vhd_block);
 }
 
 static int

@@ -604,32 +604,22 @@ vhdx_w_open (struct writer *w)
   return 0;
 }
 
+/* A payload block's place, allocated on its first write. */
+static int64_t
+vhdx_block (struct writer *w, uint64_t b)
+{
+  struct vhdx_writer *vw = w->priv;
+  if (!vw->at[b]) {
+    vw->at[b] = vw->next;
+    vw->next += W_BLOCK;
+  }
+  return (int64_t) vw->at[b];
+}
+
 static int
 vhdx_w_data (struct writer *w, uint64_t off, const void *buf, size_t len)
 {
-  struct vhdx_writer *vw = w->priv;
-  const uint8_t *p = buf;
-  while (len) {
-    uint64_t b = off / W_BLOCK, in = off % W_BLOCK;
-    size_t n = W_BLOCK - in < len ? W_BLOCK - in : len;
-    if (!vw->at[b]) {
-      vw->at[b] = vw->next;
-      vw->next += W_BLOCK;
-    }
-    if (writer_data (w, p, n, vw->at[b] + in, true) == -1)
-      return -1;
-    w->bytes_written += n;
-    p += n;
-    off += n;
-    len -= n;
-  }
-  return 0;
-}
-
-static void
-put_guid (uint8_t *g)
-{
-  random_guid (g, 1);
+  return writer_blocks (w, off, buf, len, W_BLOCK, vhdx_block);
 }
 
 static int
@@ -652,8 +642,8 @@ vhdx_w_finish (struct writer *w)
   /* Headers (2.2.2): FileWriteGuid and DataWriteGuid new, LogGuid zero,
    * LogVersion 0, Version 1, the log region. */
   uint8_t fw[16], dw[16];
-  put_guid (fw);
-  put_guid (dw);
+  random_guid (fw, 1);
+  random_guid (dw, 1);
   for (int i = 0; i < 2; ++i) {
     uint8_t *h = m + (i + 1) * 64 * KIB;
     memcpy (h, "head", 4);
@@ -708,7 +698,7 @@ vhdx_w_finish (struct writer *w)
     else if (i == 1)
       wr_le64 (v, w->size);
     else if (i == 2)
-      put_guid (v);
+      random_guid (v, 1);
     else
       wr_le32 (v, i == 3 ? W_LSS : W_PSS);
     ioff += (items[i].len + 7) & ~7u;

@@ -226,3 +226,22 @@ writer_seq (struct writer *w, const void *buf, size_t len, uint64_t off)
   }
   return 0;
 }
+
+int
+writer_blocks (struct writer *w, uint64_t off, const void *buf, size_t len,
+               uint64_t block_size, int64_t (*where) (struct writer *w, uint64_t block))
+{
+  const uint8_t *p = buf;
+  while (len) {
+    uint64_t b = off / block_size, in = off % block_size;
+    size_t n = block_size - in < len ? (size_t) (block_size - in) : len;
+    int64_t at = where (w, b);
+    if (at < 0 || writer_data (w, p, n, (uint64_t) at + in, true) == -1)
+      return -1;
+    w->bytes_written += n;
+    p += n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}

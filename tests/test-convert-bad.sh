@@ -141,7 +141,7 @@ expect_bad 'absurd' "$tmp/q-huge.qcow2"
 cp "$tmp/q.qcow2" "$tmp/q-feat.qcow2"
 patch "$tmp/q-feat.qcow2" 72 0000000000000220
 expect_bad 'feature bits 5, 9 unknown' "$tmp/q-feat.qcow2"
-qemu-img create -q -f qcow2 -o data_file=q-ext.data "$tmp/q-ext.qcow2" 32M
+qemu-img create -q -f qcow2 -o data_file="$tmp/q-ext.data" "$tmp/q-ext.qcow2" 32M
 expect_bad 'external data file' "$tmp/q-ext.qcow2"
 qemu-img convert -c -O qcow2 -o compression_type=zstd "$src" "$tmp/q-zstd.qcow2"
 # A compressed cluster (guest offset 20 MiB): L1 entry 0, L2 entry

@@ -29,7 +29,7 @@ packages=(
   libxml2-dev libxml2-utils zlib1g-dev libzstd-dev libjson-c-dev
   qemu-utils ntfs-3g "linux-image-$arch" fdisk e2fsprogs dosfstools jq file
   regripper libregf-utils chntpw samdump2
-  libvhdi-utils libvmdk-utils libqcow-utils libfsntfs-utils valgrind
+  libvhdi-utils python3-libvhdi libvmdk-utils libqcow-utils libfsntfs-utils valgrind
 )
 
 missing=()

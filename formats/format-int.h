@@ -140,6 +140,25 @@ int image_open_extent (struct image *parent, const char *path);
 struct image *image_open_backing (struct image *parent, const char *path,
                                   const struct format_ops *fmt);
 
+/* Differencing formats (VHD, VHDX) name their parent by Windows paths. */
+#define LOCATOR_PATH_MAX 1024
+/* UTF-16 (big- or little-endian) to UTF-8 in out (NUL-terminated, at
+ * most out_len - 1 bytes), stopping at a NUL; -1 for a lone surrogate or
+ * a string too long. */
+int utf16_to_utf8 (const uint8_t *in, size_t in_len, int big_endian, char *out,
+                   size_t out_len);
+/* A locator's Windows path made a POSIX path relative to the child's
+ * folder: a relative one with its separators turned, an absolute one
+ * (absolute nonzero) cut to its last component. */
+void locator_path (char *p, int absolute);
+/* Open img's parent: the first of the nc candidate paths (relative to
+ * img's folder) that exists, as format fmt, its printable name in
+ * printable; NULL when none exists ("IMG: a differencing WHAT whose
+ * parent "P" is missing", errno ENOENT) or it cannot be opened. */
+struct image *open_parent_candidates (struct image *img, char (*cand)[LOCATOR_PATH_MAX], int nc,
+                                      const struct format_ops *fmt, const char *what,
+                                      char *printable, size_t plen);
+
 /* Helpers for drivers. */
 /* A small cache of metadata tables (qcow2 L2 tables, VMDK grain tables)
  * read from the image file, least recently used first out. */

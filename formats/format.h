@@ -32,6 +32,11 @@ struct image {
   char **chain;                 /* real paths of this image and those above */
   const char *extra_dir;        /* one more directory backing files may be in */
   char *own_extra_dir;          /* the top image's copy of it */
+  /* Set by the driver when qemu would not read this file as winseal does
+   * (it reads a differencing VHD without its parent, cannot open a
+   * differencing VHDX, replays a VHDX log only by writing the file, does
+   * not find a parent named by a Windows path): what the file is. */
+  const char *qemu_differs;
 };
 
 /* Options for writing an image. */
@@ -48,6 +53,10 @@ struct write_opts {
 
 
 
+
+/* The first image of img's chain that qemu would not read as winseal
+ * does: its qemu_differs, else NULL. */
+const char *image_qemu_differs (const struct image *img);
 
 /* The drivers (their table is formats/format-int.h's). */
 extern const struct format_ops format_raw, format_vhd, format_vmdk, format_qcow2, format_vdi,

@@ -14,6 +14,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "format-int.h"
 
 static void
@@ -350,6 +351,118 @@ image_open_backing (struct image *parent, const char *path,
                                    parent->chain, parent, NULL);
   free (full);
   return b;
+}
+
+/* UTF-16 (big-endian for the header's parent name, little-endian for the
+ * Windows locators) to UTF-8, at most out_len - 1 bytes; -1 for a lone
+ * surrogate or NUL inside. */
+int
+utf16_to_utf8 (const uint8_t *in, size_t in_len, int big_endian, char *out, size_t out_len)
+{
+  size_t o = 0;
+  for (size_t i = 0; i + 1 < in_len; i += 2) {
+    uint32_t c = big_endian ? rd_be16 (in + i) : rd_le16 (in + i);
+    if (c == 0)
+      break;
+    if (c >= 0xd800 && c < 0xdc00 && i + 3 < in_len) {
+      uint32_t d = big_endian ? rd_be16 (in + i + 2) : rd_le16 (in + i + 2);
+      if (d < 0xdc00 || d >= 0xe000)
+        return -1;
+      c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+      i += 2;
+    }
+    else if (c >= 0xd800 && c < 0xe000)
+      return -1;
+    char b[4];
+    size_t n = c < 0x80 ? (b[0] = (char) c, 1)
+      : c < 0x800 ? (b[0] = (char) (0xc0 | c >> 6), b[1] = (char) (0x80 | (c & 0x3f)), 2)
+      : c < 0x10000 ? (b[0] = (char) (0xe0 | c >> 12), b[1] = (char) (0x80 | (c >> 6 & 0x3f)),
+                       b[2] = (char) (0x80 | (c & 0x3f)), 3)
+      : (b[0] = (char) (0xf0 | c >> 18), b[1] = (char) (0x80 | (c >> 12 & 0x3f)),
+         b[2] = (char) (0x80 | (c >> 6 & 0x3f)), b[3] = (char) (0x80 | (c & 0x3f)), 4);
+    if (o + n >= out_len)
+      return -1;
+    memcpy (out + o, b, n);
+    o += n;
+  }
+  out[o] = '\0';
+  return 0;
+}
+
+/* A locator's path made a POSIX path relative to the child's folder: a
+ * relative Windows path (".\\base.vhd", "..\\x\\base.vhd") with its
+ * separators turned; an absolute one ("C:\\VMs\\base.vhd", a MacX file
+ * URL) by its last component, which is looked for beside the child. */
+void
+locator_path (char *p, int absolute)
+{
+  if (absolute) {
+    char *last = NULL;
+    for (char *c = p; *c; ++c)
+      if (*c == '\\' || *c == '/')
+        last = c;
+    if (last)
+      memmove (p, last + 1, strlen (last + 1) + 1);
+    else if (p[0] && p[1] == ':')
+      memmove (p, p + 2, strlen (p + 2) + 1);
+    return;
+  }
+  /* A "relative" path that is rooted ("\\VMs\\x", "C:x", "\\\\server\\...")
+   * means another place than the child's folder: by its last component. */
+  if (p[0] == '\\' || p[0] == '/' || (p[0] && p[1] == ':')) {
+    locator_path (p, 1);
+    return;
+  }
+  size_t o = 0;
+  for (size_t i = 0; p[i]; ++i) {
+    char c = p[i] == '\\' ? '/' : p[i];
+    if (c == '/' && o > 0 && p[o - 1] == '/')
+      continue;                 /* two separators in a row: one */
+    p[o++] = c;
+  }
+  p[o] = '\0';
+  while (p[0] == '.' && p[1] == '/')
+    memmove (p, p + 2, strlen (p + 2) + 1);
+}
+
+/* The first candidate that exists, relative to the child's folder,
+ * opened as the child's backing image. */
+struct image *
+open_parent_candidates (struct image *img, char (*cand)[LOCATOR_PATH_MAX], int nc,
+                        const struct format_ops *fmt, const char *what, char *printable,
+                        size_t plen)
+{
+  const char *dir_end = strrchr (img->path, '/');
+  int pick = -1;
+  for (int i = 0; i < nc && pick < 0; ++i) {
+    char *full = NULL;
+    if (cand[i][0] != '/' && dir_end
+        && asprintf (&full, "%.*s/%s", (int) (dir_end - img->path), img->path, cand[i]) == -1)
+      abort ();
+    if (access (full ? full : cand[i], F_OK) == 0)
+      pick = i;
+    free (full);
+  }
+  size_t k = 0;
+  for (const char *c = nc ? cand[pick < 0 ? 0 : pick] : ""; *c && k + 1 < plen; ++c)
+    printable[k++] = (unsigned char) *c < 0x20 || (unsigned char) *c == 0x7f ? '?' : *c;
+  printable[k] = '\0';
+  if (pick < 0) {
+    format_error ("%s: a differencing %s whose parent \"%s\" is missing", img->path, what,
+                  printable);
+    errno = ENOENT;
+    return NULL;
+  }
+  return image_open_backing (img, cand[pick], fmt);
+}
+
+const char *
+image_qemu_differs (const struct image *img)
+{
+  for (; img; img = img->backing)
+    if (img->qemu_differs)
+      return img->qemu_differs;
+  return NULL;
 }
 
 void

@@ -99,67 +99,6 @@ ranges_overlap (uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
   return a < b + blen && b < a + alen;
 }
 
-/* UTF-16 (big-endian for the header's parent name, little-endian for the
- * Windows locators) to UTF-8, at most out_len - 1 bytes; -1 for a lone
- * surrogate or NUL inside. */
-static int
-utf16_to_utf8 (const uint8_t *in, size_t in_len, int big_endian, char *out, size_t out_len)
-{
-  size_t o = 0;
-  for (size_t i = 0; i + 1 < in_len; i += 2) {
-    uint32_t c = big_endian ? rd_be16 (in + i) : rd_le16 (in + i);
-    if (c == 0)
-      break;
-    if (c >= 0xd800 && c < 0xdc00 && i + 3 < in_len) {
-      uint32_t d = big_endian ? rd_be16 (in + i + 2) : rd_le16 (in + i + 2);
-      if (d < 0xdc00 || d >= 0xe000)
-        return -1;
-      c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-      i += 2;
-    }
-    else if (c >= 0xd800 && c < 0xe000)
-      return -1;
-    char b[4];
-    size_t n = c < 0x80 ? (b[0] = (char) c, 1)
-      : c < 0x800 ? (b[0] = (char) (0xc0 | c >> 6), b[1] = (char) (0x80 | (c & 0x3f)), 2)
-      : c < 0x10000 ? (b[0] = (char) (0xe0 | c >> 12), b[1] = (char) (0x80 | (c >> 6 & 0x3f)),
-                       b[2] = (char) (0x80 | (c & 0x3f)), 3)
-      : (b[0] = (char) (0xf0 | c >> 18), b[1] = (char) (0x80 | (c >> 12 & 0x3f)),
-         b[2] = (char) (0x80 | (c >> 6 & 0x3f)), b[3] = (char) (0x80 | (c & 0x3f)), 4);
-    if (o + n >= out_len)
-      return -1;
-    memcpy (out + o, b, n);
-    o += n;
-  }
-  out[o] = '\0';
-  return 0;
-}
-
-/* A locator's path made a POSIX path relative to the child's folder: a
- * relative Windows path (".\\base.vhd", "..\\x\\base.vhd") with its
- * separators turned; an absolute one ("C:\\VMs\\base.vhd", a MacX file
- * URL) by its last component, which is looked for beside the child. */
-static void
-locator_path (char *p, int absolute)
-{
-  if (absolute) {
-    char *last = NULL;
-    for (char *c = p; *c; ++c)
-      if (*c == '\\' || *c == '/')
-        last = c;
-    if (last)
-      memmove (p, last + 1, strlen (last + 1) + 1);
-    else if (p[0] && p[1] == ':')
-      memmove (p, p + 2, strlen (p + 2) + 1);
-    return;
-  }
-  for (char *c = p; *c; ++c)
-    if (*c == '\\')
-      *c = '/';
-  while (p[0] == '.' && p[1] == '/')
-    memmove (p, p + 2, strlen (p + 2) + 1);
-}
-
 /* A differencing VHD's parent (VHD specification, "Dynamic Disk Header
  * Format": Parent Unique ID, Parent Unicode Name, Parent Locator Entries).
  * The locators are tried in the order W2ru (relative Windows path), W2ku
@@ -171,7 +110,7 @@ static int
 open_parent (struct image *img, const uint8_t *h)
 {
   static const char *const order[] = { "W2ru", "W2ku", "MacX" };
-  char cand[4][1024];
+  char cand[4][LOCATOR_PATH_MAX];
   int nc = 0;
   uint8_t *buf = malloc (LOCATOR_MAX);
   if (!buf)
@@ -218,29 +157,9 @@ open_parent (struct image *img, const uint8_t *h)
     nc++;
   if (nc == 0)
     return bad (img, "a differencing VHD that names no parent");
-  /* The first candidate that exists, relative to the child's folder. */
-  const char *dir_end = strrchr (img->path, '/');
-  int pick = -1;
-  for (int i = 0; i < nc && pick < 0; ++i) {
-    char *full = NULL;
-    if (cand[i][0] != '/' && dir_end
-        && asprintf (&full, "%.*s/%s", (int) (dir_end - img->path), img->path, cand[i]) == -1)
-      abort ();
-    if (access (full ? full : cand[i], F_OK) == 0)
-      pick = i;
-    free (full);
-  }
   char printable[256];
-  size_t k = 0;
-  for (const char *c = cand[pick < 0 ? 0 : pick]; *c && k + 1 < sizeof printable; ++c)
-    printable[k++] = (unsigned char) *c < 0x20 || (unsigned char) *c == 0x7f ? '?' : *c;
-  printable[k] = '\0';
-  if (pick < 0) {
-    format_error ("%s: a differencing VHD whose parent \"%s\" is missing", img->path, printable);
-    errno = ENOENT;
-    return -1;
-  }
-  img->backing = image_open_backing (img, cand[pick], &format_vhd);
+  img->backing = open_parent_candidates (img, cand, nc, &format_vhd, "VHD", printable,
+                                         sizeof printable);
   if (!img->backing)
     return -1;
   struct vhd *pv = img->backing->priv;
@@ -362,6 +281,7 @@ vhd_open (struct image *img)
     if (!v->bitmap)
       abort ();
     r = open_parent (img, h);
+    img->qemu_differs = "a differencing VHD (qemu reads it without its parent)";
   }
   return r;
 }

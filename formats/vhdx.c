@@ -22,14 +22,29 @@
  * entry's sequence number) that ends at the entry with the highest
  * sequence number whose Tail starts it; its data and zero descriptors are
  * kept as an overlay every read of the file goes through.  A log with no
- * valid active sequence is refused; so is a differencing VHDX
- * (HasParent).  Every offset and length is checked against the file. */
+ * valid active sequence is refused.
+ *
+ * A differencing VHDX (HasParent) names its parent in the parent locator
+ * (2.6.2.6.3): UTF-16 key/value pairs; the parent is found by
+ * relative_path, then volume_path and absolute_win32_path (by their last
+ * component beside the child: a volume GUID or drive letter means nothing
+ * here), and its current header's DataWriteGuid must be parent_linkage
+ * (or parent_linkage2), else the chain is refused.  Its blocks (2.5.1.1):
+ * NOT_PRESENT reads the parent; FULLY_PRESENT the child; PARTIALLY_PRESENT
+ * sector by sector as the chunk's sector bitmap block says (2.4: bit 0 of
+ * byte 0 the chunk's first sector, 1 the child's); ZERO reads zeros (the
+ * parent does not show through); UNDEFINED and UNMAPPED, whose contents
+ * the specification leaves arbitrary, read as zeros too, so that nothing
+ * the parent held there is carried into an output.  Every offset and
+ * length is checked against the file. */
 #include <config.h>
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -69,12 +84,22 @@ enum {                          /* payload block states (2.5.1.1) */
 /* The reader's state: the block map (first, for block_map_op_extent) and
  * the replayed log's writes, in log order (data: 4 KiB; zero: len bytes). */
 struct ov { uint64_t off, len; uint8_t *data; };
+enum { K_PARENT, K_ZERO, K_OWN, K_PARTIAL };   /* a differencing file's blocks */
 struct vhdx {
-  struct block_map map;
+  struct block_map map;         /* own blocks' file offsets (FULLY/PARTIALLY_PRESENT) */
   struct ov *ov;
   size_t nov;
   uint64_t end;                 /* the file's size after the replayed log (it may grow) */
+  uint8_t data_write[16];       /* the current header's DataWriteGuid */
+  /* Differencing: */
+  uint8_t *kind;                /* per block, K_* (NULL: not differencing) */
+  uint64_t *sb;                 /* per chunk, its sector bitmap block's file offset */
+  uint64_t chunk;               /* payload blocks a chunk */
+  uint32_t lss;                 /* logical sector size */
+  uint8_t *bm;                  /* the sector bitmap bytes of block bm_block */
+  uint64_t bm_block;
 };
+#define PL_MAX (64 * KIB)               /* the largest parent locator read */
 #define LOG_MAX (64 * MIB)
 #define OV_MAX 100000
 
@@ -168,11 +193,14 @@ region_ok (struct image *img, uint64_t off, uint64_t len)
 
 /* One metadata item: its value (len bytes) read into out, or 0 when it
  * is absent. */
-struct mitem { const uint8_t *guid; uint32_t len; uint8_t val[8]; int found; };
+struct mitem {
+  const uint8_t *guid; uint32_t len; uint8_t val[8]; int found;
+  uint64_t at; uint32_t size;   /* where the item is (relative to the region), its length */
+};
 
 static int
 read_metadata (struct image *img, uint64_t moff, uint64_t mlen, struct mitem *items,
-               size_t nitems, int *has_parent)
+               size_t nitems)
 {
   uint8_t *t = malloc (REGION_SIZE);
   if (!t)
@@ -194,10 +222,6 @@ read_metadata (struct image *img, uint64_t moff, uint64_t mlen, struct mitem *it
     size_t k = 0;
     while (k < nitems && (user || memcmp (e, items[k].guid, 16) != 0))
       ++k;
-    if (!user && memcmp (e, GUID_PARENT, 16) == 0) {
-      *has_parent = 1;
-      continue;
-    }
     if (k == nitems) {
       if (required)
         r = refuse (img, "a VHDX with a required metadata item winseal does not know");
@@ -207,8 +231,11 @@ read_metadata (struct image *img, uint64_t moff, uint64_t mlen, struct mitem *it
       r = bad (img, "a metadata item lies outside the metadata region");
     else if (vx_read (img, items[k].val, items[k].len, moff + off) == -1)
       r = bad (img, "cannot read a metadata item");
-    else
+    else {
       items[k].found = 1;
+      items[k].at = off;
+      items[k].size = len;
+    }
   }
   free (t);
   return r;
@@ -406,6 +433,170 @@ out:
   return r;
 }
 
+/* A GUID as Windows writes it in text: "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}",
+ * the first three fields little-endian as stored. */
+static void
+guid_text (const uint8_t g[16], char out[39])
+{
+  snprintf (out, 39, "{%08" PRIx32 "-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x}",
+            rd_le32 (g), rd_le16 (g + 4), rd_le16 (g + 6), g[8], g[9], g[10], g[11],
+            g[12], g[13], g[14], g[15]);
+}
+
+/* The parent of a differencing VHDX: its locator (an item of len bytes at
+ * moff) read, the parent opened and its identity checked. */
+static int
+open_parent (struct image *img, uint64_t moff, uint32_t len)
+{
+  /* B04AEFB7-D19E-4A81-B789-25B8E9445913, the VHDX locator type (2.6.2.6.3) */
+  static const uint8_t vhdx_locator[16] = {
+    0xB7, 0xEF, 0x4A, 0xB0, 0x9E, 0xD1, 0x81, 0x4A, 0xB7, 0x89, 0x25, 0xB8, 0xE9, 0x44, 0x59, 0x13 };
+  static const char *const keys[] = {
+    "parent_linkage", "parent_linkage2", "relative_path", "volume_path", "absolute_win32_path" };
+  char val[5][LOCATOR_PATH_MAX] = { { 0 } };
+  if (len < 20 || len > PL_MAX)
+    return bad (img, "the parent locator is shorter than its header or longer than 64 KiB");
+  uint8_t *b = malloc (len);
+  if (!b)
+    abort ();
+  int r = 0;
+  if (vx_read (img, b, len, moff) == -1)
+    r = bad (img, "cannot read the parent locator");
+  else if (memcmp (b, vhdx_locator, 16) != 0)
+    r = refuse (img, "a differencing VHDX whose parent is not named by a VHDX parent "
+                "locator (an unknown locator type)");
+  uint32_t n = r ? 0 : rd_le16 (b + 18);
+  if (!r && 20 + 12 * (uint64_t) n > len)
+    r = bad (img, "the parent locator's entries run past its end");
+  for (uint32_t i = 0; !r && i < n; ++i) {
+    const uint8_t *e = b + 20 + 12 * (size_t) i;
+    uint32_t ko = rd_le32 (e), vo = rd_le32 (e + 4), kl = rd_le16 (e + 8), vl = rd_le16 (e + 10);
+    char key[32];
+    if (ko > len || kl > len - ko || vo > len || vl > len - vo) {
+      r = bad (img, "a parent locator entry lies outside the locator");
+      break;
+    }
+    if (utf16_to_utf8 (b + ko, kl, 0, key, sizeof key) == -1)
+      continue;                 /* not a key this reader knows */
+    for (int k = 0; k < 5; ++k)
+      if (strcmp (key, keys[k]) == 0
+          && utf16_to_utf8 (b + vo, vl, 0, val[k], sizeof val[k]) == -1)
+        r = bad (img, "a parent locator value is not a UTF-16 string");
+  }
+  free (b);
+  if (r)
+    return -1;
+  if (!val[0][0])
+    return bad (img, "the parent locator has no parent_linkage");
+  char cand[3][LOCATOR_PATH_MAX];
+  int nc = 0;
+  for (int k = 2; k < 5; ++k)
+    if (val[k][0]) {
+      memcpy (cand[nc], val[k], sizeof cand[nc]);
+      locator_path (cand[nc], k > 2);
+      if (cand[nc][0])
+        nc++;
+    }
+  if (nc == 0)
+    return bad (img, "a differencing VHDX whose parent locator names no path");
+  char printable[256];
+  img->backing = open_parent_candidates (img, cand, nc, &format_vhdx, "VHDX", printable,
+                                         sizeof printable);
+  if (!img->backing)
+    return -1;
+  struct vhdx *pv = img->backing->priv;
+  char have[39];
+  guid_text (pv->data_write, have);
+  if (strcasecmp (have, val[0]) != 0 && strcasecmp (have, val[1]) != 0) {
+    format_error ("%s: its parent \"%s\" is not the disk it was made from (its DataWriteGuid "
+                  "is not the child's parent_linkage: the parent was written to or replaced "
+                  "since)", img->path, printable);
+    errno = EINVAL;
+    return -1;
+  }
+  return 0;
+}
+
+/* Differencing: from off (at most max, within its block) how many bytes
+ * are the parent's (*what K_PARENT), zeros (K_ZERO) or this file's
+ * (K_OWN, at *file_off). */
+static int
+diff_run (struct image *img, uint64_t off, uint64_t max, int *what, uint64_t *file_off,
+          uint64_t *len_ret)
+{
+  struct vhdx *v = img->priv;
+  uint64_t bs = v->map.block_size, b = off / bs, in = off % bs;
+  if (max > bs - in)
+    max = bs - in;
+  *what = v->kind[b];
+  *file_off = v->map.off[b] + in;
+  *len_ret = max;
+  if (*what != K_PARTIAL)
+    return 0;
+  uint64_t per = bs / v->lss / 8;         /* bitmap bytes a block: at least 256 */
+  if (v->bm_block != b) {
+    uint64_t at = v->sb[b / v->chunk] + (b % v->chunk) * per;
+    if (vx_read (img, v->bm, per, at) == -1)
+      return read_error (img, at);
+    v->bm_block = b;
+  }
+  uint64_t s = in / v->lss, end = (in + max + v->lss - 1) / v->lss;
+  int bit = v->bm[s / 8] >> (s % 8) & 1;
+  uint64_t e = s + 1;
+  while (e < end && (v->bm[e / 8] >> (e % 8) & 1) == bit)
+    e++;
+  uint64_t len = e * v->lss - in;
+  *len_ret = len < max ? len : max;
+  *what = bit ? K_OWN : K_PARENT;
+  return 0;
+}
+
+static int
+diff_pread (struct image *img, uint8_t *p, size_t len, uint64_t off)
+{
+  while (len) {
+    uint64_t n, foff;
+    int what;
+    if (diff_run (img, off, len, &what, &foff, &n) == -1)
+      return -1;
+    if (what == K_PARENT) {
+      if (hole_read (img, p, n, off) == -1)
+        return -1;
+    }
+    else if (what == K_ZERO)
+      memset (p, 0, n);
+    else if (vx_read (img, p, n, foff) == -1)
+      return read_error (img, foff);
+    p += n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+static int
+vhdx_extent (struct image *img, uint64_t off, uint64_t max,
+             uint64_t *len_ret, enum extent_type *type_ret)
+{
+  struct vhdx *v = img->priv;
+  if (!v->kind)
+    return block_map_extent (&v->map, off, max, len_ret, type_ret);
+  uint64_t foff, len = 0, n;
+  int what, first = -1;
+  /* Neighbouring runs of one kind are one extent. */
+  while (len < max) {
+    if (diff_run (img, off + len, max - len, &what, &foff, &n) == -1)
+      return -1;
+    if (first >= 0 && what != first)
+      break;
+    first = what;
+    len += n;
+  }
+  *len_ret = len;
+  *type_ret = first == K_PARENT ? EXTENT_HOLE : first == K_ZERO ? EXTENT_ZERO : EXTENT_DATA;
+  return 0;
+}
+
 static void
 vhdx_close (struct image *img)
 {
@@ -414,6 +605,9 @@ vhdx_close (struct image *img)
     free (v->ov[i].data);
   free (v->ov);
   free (v->map.off);
+  free (v->kind);
+  free (v->sb);
+  free (v->bm);
   free (v);
 }
 
@@ -421,6 +615,8 @@ static int
 vhdx_pread (struct image *img, void *buf, size_t len, uint64_t off)
 {
   struct vhdx *v = img->priv;
+  if (v->kind)
+    return diff_pread (img, buf, len, off);
   if (!v->nov)
     return block_map_pread (img, &v->map, buf, len, off);
   uint8_t *p = buf;
@@ -442,7 +638,9 @@ static int
 vhdx_contiguous (struct image *img, uint64_t off, uint64_t len, uint64_t *file_off)
 {
   struct vhdx *v = img->priv;
-  return v->nov ? 0 : block_map_contiguous (&v->map, off, len, file_off);
+  if (v->nov || (v->kind && v->kind[off / v->map.block_size] != K_OWN))
+    return 0;
+  return block_map_contiguous (&v->map, off, len, file_off);
 }
 
 static int
@@ -459,8 +657,11 @@ vhdx_open (struct image *img)
     abort ();
   img->priv = v;
   static const uint8_t zero[16];
-  if (memcmp (h + 48, zero, 16) != 0 && replay_log (img, h) == -1)
-    return -1;
+  if (memcmp (h + 48, zero, 16) != 0) {
+    if (replay_log (img, h) == -1)
+      return -1;
+    img->qemu_differs = "a VHDX with a log to replay (qemu replays it only by writing to the file)";
+  }
 
   /* The region table: the first, else the second. */
   uint8_t *rt = malloc (REGION_SIZE);
@@ -492,28 +693,31 @@ vhdx_open (struct image *img)
   struct mitem it[] = {
     { .guid = GUID_FILE_PARAMS, .len = 8 }, { .guid = GUID_VSIZE, .len = 8 },
     { .guid = GUID_LOGICAL, .len = 4 }, { .guid = GUID_PHYSICAL, .len = 4 },
-    { .guid = GUID_DISK_ID, .len = 0 },
+    { .guid = GUID_DISK_ID, .len = 0 }, { .guid = GUID_PARENT, .len = 0 },
   };
-  int has_parent = 0;
-  if (read_metadata (img, md_off, md_len, it, sizeof it / sizeof it[0], &has_parent) == -1)
+  if (read_metadata (img, md_off, md_len, it, sizeof it / sizeof it[0]) == -1)
     return -1;
   if (!it[0].found || !it[1].found || !it[2].found)
     return bad (img, "the file parameters, virtual disk size or logical sector size is missing");
   uint32_t bs = rd_le32 (it[0].val), fpflags = rd_le32 (it[0].val + 4);
   uint64_t size = rd_le64 (it[1].val);
   uint32_t lss = rd_le32 (it[2].val);
-  if (has_parent || (fpflags & 2))
-    return refuse (img, "a differencing VHDX (it has a parent)");
+  int diff = (fpflags & 2) != 0;
   if (bs < MIB || bs > 256 * MIB || (bs & (bs - 1)))
     return bad (img, "block size is not a power of two between 1 and 256 MiB");
   if (lss != 512 && lss != 4096)
     return bad (img, "logical sector size is not 512 or 4096 bytes");
   if (size == 0 || size % lss || size > MAX_VSIZE)
     return bad (img, "absurd virtual disk size");
+  if (diff && !it[5].found)
+    return bad (img, "a differencing VHDX (HasParent) without a parent locator");
+  memcpy (v->data_write, h + 32, 16);
 
   uint64_t chunk = (UINT64_C (1) << 23) * lss / bs;
   uint64_t blocks = (size + bs - 1) / bs;
-  uint64_t entries = blocks + (blocks - 1) / chunk;
+  /* 2.5: a differencing file's BAT has every chunk's bitmap entry. */
+  uint64_t entries = diff ? (blocks + chunk - 1) / chunk * (chunk + 1)
+                          : blocks + (blocks - 1) / chunk;
   if (entries * 8 > bat_len)
     return bad (img, "the BAT is too small for the virtual disk size");
   img->size = size;
@@ -521,29 +725,68 @@ vhdx_open (struct image *img)
   v->map.blocks = blocks;
   v->map.off = calloc (blocks, sizeof *v->map.off);
   uint8_t *bat = malloc (entries * 8);
-  if (!v->map.off || !bat) {
+  if (diff) {
+    v->kind = calloc (blocks, 1);
+    v->sb = calloc ((blocks + chunk - 1) / chunk, sizeof *v->sb);
+    v->bm = malloc (bs / lss / 8);
+    v->chunk = chunk;
+    v->lss = lss;
+    v->bm_block = UINT64_MAX;
+  }
+  if (!v->map.off || !bat || (diff && (!v->kind || !v->sb || !v->bm))) {
     free (bat);
     return bad (img, "the BAT is too large for memory");
   }
   r = vx_read (img, bat, entries * 8, bat_off) == -1 ? bad (img, "cannot read the BAT") : 0;
+  /* A block of the file (payload or sector bitmap) must lie in it, past
+   * its first MiB, clear of the BAT and the metadata. */
+#define PLACED(at, len) \
+  ((at) >= MIB && (at) <= vx_end (img) && (len) <= vx_end (img) - (at) \
+   && !((at) < bat_off + bat_len && bat_off < (at) + (len)) \
+   && !((at) < md_off + md_len && md_off < (at) + (len)))
+  for (uint64_t c = 0; !r && diff && c * chunk < blocks; ++c) {
+    uint64_t e = rd_le64 (bat + 8 * (c * (chunk + 1) + chunk));
+    uint64_t at = (e >> 20) * MIB;
+    if ((e & 7) == 0)
+      continue;                 /* SB_BLOCK_NOT_PRESENT */
+    if ((e & 7) != 6)
+      r = bad (img, "a sector bitmap entry has an unknown state");
+    else if (!PLACED (at, MIB))
+      r = bad (img, "a sector bitmap block lies outside the file or over the BAT or metadata");
+    else
+      v->sb[c] = at;
+  }
   for (uint64_t i = 0; !r && i < blocks; ++i) {
     uint64_t e = rd_le64 (bat + 8 * (i + i / chunk));
     unsigned state = e & 7;
     uint64_t at = (e >> 20) * MIB;
     uint64_t len = size - i * bs < bs ? size - i * bs : bs;
     if (state == PB_NOT_PRESENT || state == PB_UNDEFINED || state == PB_ZERO
-        || state == PB_UNMAPPED)
-      continue;                 /* zeros: there is no parent */
-    if (state != PB_FULLY_PRESENT)
-      r = bad (img, "a BAT entry has a state a fixed or dynamic VHDX cannot have");
-    else if (at < MIB || at > vx_end (img) || len > vx_end (img) - at)
-      r = bad (img, "a BAT entry points beyond the end of the file");
-    else if ((at < bat_off + bat_len && bat_off < at + len) || (at < md_off + md_len && md_off < at + len))
-      r = bad (img, "a payload block overlaps the BAT or the metadata");
-    else
+        || state == PB_UNMAPPED) {
+      /* zeros, or in a differencing file the parent's (NOT_PRESENT) */
+      if (diff)
+        v->kind[i] = state == PB_NOT_PRESENT ? K_PARENT : K_ZERO;
+      continue;
+    }
+    if (state != PB_FULLY_PRESENT && !(diff && state == PB_PARTIALLY_PRESENT))
+      r = bad (img, diff ? "a BAT entry has an unknown state"
+                         : "a BAT entry has a state a fixed or dynamic VHDX cannot have");
+    else if (!PLACED (at, len))
+      r = bad (img, "a payload block lies outside the file or over the BAT or metadata");
+    else if (state == PB_PARTIALLY_PRESENT && !v->sb[i / chunk])
+      r = bad (img, "a partially present block's chunk has no sector bitmap block");
+    else {
       v->map.off[i] = at;
+      if (diff)
+        v->kind[i] = state == PB_FULLY_PRESENT ? K_OWN : K_PARTIAL;
+    }
   }
+#undef PLACED
   free (bat);
+  if (!r && diff) {
+    r = open_parent (img, md_off + it[5].at, it[5].size);
+    img->qemu_differs = "a differencing VHDX (qemu does not open those)";
+  }
   return r;
 }
 
@@ -738,7 +981,7 @@ vhdx_w_free (struct writer *w)
 const struct format_ops format_vhdx = {
   .name = "vhdx", .qemu_name = "vhdx", .probe = vhdx_probe,
   .open = vhdx_open, .close = vhdx_close, .pread = vhdx_pread,
-  .extent = block_map_op_extent, .contiguous = vhdx_contiguous,
+  .extent = vhdx_extent, .contiguous = vhdx_contiguous,
   .w_open = vhdx_w_open, .w_data = vhdx_w_data, .w_finish = vhdx_w_finish,
   .w_free = vhdx_w_free, .w_size = vhdx_w_size,
 };

@@ -375,18 +375,18 @@ parse_identity (struct image *img, struct vmdk *v, const char *text)
 static int
 open_parent (struct image *img, struct vmdk *v)
 {
-  char *name = v->parent_hint;
+  char name[LOCATOR_PATH_MAX];
   char printable[256];
   size_t k = 0;
-  for (const char *c = name; *c && k + 1 < sizeof printable; ++c)
+  for (const char *c = v->parent_hint; *c && k + 1 < sizeof printable; ++c)
     printable[k++] = (unsigned char) *c < 0x20 || (unsigned char) *c > 0x7e ? '?' : *c;
   printable[k] = '\0';
+  if (strlen (v->parent_hint) >= sizeof name)
+    return bad (img, "the parentFileNameHint is too long");
+  strcpy (name, v->parent_hint);
   if (strchr (name, '\\') || (isalpha ((unsigned char) name[0]) && name[1] == ':')) {
-    char *last = strrchr (name, '\\');
-    char *fs = strrchr (name, '/');
-    if (fs > last)
-      last = fs;
-    name = last ? last + 1 : name + 2;
+    locator_path (name, 0);
+    img->qemu_differs = "a VMDK snapshot whose parent is named by a Windows path";
   }
   if (!name[0])
     return bad (img, "the parentFileNameHint is empty");

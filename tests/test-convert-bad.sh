@@ -85,7 +85,26 @@ cp "$tmp/dirty.vhdx" "$tmp/child.vhdx"
 perl "$top_srcdir/tests/vhdx-patch.pl" "$tmp/dirty.vhdx" log
 perl "$top_srcdir/tests/vhdx-patch.pl" "$tmp/child.vhdx" parent
 expect_bad 'dirty.vhdx: a VHDX whose log holds writes never applied' "$tmp/dirty.vhdx"
-expect_bad 'child.vhdx: a differencing VHDX' "$tmp/child.vhdx"
+expect_bad 'child.vhdx: invalid VHDX: a differencing VHDX \(HasParent\) without a parent locator' "$tmp/child.vhdx"
+# Differencing VHDX that cannot be read as its maker meant
+# (tests/vhdx-diff.pl): the parent missing, another disk than the one the
+# child was made from (parent_linkage is not its DataWriteGuid), a
+# partially present block without a sector bitmap, a child naming itself,
+# a parent outside the child's folder without --allow-dir.
+qemu-img create -q -f vhdx "$tmp/xp.vhdx" 16M
+qemu-img convert -f vhdx -O raw "$tmp/xp.vhdx" "$tmp/xp.raw"
+dx=$top_srcdir/tests/vhdx-diff.pl
+perl "$dx" --rel '.\gone.vhdx' --abs 'C:\VMs\gone.vhdx' "$tmp/xp.vhdx" "$tmp/xp.raw" "$tmp/xorphan.vhdx" "$tmp/x.ref"
+expect_bad 'xorphan.vhdx: a differencing VHDX whose parent "gone.vhdx" is missing' "$tmp/xorphan.vhdx"
+perl "$dx" --rel 'xp.vhdx' --linkage '{01234567-89ab-cdef-0123-456789abcdef}' "$tmp/xp.vhdx" "$tmp/xp.raw" "$tmp/xstranger.vhdx" "$tmp/x.ref"
+expect_bad 'xstranger.vhdx: its parent "xp.vhdx" is not the disk it was made from' "$tmp/xstranger.vhdx"
+perl "$dx" --rel 'xp.vhdx' --no-bitmap "$tmp/xp.vhdx" "$tmp/xp.raw" "$tmp/xnobm.vhdx" "$tmp/x.ref"
+expect_bad "xnobm.vhdx: invalid VHDX: a partially present block's chunk has no sector bitmap block" "$tmp/xnobm.vhdx"
+perl "$dx" --rel 'xloop.vhdx' --linkage '{aaaaaaaa-bbbb-cccc-dddd-000000000000}' "$tmp/xp.vhdx" "$tmp/xp.raw" "$tmp/xloop.vhdx" "$tmp/x.ref"
+expect_bad 'backing chain loops back to .*xloop.vhdx' "$tmp/xloop.vhdx"
+mkdir -p "$tmp/kids"
+perl "$dx" --rel '..\xp.vhdx' "$tmp/xp.vhdx" "$tmp/xp.raw" "$tmp/kids/xfar.vhdx" "$tmp/x.ref"
+expect_bad 'xfar.vhdx.*--allow-dir' "$tmp/kids/xfar.vhdx"
 # A log of nothing but entry headers claiming the whole log (each fails
 # its checksum): refused at once, not checksummed 256 times over.
 head -c 2M /dev/urandom > "$tmp/lgd.raw"

@@ -3,8 +3,8 @@
 # streamOptimized, monolithicSparse and monolithicFlat VMDK, and a
 # compressed qcow2 used as the backing file of another qcow2, zstd and
 # extended-L2 qcow2, and VDI
-# (VirtualBox) static and dynamic, VHDX (Hyper-V) dynamic and fixed, and
-# VMDK snapshot chains.
+# (VirtualBox) static and dynamic, VHDX (Hyper-V) dynamic, fixed and
+# differencing, differencing VHD, and VMDK snapshot chains.
 . "$top_srcdir/tests/functions.sh"
 requires command -v qemu-img
 requires command -v qemu-io
@@ -15,9 +15,11 @@ truncate -s 64M "$in"
 head -c 6M /dev/urandom | dd of="$in" bs=1M seek=1 conv=notrunc status=none
 compressible 5M | dd of="$in" bs=1M seek=30 conv=notrunc status=none
 
+# cmp that does not read the holes both files have (4 GiB disks below).
+scmp () { /usr/bin/python3 "$top_srcdir/tests/sparse-cmp.py" "$@"; }
 check () {   # check FILE EXPECTED_RAW
   winseal convert --format raw "$1" "$tmp/back.raw" || fail "$1: convert"
-  cmp "$2" "$tmp/back.raw" || fail "$1: content differs"
+  scmp "$2" "$tmp/back.raw" || fail "$1: content differs"
   echo "$(basename "$1"): ok"
 }
 
@@ -163,6 +165,47 @@ else
   echo "note: vhdimount cannot mount here (no FUSE): the builder's layout is the oracle"
 fi
 echo "vhd: differencing chains read through their parents"
+# Differencing VHDX (Hyper-V's checkpoints, .avhdx), built by
+# tests/vhdx-diff.pl by [MS-VHDX] over a dynamic parent written by
+# qemu-img (4 GiB + 8 MiB: two chunks, each with its sector bitmap block):
+# every block state, read byte for byte as the builder lays the disk out,
+# and as libvhdi reads it (pyvhdi; without the zero and undefined states,
+# which libvhdi 20210425 reads through to the parent).  A grandchild over
+# a child; a parent found by "..\" from a subfolder (--allow-dir), by its
+# absolute_win32_path alone, and by volume_path alone (a 16 MiB parent).
+dx=$top_srcdir/tests/vhdx-diff.pl
+qemu-img create -q -f vhdx "$tmp/xp.vhdx" 4104M
+qemu-io -f vhdx -c 'write -P 0x70 0 9M' -c 'write -P 0x71 4095M 9M' "$tmp/xp.vhdx" > /dev/null
+qemu-img convert -f vhdx -O raw "$tmp/xp.vhdx" "$tmp/xp.raw"
+perl "$dx" --rel '.\xp.vhdx' "$tmp/xp.vhdx" "$tmp/xp.raw" "$tmp/xc.vhdx" "$tmp/xc.ref"
+perl "$dx" --rel 'xp.vhdx' --no-zero-states "$tmp/xp.vhdx" "$tmp/xp.raw" "$tmp/xz.vhdx" "$tmp/xz.ref"
+perl "$dx" --rel 'xz.vhdx' --no-zero-states --tag 3 "$tmp/xz.vhdx" "$tmp/xz.ref" "$tmp/xg.vhdx" "$tmp/xg.ref"
+# The parent paths on a small parent (16 MiB: one chunk).
+qemu-img create -q -f vhdx "$tmp/xq.vhdx" 16M
+qemu-io -f vhdx -c 'write -P 0x72 0 16M' "$tmp/xq.vhdx" > /dev/null
+qemu-img convert -f vhdx -O raw "$tmp/xq.vhdx" "$tmp/xq.raw"
+mkdir "$tmp/sub"
+perl "$dx" --rel '..\xq.vhdx' "$tmp/xq.vhdx" "$tmp/xq.raw" "$tmp/sub/xs.vhdx" "$tmp/xs.ref"
+perl "$dx" --abs '\\?\D:\Hyper-V\xq.vhdx' "$tmp/xq.vhdx" "$tmp/xq.raw" "$tmp/xa.vhdx" "$tmp/xa.ref"
+perl "$dx" --vol '\\?\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}\VMs\xq.vhdx' \
+  "$tmp/xq.vhdx" "$tmp/xq.raw" "$tmp/xv.vhdx" "$tmp/xv.ref"
+scmp "$tmp/xc.ref" "$tmp/xp.raw" 2> /dev/null && fail "the differencing VHDX changes nothing"
+scmp "$tmp/xg.ref" "$tmp/xz.ref" 2> /dev/null && fail "the grandchild changes nothing"
+vhdiinfo "$tmp/xc.vhdx" | grep -q 'Disk type.*Differential' || fail "libvhdi does not see a differencing VHDX"
+for v in xc xz xg xa xv; do check "$tmp/$v.vhdx" "$tmp/$v.ref"; done
+winseal convert --allow-dir "$tmp" --format raw "$tmp/sub/xs.vhdx" "$tmp/back.raw" \
+  || fail "sub/xs.vhdx: convert with its parent in the folder above"
+cmp "$tmp/xs.ref" "$tmp/back.raw" || fail "sub/xs.vhdx: content differs"
+/usr/bin/python3 "$top_srcdir/tests/vhdi-read.py" "$tmp/xz.lib" "$tmp/xz.vhdx" "$tmp/xp.vhdx" \
+  || fail "libvhdi cannot read xz.vhdx"
+scmp "$tmp/xz.lib" "$tmp/xz.ref" || fail "xz.vhdx: libvhdi reads the chain otherwise"
+/usr/bin/python3 "$top_srcdir/tests/vhdi-read.py" "$tmp/xg.lib" "$tmp/xg.vhdx" "$tmp/xz.vhdx" "$tmp/xp.vhdx" \
+  || fail "libvhdi cannot read xg.vhdx"
+scmp "$tmp/xg.lib" "$tmp/xg.ref" || fail "xg.vhdx: libvhdi reads the chain otherwise"
+winseal convert "$tmp/xg.vhdx" "$tmp/xg.qcow2" || fail "xg.vhdx: convert to qcow2"
+qemu-img compare -q -f raw -F qcow2 "$tmp/xg.ref" "$tmp/xg.qcow2" || fail "xg.vhdx: qemu-img compare with the qcow2 written"
+rm -f "$tmp"/x?.raw "$tmp"/x?.ref "$tmp"/x?.lib "$tmp/xg.qcow2" "$tmp/back.raw"
+echo "vhdx: differencing chains read through their parents (libvhdi reads the same)"
 # The size a VHD's creator means: Virtual PC ("vpc ") and older qemu
 # ("qemu") footers by the CHS geometry, newer qemu ("qem2") and Hyper-V by
 # the current size; qemu reads each so, and so must winseal (64 MiB:

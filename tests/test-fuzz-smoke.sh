@@ -32,6 +32,12 @@ truncate -s 5M "$tmp/lg.raw"
 head -c 64K /dev/urandom | dd of="$tmp/lg.raw" conv=notrunc status=none
 qemu-img convert -O vhdx -o block_size=1M "$tmp/lg.raw" "$seeds/log.vhdx"
 perl "$top_srcdir/tests/vhdx-log.pl" "$seeds/log.vhdx"
+# A differencing VHDX (tests/vhdx-diff.pl; its parent is not beside the
+# harness's input, so what is fuzzed is the locator, the BAT states and the
+# sector bitmap entries).
+qemu-img create -q -f vhdx "$tmp/dp.vhdx" 3M
+qemu-img convert -f vhdx -O raw "$tmp/dp.vhdx" "$tmp/dp.raw"
+perl "$top_srcdir/tests/vhdx-diff.pl" --rel 'dp.vhdx' --abs 'C:\VMs\dp.vhdx' "$tmp/dp.vhdx" "$tmp/dp.raw" "$seeds/diff.vhdx" "$tmp/dc.ref"
 
 n=${FUZZ_ITERATIONS:-1500}
 fz="$top_builddir/fuzz"

@@ -28,6 +28,12 @@ truncate -s 5M "$tmp/lg.raw"
 head -c 64K /dev/urandom | dd of="$tmp/lg.raw" conv=notrunc status=none
 qemu-img convert -O vhdx -o block_size=1M "$tmp/lg.raw" "$tmp/corpus-vhdx/log"
 perl "$top_srcdir/tests/vhdx-log.pl" "$tmp/corpus-vhdx/log"
+# A differencing VHDX (tests/vhdx-diff.pl; its parent is not beside the
+# harness's input, so what is fuzzed is the locator, the BAT states and the
+# sector bitmap entries).
+qemu-img create -q -f vhdx "$tmp/dp.vhdx" 3M
+qemu-img convert -f vhdx -O raw "$tmp/dp.vhdx" "$tmp/dp.raw"
+perl "$top_srcdir/tests/vhdx-diff.pl" --rel 'dp.vhdx' --abs 'C:\VMs\dp.vhdx' "$tmp/dp.vhdx" "$tmp/dp.raw" "$tmp/corpus-vhdx/diff" "$tmp/dc.ref"
 for f in vhd vmdk qcow2 vdi vhdx; do
   "$top_builddir/fuzz/libfuzzer-$f" -max_total_time="$secs" -rss_limit_mb=2048 \
     -timeout=10 -max_len=3000000 "$tmp/corpus-$f" > "$tmp/$f.log" 2>&1 \

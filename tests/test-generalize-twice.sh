@@ -1,6 +1,7 @@
 #!/bin/bash
 # --dry-run writes nothing (its input a VirtualBox VDI made by qemu-img:
-# probed and read as such); generalizing an already generalized image (a
+# probed and read as such; then a differencing VHDX, which qemu cannot
+# open, staged through winseal's reader for generalize and verify); generalizing an already generalized image (a
 # VHD input, qcow2 output) keeps one winseal block in SetupComplete.cmd
 # after the image's own lines, moves the SID again and takes the options.
 . "$top_srcdir/tests/functions.sh"
@@ -39,10 +40,39 @@ jq -e '.operations["sid-reset"].file_system.descriptors_to_rewrite > 0' "$tmp/dr
 jq -e '.operations["sid-reset"].file_system.folders_renamed == 0' "$tmp/dry.json" >/dev/null \
   || fail "the dry run renamed folders"
 
-# verify on the input, told its own SID is the old one, names the
-# offenders in the file system: descriptors, SID-named folders, the task.
+# A Hyper-V checkpoint of the image: a differencing VHDX
+# (tests/vhdx-diff.pl) that holds the NTFS boot sector's MiB itself, over
+# a dynamic VHDX parent whose copy of that MiB is garbage.  qemu cannot
+# open such a file; winseal stages it (its own reader into a temporary
+# qcow2) for the appliance, and so finds Windows only by reading the
+# child where the child holds the data.
+cp --sparse=always "$img" "$tmp/spoilt.raw"
+head -c 1M /dev/urandom | dd of="$tmp/spoilt.raw" bs=1M seek=1 conv=notrunc status=none
+qemu-img convert -O vhdx "$tmp/spoilt.raw" "$tmp/ckpt-parent.vhdx"
+perl "$top_srcdir/tests/vhdx-diff.pl" --data "$img" --no-zero-states --rel 'ckpt-parent.vhdx' \
+  "$tmp/ckpt-parent.vhdx" "$tmp/spoilt.raw" "$tmp/ckpt.avhdx" "$tmp/ckpt.ref"
+cmp -s "$tmp/ckpt.ref" "$img" || fail "the checkpoint builder does not lay out the image"
+rm -f "$tmp/spoilt.raw" "$tmp/ckpt.ref"
+csum=$(cat "$tmp/ckpt.avhdx" "$tmp/ckpt-parent.vhdx" | sha256sum)
+winseal generalize --dry-run --json --no-progress "$tmp/ckpt.avhdx" -o "$tmp/ckpt.vhd" \
+  > "$tmp/ckpt.json" 2> "$tmp/ckpt.err" || { cat "$tmp/ckpt.err"; fail "the dry run of a differencing VHDX failed"; }
+grep -q 'ckpt.avhdx is a differencing VHDX .*temporary qcow2' "$tmp/ckpt.err" \
+  || fail "generalize does not say it stages the differencing VHDX: $(cat "$tmp/ckpt.err")"
+[ "$(jq -r .input_format "$tmp/ckpt.json")" = vhdx ] || fail "input_format is $(jq -r .input_format "$tmp/ckpt.json")"
+jq -e '.input_staged | test("differencing VHDX")' "$tmp/ckpt.json" > /dev/null \
+  || fail "the report does not say the input was staged"
+jq -e '.operations["profile-cleanup"].profiles_removed | length == 2' "$tmp/ckpt.json" >/dev/null \
+  || fail "the dry run of the checkpoint does not see the two user profiles"
+status=0
+winseal generalize --in-place "$tmp/ckpt.avhdx" > /dev/null 2> "$tmp/ckpt.err" || status=$?
+[ $status -ne 0 ] && grep -q 'ckpt.avhdx: --in-place: the image is a differencing VHDX' "$tmp/ckpt.err" \
+  || fail "--in-place on a differencing VHDX: exit $status, $(cat "$tmp/ckpt.err")"
+
+# verify on the input (through the checkpoint, staged again), told its own
+# SID is the old one, names the offenders in the file system:
+# descriptors, SID-named folders, the task.
 old=$(spec_get ws2012r2 MACHINE_SID)
-if winseal verify --old-sid "$old" --operations sid-reset "$img" > "$tmp/v0" 2>&1; then
+if winseal verify --old-sid "$old" --operations sid-reset "$tmp/ckpt.avhdx" > "$tmp/v0" 2>&1; then
   fail "verify passes on an image that still has its SID"
 fi
 grep -F 'FAIL sid-reset: C:\ProgramData\winseal-acl\' "$tmp/v0" | grep -q 'its security descriptor holds the old SID' \
@@ -51,6 +81,10 @@ grep -qF 'FAIL sid-reset: C:\$Recycle.Bin\'"$old"'-500: its name holds the old S
   || { cat "$tmp/v0"; fail "verify does not name the recycle bin"; }
 grep -qF 'FAIL sid-reset: task \winseal\BuildAgent still names the old SID' "$tmp/v0" \
   || { cat "$tmp/v0"; fail "verify does not name the task"; }
+[ "$(cat "$tmp/ckpt.avhdx" "$tmp/ckpt-parent.vhdx" | sha256sum)" = "$csum" ] \
+  || fail "the dry run or verify changed the checkpoint or its parent"
+[ -z "$(find "${TMPDIR:-/tmp}" -maxdepth 2 -name staged-input.qcow2 2>/dev/null)" ] || fail "a staged copy was left behind"
+rm -f "$tmp/ckpt.avhdx" "$tmp/ckpt-parent.vhdx"
 
 # Second run over the first run's output.
 first=$(generalized ws2012r2)

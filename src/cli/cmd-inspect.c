@@ -109,12 +109,17 @@ cmd_inspect (int argc, char **argv)
                         : "too many arguments");
   const char *image = argv[optind];
 
-  int r = disk_precheck (image, &format);
+  const char *why;
+  int r = disk_precheck (image, &format, &why);
   if (r)
     return cli_exit (r);
-  struct disk d = { image, format, 1 };
+  char *stage_tmp, *staged;
+  if ((r = disk_stage_temp (image, why, &stage_tmp, &staged)))
+    return cli_exit (r);
+  struct disk d = { staged ? staged : image, staged ? "qcow2" : format, 1 };
   struct inspect_work iw = { image, NULL };
   r = run_appliance (&d, 1, RUN_SHUTDOWN_IGNORE, image, inspect_work, &iw, NULL);
+  disk_stage_done (&stage_tmp, &staged);
   json_object *report = iw.report;
   if (r)
     return cli_exit (r);

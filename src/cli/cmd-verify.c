@@ -158,12 +158,17 @@ cmd_verify (int argc, char **argv)
   const char *qfmt;
   if (input_format_qemu ("verify", infmt, &qfmt) == -1)
     return WS_EXIT_ERROR;
-  int r = disk_precheck (image, &qfmt);
+  const char *why;
+  int r = disk_precheck (image, &qfmt, &why);
   if (r)
     return cli_exit (r);
-  struct disk d = { image, qfmt, 1 };
+  char *stage_tmp, *staged;
+  if ((r = disk_stage_temp (image, why, &stage_tmp, &staged)))
+    return cli_exit (r);
+  struct disk d = { staged ? staged : image, staged ? "qcow2" : qfmt, 1 };
   struct verify_work vw = { .image = image, .o = &o, .sel = &sel };
   r = run_appliance (&d, 1, RUN_SHUTDOWN_IGNORE, image, verify_work, &vw, NULL);
+  disk_stage_done (&stage_tmp, &staged);
   free (o.keep_profiles);
   struct gen *gen = &vw.gen;
   if (r) {

@@ -6,6 +6,20 @@
  * readable file or block device, its format (probed unless *format_ret is
  * already set), and for raw disks that the partition table fits.  Returns
  * 0, or a WS_FAIL_* kind with an error reported. */
-int disk_precheck (const char *path, const char **format_ret);
+int disk_precheck (const char *path, const char **format_ret, const char **stage_ret);
+
+/* When *stage_ret comes back set, qemu would not read the image as
+ * winseal does (a differencing VHD or VHDX, a VHDX with a log to replay,
+ * a VMDK whose parent a Windows path names): *stage_ret says what it is,
+ * and the appliance must get disk_stage's copy instead.  disk_stage
+ * writes the disk, read by winseal's own readers, as the qcow2 OUT (after
+ * checking its folder has room; a note on stderr says why).  Returns 0 or
+ * a WS_FAIL_* kind (reported). */
+int disk_stage (const char *path, const char *why, const char *out);
+/* For commands without a temporary folder of their own (inspect, verify):
+ * when why is set, stage the input in a new one (*tmp_ret, *staged_ret);
+ * else both stay NULL.  disk_stage_done removes and frees them. */
+int disk_stage_temp (const char *path, const char *why, char **tmp_ret, char **staged_ret);
+void disk_stage_done (char **tmp, char **staged);
 
 #endif

@@ -122,9 +122,14 @@ int
 job_prepare (struct job *j)
 {
   const char *image = j->image;
-  int r = disk_precheck (image, &j->qfmt);
+  const char *stage_why;
+  int r = disk_precheck (image, &j->qfmt, &stage_why);
   if (r)
     return j->status = r;
+  if (stage_why && j->in_place) {
+    ws_error ("%s: --in-place: the image is %s; write an output instead", image, stage_why);
+    return j->status = WS_FAIL;
+  }
   uint64_t vsize = 0;
   {
     struct image *in = image_open (image, NULL);
@@ -156,13 +161,26 @@ job_prepare (struct job *j)
         return j->status = WS_FAIL;
     }
   }
-  j->disk = (struct disk) { image, j->qfmt, j->o.dry_run };
+  /* An input qemu would read otherwise than winseal does reaches the
+   * appliance as winseal reads it: a staged qcow2 copy under the overlay. */
+  if (stage_why) {
+    /* Beside a kept overlay, which needs it as its backing file. */
+    CLEANUP_FREE char *at = j->keep_overlay ? ws_strconcat (j->keep_overlay, ".input.qcow2", NULL)
+                                            : ws_strconcat (j->tmp, "/staged-input.qcow2", NULL);
+    r = disk_stage (image, stage_why, at);
+    if (r)
+      return j->status = r;
+    j->staged = ws_strdup (at);
+    j->stage_why = stage_why;
+  }
+  const char *base = j->staged ? j->staged : image, *bfmt = j->staged ? "qcow2" : j->qfmt;
+  j->disk = (struct disk) { base, bfmt, j->o.dry_run };
   if (j->in_place && !j->o.dry_run) {
     printf ("winseal: --in-place: %s itself is being modified\n", image);
     return 0;
   }
   char abs[PATH_MAX];
-  if (!realpath (image, abs)) {
+  if (!realpath (base, abs)) {
     ws_error ("%s: %s", image, strerror (errno));
     return j->status = WS_FAIL;
   }
@@ -171,7 +189,7 @@ job_prepare (struct job *j)
   guestfs_h *h0 = guestfs_create ();
   if (!h0 || guestfs_disk_create (h0, j->overlay, "qcow2", -1,
                                   GUESTFS_DISK_CREATE_BACKINGFILE, abs,
-                                  GUESTFS_DISK_CREATE_BACKINGFORMAT, j->qfmt, -1) == -1) {
+                                  GUESTFS_DISK_CREATE_BACKINGFORMAT, bfmt, -1) == -1) {
     ws_error ("%s: cannot create the overlay: %s", image, h0 ? appliance_error (h0) : "no handle");
     if (h0)
       guestfs_close (h0);
@@ -291,6 +309,8 @@ job_report (struct job *j)
   /* The input's format as probed (or given), in winseal's names. */
   const struct format_ops *inf = j->qfmt ? format_by_name (j->qfmt) : NULL;
   jadd_str (rep, "input_format", inf ? format_name (inf) : j->qfmt);
+  /* What made the input reach the appliance as a staged copy, or null. */
+  jadd_str (rep, "input_staged", j->stage_why);
   jadd_bool (rep, "dry_run", j->o.dry_run);
   jadd_bool (rep, "in_place", j->in_place);
   if (gen->have_new_sid) {
@@ -405,6 +425,11 @@ job_keep (struct job *j, char *s)
 void
 job_free (struct job *j)
 {
+  if (j->staged && j->keep_overlay)
+    j->staged[0] = '\0';       /* the kept overlay's backing file stays */
+  else if (j->staged)
+    unlink (j->staged);
+  free (j->staged);
   if (j->tmp) {
     ws_rmtree (j->tmp);
     free (j->tmp);

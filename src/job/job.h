@@ -28,6 +28,8 @@ struct job {
   const char *format;           /* --format (default: OUTPUT's extension, else vhd); borrowed */
   const char *infmt;            /* --input-format; borrowed */
   const char *keep_overlay;     /* borrowed */
+  char *staged;                 /* the staged copy of the input (disk_stage), or NULL */
+  const char *stage_why;        /* what the input is that it was staged (static), or NULL */
   int force;                    /* --force: --keep-overlay may replace a file */
   int in_place;
   struct gen_opts o;

@@ -44,7 +44,8 @@ cat > "$tmp/cat.json" <<EOF
   "images": [
     { "name": "server", "source": "$dirty", "repair-hives": true },
     { "name": "missing", "source": "$tmp/later.img" },
-    { "name": "desktop", "source": "$good2", "format": "qcow2", "computer-name": "DESK-01" },
+    { "name": "desktop", "source": "$good2", "format": "vmdk", "vmdk-layout": "header-gd",
+      "computer-name": "DESK-01" },
     { "name": "corrupt", "source": "$corrupt" } ] }
 EOF
 set +e
@@ -75,8 +76,13 @@ jq -e '.last_run_uuid and (.builds[] | select(.name == "server")
 [ "$(st server source_sha256)" = "$(sha256sum < "$dirty" | cut -c1-64)" ] \
   || fail "source_sha256 of server is not the source's"
 [ "$(st desktop computer_name)" = DESK-01 ] || fail "per-image computer-name not applied"
-[ "$(st desktop format)" = qcow2 ] || fail "per-image format not applied"
-qemu-img check -q "$tmp/out/desktop.qcow2" || fail "qemu-img check fails on desktop.qcow2"
+[ "$(st desktop format)" = vmdk ] || fail "per-image format not applied"
+qemu-img check -q "$tmp/out/desktop.vmdk" || fail "qemu-img check fails on desktop.vmdk"
+# The importers' checks, and "vmdk-layout": "header-gd" taken: the
+# header's grain directory field is a sector, not "at the end" (-1).
+perl "$top_srcdir/tests/vmdk-check.pl" "$tmp/out/desktop.vmdk" || fail "desktop.vmdk fails the importers' checks"
+[ "$(od -An -tx8 -j56 -N8 "$tmp/out/desktop.vmdk" | tr -d ' ')" != ffffffffffffffff ] \
+  || fail "desktop.vmdk: the header's grain directory is at the end (vmdk-layout not applied)"
 [ "$(st server new_sid)" != "$(st desktop new_sid)" ] || fail "two images got the same SID"
 if command -v vhdiinfo >/dev/null; then
   vs=$(st server virtual_size)
@@ -93,7 +99,7 @@ EOS
 ! hivexget "$tmp/server-UsrClass" 'Local Settings\Software\Microsoft\Windows\Shell\Bags\1\Desktop' ItemPos > /dev/null 2>&1 \
   && perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/server-UsrClass" > /dev/null \
   || fail "server: UsrClass.dat is not the repaired one"
-[ -z "$(ls -A "$tmp/out" | grep -v -e '^manifest.json$' -e '^server.vhd$' -e '^desktop.qcow2$')" ] \
+[ -z "$(ls -A "$tmp/out" | grep -v -e '^manifest.json$' -e '^server.vhd$' -e '^desktop.vmdk$')" ] \
   || fail "the output directory holds more: $(ls -A "$tmp/out")"
 
 # 3. --resume: the source appears; only the failed images run again.

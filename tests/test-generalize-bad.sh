@@ -16,9 +16,9 @@ expect () {
   local st=$?
   set -e
   [ "$st" = "$want" ] || { cat "$tmp/stderr"; fail "generalize $*: exit $st, expected $want"; }
-  grep -Eq "$pat" "$tmp/stderr" || { cat "$tmp/stderr"; fail "generalize $*: no '$pat' in the message"; }
+  grep -Eq -e "$pat" "$tmp/stderr" || { cat "$tmp/stderr"; fail "generalize $*: no '$pat' in the message"; }
   [ -z "$(ls -A "$out")" ] || fail "generalize $*: left $(ls -A "$out") behind"
-  echo "ok: exit $st: $(grep -E "$pat" "$tmp/stderr" | head -n1)"
+  echo "ok: exit $st: $(grep -E -e "$pat" "$tmp/stderr" | head -n1)"
 }
 
 # Options, checked before any appliance starts.
@@ -28,6 +28,9 @@ expect 1 "not a machine SID" --sid S-1-5-32-544 "$ws" -o "$out/x.vhd"
 expect 1 "not a valid computer name" --computer-name 'bad name!' "$ws" -o "$out/x.vhd"
 expect 1 "unknown operation" --disable no-such-op "$ws" -o "$out/x.vhd"
 expect 1 "unknown output format" --format vdi "$ws" -o "$out/x.vdi"
+expect 1 "--vmdk-layout is for VMDK output \(the output is vhd\)" --vmdk-layout header-gd "$ws" -o "$out/x.vhd"
+expect 1 "--vmdk-layout: 'diagonal' is not stream or header-gd" --vmdk-layout diagonal "$ws" -o "$out/x.vmdk"
+expect 1 "--azure-min-size is for VHD output \(the output is qcow2\)" --azure-min-size "$ws" -o "$out/x.qcow2"
 expect 1 "cannot write in" "$ws" -o "$tmp/no/such/dir/x.vhd"
 expect 1 "is the input image" "$ws" -o "$ws"
 printf 'pw\n' > "$tmp/pw"

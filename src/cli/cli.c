@@ -92,6 +92,27 @@ output_format_setup (const char *cmd, const char *format, const char *out_path,
 }
 
 int
+vmdk_layout_option (const char *cmd, const char *arg, struct convert_opts *o)
+{
+  if (strcmp (arg, "header-gd") && strcmp (arg, "stream"))
+    return usage_error (cmd, "--vmdk-layout: '%s' is not stream or header-gd", arg), -1;
+  o->wopts.vmdk_header_gd = strcmp (arg, "header-gd") == 0;
+  return 0;
+}
+
+int
+output_layout_check (const char *cmd, const struct convert_opts *o, int vmdk_layout_set)
+{
+  if (vmdk_layout_set && o->fmt != &format_vmdk)
+    return usage_error (cmd, "--vmdk-layout is for VMDK output (the output is %s)",
+                        format_output_name (o)), -1;
+  if (o->wopts.min_size && o->fmt != &format_vhd)
+    return usage_error (cmd, "--azure-min-size is for VHD output (the output is %s)",
+                        format_output_name (o)), -1;
+  return 0;
+}
+
+int
 input_format_qemu (const char *cmd, const char *infmt, const char **qfmt_ret)
 {
   *qfmt_ret = NULL;

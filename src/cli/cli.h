@@ -84,6 +84,12 @@ int parse_size (const char *s, uint64_t *ret);
  * a usage error. */
 int output_format_setup (const char *cmd, const char *format, const char *out_path,
                          struct convert_opts *o);
+/* --vmdk-layout stream|header-gd into o (-1: a usage error, reported);
+ * --azure-min-size sets o->wopts.min_size.  output_layout_check refuses
+ * either for an output format it does not apply to (after
+ * output_format_setup; vmdk_layout_set: --vmdk-layout was given). */
+int vmdk_layout_option (const char *cmd, const char *arg, struct convert_opts *o);
+int output_layout_check (const char *cmd, const struct convert_opts *o, int vmdk_layout_set);
 /* --input-format FMT (or NULL) as the qemu format name in *qfmt_ret (NULL
  * = probe); -1 after a usage error. */
 int input_format_qemu (const char *cmd, const char *infmt, const char **qfmt_ret);

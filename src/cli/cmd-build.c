@@ -37,7 +37,7 @@ const struct option build_options[] = {
 };
 const char build_short_options[] = "";
 static const char *const not_for_build[] = {
-  "format", "compress", "in-place", "list-operations", "operations-pod", NULL,
+  "format", "compress", "vmdk-layout", "in-place", "list-operations", "operations-pod", NULL,
 };
 
 int
@@ -67,6 +67,7 @@ help (void)
           "  -o, --output DIR           where the VHDs go (default: the current folder)\n"
           "  --skip-online-steps        build without the WindowsRestart/WindowsUpdate steps\n"
           "  --allow-dir DIR            the template's files may also be in DIR (repeatable)\n"
+          "  --azure-min-size           the fixed VHDs at least 20 MiB (Azure's upload minimum)\n"
           "  --dry-run, --json, --progress, --no-progress, --repair-hives, and the\n"
           "                             operation options of `winseal generalize` (see\n"
           "                             its --help)\n\n"

@@ -96,9 +96,8 @@ cmd_convert (int argc, char **argv)
     case O_CHECKSUM: o.checksum = 1; break;
     case O_AZMIN: o.wopts.min_size = AZURE_MIN_SIZE; break;
     case O_VMDKLAYOUT:
-      if (strcmp (optarg, "header-gd") && strcmp (optarg, "stream"))
-        return usage_error ("convert", "--vmdk-layout: '%s' is not stream or header-gd", optarg);
-      o.wopts.vmdk_header_gd = strcmp (optarg, "header-gd") == 0;
+      if (vmdk_layout_option ("convert", optarg, &o) == -1)
+        return WS_EXIT_ERROR;
       vmdk_layout = 1;
       break;
     case O_JSON: json = 1; break;
@@ -118,12 +117,8 @@ cmd_convert (int argc, char **argv)
   const char *in_path = argv[optind], *out_path = argv[optind + 1];
   if (output_format_setup ("convert", format, out_path, &o) == -1)
     return WS_EXIT_ERROR;
-  if (vmdk_layout && o.fmt != &format_vmdk)
-    return usage_error ("convert", "--vmdk-layout is for VMDK output (the output is %s)",
-                        format_output_name (&o));
-  if (o.wopts.min_size && o.fmt != &format_vhd)
-    return usage_error ("convert", "--azure-min-size is for VHD output (the output is %s)",
-                        format_output_name (&o));
+  if (output_layout_check ("convert", &o, vmdk_layout) == -1)
+    return WS_EXIT_ERROR;
   const struct format_ops *ifmt = NULL;
   if (infmt && !(ifmt = format_by_name (infmt)))
     return usage_error ("convert", "unknown input format '%s'", infmt);

@@ -15,13 +15,16 @@
 enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPROGRESS,
        O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
        O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
-       O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD, O_FORCE, O_ALLOW, O_REPAIR };
+       O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD, O_FORCE, O_ALLOW, O_REPAIR,
+       O_AZMIN, O_VMDKLAYOUT };
 const char job_short_options[] = "o:cvx";
 const struct option job_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "output", required_argument, NULL, 'o' },
   { "format", required_argument, NULL, O_FORMAT },
   { "compress", no_argument, NULL, 'c' },
+  { "azure-min-size", no_argument, NULL, O_AZMIN },
+  { "vmdk-layout", required_argument, NULL, O_VMDKLAYOUT },
   { "input-format", required_argument, NULL, O_INFMT },
   { "in-place", no_argument, NULL, O_INPLACE },
   { "dry-run", no_argument, NULL, O_DRYRUN },
@@ -93,6 +96,12 @@ job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
     case 'o': j->output = optarg; break;
     case O_FORMAT: j->format = optarg; break;
     case 'c': j->co.wopts.compress = 1; break;
+    case O_AZMIN: j->co.wopts.min_size = AZURE_MIN_SIZE; break;
+    case O_VMDKLAYOUT:
+      if (vmdk_layout_option (cmd, optarg, &j->co) == -1)
+        return WS_EXIT_ERROR;
+      j->vmdk_layout_set = 1;
+      break;
     case O_INFMT: j->infmt = optarg; break;
     case O_INPLACE: j->in_place = 1; break;
     case O_DRYRUN: j->o.dry_run = 1; break;
@@ -166,6 +175,8 @@ job_check_options (struct job *j, const char *cmd)
   if (!j->format && j->output)
     j->format = format_output_guess (j->output) ? format_output_guess (j->output) : "vhd";
   if (!j->in_place && j->output && output_format_setup (cmd, j->format, j->output, &j->co) == -1)
+    return WS_EXIT_ERROR;
+  if (!j->in_place && j->output && output_layout_check (cmd, &j->co, j->vmdk_layout_set) == -1)
     return WS_EXIT_ERROR;
   if (o->unattend_file && unattend_check_file (o->unattend_file, NULL) == -1)
     return WS_EXIT_ERROR;

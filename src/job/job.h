@@ -31,6 +31,7 @@ struct job {
   char *staged;                 /* the staged copy of the input (disk_stage), or NULL */
   const char *stage_why;        /* what the input is that it was staged (static), or NULL */
   int force;                    /* --force: --keep-overlay may replace a file */
+  int vmdk_layout_set;          /* --vmdk-layout was given */
   int in_place;
   struct gen_opts o;
   struct op_selection sel;

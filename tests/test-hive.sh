@@ -164,7 +164,7 @@ winseal hive recover --repair-hives "$tmp/incomplete" -o "$tmp/inc2" > /dev/null
 set +e
 winseal hive check "$d/corrupted_system_hive" > /dev/null 2> "$tmp/c.err"; rc=$?
 set -e
-[ $rc = 1 ] && grep -q "cannot be recovered: a value's data in .ControlSet001.Control.Biosinfo lies outside the hive bins or is not a sound cell" "$tmp/c.err" \
+[ $rc = 1 ] && grep -q "is corrupt (it is clean: its logs have nothing to give): a value's data in .ControlSet001.Control.Biosinfo lies outside the hive bins or is not a sound cell" "$tmp/c.err" \
   || fail "corrupted_system_hive: exit $rc, $(cat "$tmp/c.err")"
 hivexget "$d/corrupted_system_hive" 'ControlSet001\Control' > /dev/null 2>&1 \
   && fail "corrupted_system_hive: libhivex reads it, the oracle disagrees that it is broken"

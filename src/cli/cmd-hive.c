@@ -244,7 +244,11 @@ cmd_hive (int argc, char **argv)
     char why[512];
     if (!bad) {
       int ok = hive_recover (hive, hlen, logs, nlogs, flags, &rec, why, sizeof why) == 0;
-      if (!ok)
+      /* A clean hive has nothing to recover from its logs: it is simply
+       * corrupt (unless cutting or repairing it would do). */
+      if (!ok && !rec.was_dirty && !rec.repairable && hlen >= 4096)
+        ws_error ("%s: is corrupt (it is clean: its logs have nothing to give): %s", file, why);
+      else if (!ok)
         ws_error ("%s: cannot be recovered: %s%s", file, why,
                   rec.repairable ? " (--repair-hives drops what lies there)" : "");
       /* libhivex must read the result before anything is written. */

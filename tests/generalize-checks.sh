@@ -32,8 +32,10 @@ check_generalized () {
   qemu-img compare -q -f vpc -F qcow2 "$dir/out.vhd" "$dir/overlay.qcow2" \
     || fail "$name: out.vhd differs from the overlay"
 
-  # Hives: libregf parses each one; the old domain's 12 bytes are in none.
+  # Hives: libregf parses each one; the old domain's 12 bytes are in none,
+  # nor its text in ASCII or UTF-16 (free cells and slack included).
   local hex; hex=$(sid_hex "$old")
+  local u16; u16=$(printf %s "$old" | iconv -f ASCII -t UTF-16LE | od -An -v -tx1 | tr -d ' \n')
   local hives=("$f"/config/{SYSTEM,SOFTWARE,SAM,SECURITY,DEFAULT})
   while IFS= read -r h; do hives+=("$h"); done < <(find "$f/Users" -iname 'ntuser.dat' -o -iname 'usrclass.dat')
   [ ${#hives[@]} -ge 7 ] || fail "$name: too few hives copied out (${#hives[@]})"
@@ -44,6 +46,7 @@ check_generalized () {
     fi
     [ "$(count_bytes "$h" "$hex")" = 0 ] || fail "$name: the old SID's bytes are still in ${h#$f/}"
     ! LC_ALL=C grep -aq -- "$old" "$h" || fail "$name: the old SID string is still in ${h#$f/}"
+    [ "$(count_bytes "$h" "$u16")" = 0 ] || fail "$name: the old SID as UTF-16 text is still in ${h#$f/}"
   done
 
   # RegRipper: users under the new SID; profiles renamed; RDP denied.

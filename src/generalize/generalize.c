@@ -524,6 +524,43 @@ hives_written (struct gen *g)
   return hv;
 }
 
+/* Zero what the hive's structure does not use (regf_scrub) in a host
+ * copy about to be written, and count it in the report's "hive_scrub". */
+static int
+scrub_hive (struct gen *g, struct ghive *gh)
+{
+  struct regf r;
+  if (regf_load (&r, gh->local, gh->label) == -1)
+    return -1;
+  struct regf_scrub_stats st;
+  int ret = regf_scrub (&r, &st);
+  if (ret == 0 && r.changed)
+    ret = regf_save (&r, gh->local);
+  regf_free (&r);
+  if (ret == -1)
+    return -1;
+  json_object *sc;
+  if (!json_object_object_get_ex (g->report, "hive_scrub", &sc)) {
+    sc = json_object_new_object ();
+    json_object_object_add (g->report, "hive_scrub", sc);
+    jadd_int (sc, "free_cells", 0);
+    jadd_int (sc, "free_bytes", 0);
+    jadd_int (sc, "slack_bytes", 0);
+    jadd_int (sc, "unreached_cells", 0);
+    jadd_int (sc, "unreached_bytes", 0);
+  }
+  static const char *const keys[] = { "free_cells", "free_bytes", "slack_bytes",
+                                      "unreached_cells", "unreached_bytes" };
+  const size_t add[] = { st.free_cells, st.free_bytes, st.slack_bytes, st.lost_cells,
+                         st.lost_bytes };
+  for (int i = 0; i < 5; ++i) {
+    json_object *v;
+    json_object_object_get_ex (sc, keys[i], &v);
+    jadd_int (sc, keys[i], json_object_get_int64 (v) + (int64_t) add[i]);
+  }
+  return 0;
+}
+
 int
 gen_hives_ready (struct gen *g, struct ghive ***list_ret, size_t *n_ret)
 {
@@ -537,6 +574,9 @@ gen_hives_ready (struct gen *g, struct ghive ***list_ret, size_t *n_ret)
       continue;
     if (gh->user && gh->profile_sid && !win_is_file (g->w, gh->guest_path))
       continue;                 /* its profile was removed */
+    /* No old data ships in it: free cells, slack, lost cells zeroed. */
+    if (!g->verify && scrub_hive (g, gh) == -1)
+      goto fail;
     /* Verify the host copy before it goes anywhere near the image. */
     struct hive_state st;
     hive_h *h = hivex_open (gh->local, 0);

@@ -988,3 +988,351 @@ regf_rewrite_domain (struct regf *r, const struct sid *from, const struct sid *t
   return (long) (stats->binary + stats->str.keys_renamed + stats->str.value_names
                  + stats->str.values);
 }
+
+/* ---- scrubbing: no old data in free cells, slack or lost cells ---- */
+
+/* The cells the walk from the root reaches, each with the bytes of its
+ * data its referrer says are used (Maxim Suhanov's "Windows registry file
+ * format specification": nk 0x4C + name, vk 0x14 + name, sk 0x14 +
+ * descriptor, lf/lh 4 + 8 per entry, li/ri 4 + 4 per entry, a value list
+ * 4 per value, a data cell the value's data length, db 8 and its segment
+ * list 4 per segment, each segment up to 16344 bytes, a class name its
+ * length). */
+struct used { uint32_t off, len; };
+struct usedset { struct used *u; size_t n, cap; };
+
+static void
+use (struct usedset *s, uint32_t off, uint32_t len)
+{
+  if (s->n == s->cap)
+    s->u = ws_realloc (s->u, (s->cap = s->cap ? 2 * s->cap : 4096) * sizeof *s->u);
+  s->u[s->n++] = (struct used) { off, len };
+}
+
+#define DB_SEGMENT 16344u
+
+/* A value's data cells: fn on each (cell offset, bytes of the value in it).
+ * Inline data (at most 4 bytes in the vk) has none. */
+typedef void (*data_fn) (struct regf *r, uint32_t off, uint8_t *d, uint32_t len, void *opaque);
+
+static int
+value_data (struct regf *r, uint32_t voff, data_fn fn, void *opaque, struct usedset *s)
+{
+  size_t len;
+  uint8_t *vk = typed_cell (r, voff, "vk", VK_HDR, &len);
+  if (!vk || VK_HDR + (size_t) le16 (vk + VK_NAMELEN) > len)
+    return bad (r, "value cell 0x%x is not a value", voff);
+  if (s)
+    use (s, voff, VK_HDR + le16 (vk + VK_NAMELEN));
+  uint32_t dlen = le32 (vk + VK_DLEN);
+  if ((dlen & 0x80000000u) || dlen == 0)
+    return 0;                   /* inline, or none */
+  uint32_t doff = le32 (vk + VK_DOFF);
+  size_t clen;
+  uint8_t *d = cell (r, doff, &clen);
+  if (!d)
+    return bad (r, "value cell 0x%x: data cell 0x%x is not allocated", voff, doff);
+  if (dlen <= clen) {
+    if (s)
+      use (s, doff, dlen);
+    if (fn)
+      fn (r, doff, d, dlen, opaque);
+    return 0;
+  }
+  if (clen < 8 || d[0] != 'd' || d[1] != 'b')
+    return bad (r, "value cell 0x%x: data length %u exceeds its cell", voff, dlen);
+  /* Big data: segments of 16344 bytes, the last holding the rest. */
+  uint32_t nseg = le16 (d + 2), loff = le32 (d + 4);
+  if (s)
+    use (s, doff, clen < 12 ? (uint32_t) clen : 12);
+  size_t llen;
+  uint8_t *list = cell (r, loff, &llen);
+  if (!list || (uint64_t) nseg * 4 > llen || (uint64_t) nseg * DB_SEGMENT < dlen)
+    return bad (r, "value cell 0x%x: its big-data segment list is malformed", voff);
+  if (s)
+    use (s, loff, nseg * 4);
+  uint32_t left = dlen;
+  for (uint32_t i = 0; i < nseg && left; ++i) {
+    uint32_t soff = le32 (list + 4 * i), n = left < DB_SEGMENT ? left : DB_SEGMENT;
+    size_t sl;
+    uint8_t *seg = cell (r, soff, &sl);
+    if (!seg || sl < n)
+      return bad (r, "value cell 0x%x: big-data segment %u is malformed", voff, i);
+    if (s)
+      use (s, soff, n);
+    if (fn)
+      fn (r, soff, seg, n, opaque);
+    left -= n;
+    list = cell (r, loff, NULL);
+  }
+  return 0;
+}
+
+/* Every value of a key: value_data on each. */
+static int
+key_values (struct regf *r, uint32_t key, data_fn fn, void *opaque, struct usedset *s)
+{
+  uint8_t *nk = nk_cell (r, key, NULL);
+  uint32_t nval = le32 (nk + NK_NVAL);
+  if (nval == 0)
+    return 0;
+  uint32_t vloff = le32 (nk + NK_VALLIST);
+  size_t vlen;
+  if (!cell (r, vloff, &vlen) || (uint64_t) nval * 4 > vlen)
+    return bad (r, "key at 0x%x: value list 0x%x holds fewer than %u entries", key, vloff, nval);
+  if (s)
+    use (s, vloff, nval * 4);
+  for (uint32_t i = 0; i < nval; ++i)
+    if (value_data (r, le32 (cell (r, vloff, NULL) + 4 * i), fn, opaque, s) == -1)
+      return -1;
+  return 0;
+}
+
+enum { NK_SECURITY = 0x2C, NK_CLASS = 0x30, NK_CLASSLEN = 0x4A };
+
+static int
+mark_key (struct regf *r, uint32_t key, uint32_t root, void *opaque, uint32_t *new_off)
+{
+  struct usedset *s = opaque;
+  (void) root;
+  (void) new_off;
+  uint8_t *nk = nk_cell (r, key, NULL);
+  use (s, key, NK_HDR + le16 (nk + NK_NAMELEN));
+  uint32_t cl = le16 (nk + NK_CLASSLEN), coff = le32 (nk + NK_CLASS);
+  size_t len;
+  if (cl && coff != UINT32_MAX && cell (r, coff, &len))
+    use (s, coff, cl < len ? cl : (uint32_t) len);
+  uint32_t skoff = le32 (nk + NK_SECURITY);
+  uint8_t *sk = typed_cell (r, skoff, "sk", 0x14, &len);
+  if (sk)
+    use (s, skoff, 0x14 + le32 (sk + 0x10) < len ? 0x14 + le32 (sk + 0x10) : (uint32_t) len);
+  /* The subkey list: an ri of leaves, or one leaf. */
+  if (le32 (nk + NK_NSUB)) {
+    uint32_t off = le32 (nk + NK_SUBLIST);
+    uint8_t *c = cell (r, off, &len);
+    if (c && len >= 4 && c[0] == 'r' && c[1] == 'i')
+      use (s, off, 4 + 4 * le16 (c + 2));
+    struct sublist sl;
+    if (read_sublist (r, nk, &sl) == 0)
+      for (size_t i = 0; i < sl.nleaves; ++i)
+        use (s, sl.leaves[i].off, 4 + (sl.leaves[i].type == 'i' ? 4 : 8) * sl.leaves[i].count);
+    sublist_free (&sl);
+  }
+  return key_values (r, key, NULL, NULL, s);
+}
+
+static int
+used_cmp (const void *a, const void *b)
+{
+  const struct used *x = a, *y = b;
+  return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static int
+all_zero (const uint8_t *p, size_t n)
+{
+  for (size_t i = 0; i < n; ++i)
+    if (p[i])
+      return 0;
+  return 1;
+}
+
+int
+regf_scrub (struct regf *r, struct regf_scrub_stats *st)
+{
+  memset (st, 0, sizeof *st);
+  struct usedset s = { 0 };
+  if (walk_keys (r, mark_key, &s) == -1) {
+    free (s.u);
+    return -1;
+  }
+  /* The security cells are a list of their own (flink at 4): all of it. */
+  uint32_t root = le32 (r->buf + 0x24), skoff = le32 (nk_cell (r, root, NULL) + NK_SECURITY);
+  for (size_t k = 0; k < r->bins_size / 8; ++k) {
+    size_t len;
+    uint8_t *sk = typed_cell (r, skoff, "sk", 0x14, &len);
+    if (!sk)
+      break;
+    use (&s, skoff, 0x14 + le32 (sk + 0x10) < len ? 0x14 + le32 (sk + 0x10) : (uint32_t) len);
+    skoff = le32 (sk + 4);
+    if (skoff == le32 (nk_cell (r, root, NULL) + NK_SECURITY))
+      break;
+  }
+  qsort (s.u, s.n, sizeof *s.u, used_cmp);
+  size_t k = 0;
+  uint64_t end = BINS + (uint64_t) r->bins_size;
+  for (uint64_t bin = BINS; bin + 0x20 <= end;) {
+    uint8_t *h = r->buf + bin;
+    uint32_t bsize = le32 (h + 8);
+    if (memcmp (h, "hbin", 4) != 0 || bsize < 0x1000 || bsize % 0x1000 || bin + bsize > end) {
+      free (s.u);
+      return bad (r, "hive bin at 0x%jx is malformed", (uintmax_t) (bin - BINS));
+    }
+    for (uint64_t p = bin + 0x20; p + 4 <= bin + bsize;) {
+      int32_t sz = (int32_t) le32 (r->buf + p);
+      uint32_t n = sz < 0 ? (uint32_t) -(int64_t) sz : (uint32_t) sz;
+      if (n < 8 || n % 8 || p + n > bin + bsize) {
+        free (s.u);
+        return bad (r, "cell at 0x%jx has a bad size", (uintmax_t) (p - BINS));
+      }
+      uint32_t off = (uint32_t) (p - BINS), used = 0;
+      int reached = 0;
+      while (k < s.n && s.u[k].off < off)
+        k++;
+      for (; k < s.n && s.u[k].off == off; ++k) {
+        reached = 1;
+        if (s.u[k].len > used)
+          used = s.u[k].len;
+      }
+      uint8_t *d = r->buf + p + 4;
+      size_t dl = n - 4;
+      if (used > dl)
+        used = (uint32_t) dl;
+      size_t from = sz > 0 || !reached ? 0 : used;
+      if (!all_zero (d + from, dl - from)) {
+        memset (d + from, 0, dl - from);
+        r->changed = 1;
+        if (sz > 0)
+          st->free_cells++, st->free_bytes += dl;
+        else if (!reached)
+          st->lost_cells++, st->lost_bytes += dl;
+        else
+          st->slack_bytes += dl - from;
+      }
+      p += n;
+    }
+    bin += bsize;
+  }
+  free (s.u);
+  return 0;
+}
+
+/* ---- SID text ---- */
+
+static int
+is_digit_at (const uint8_t *p, const uint8_t *end, int wide)
+{
+  if (p + (wide ? 2 : 1) > end)
+    return 0;
+  return p[0] >= '0' && p[0] <= '9' && (!wide || p[1] == 0);
+}
+
+/* Does s (ASCII) match at p, case-insensitively, in ASCII or UTF-16LE,
+ * and not go on with a digit?  Returns the bytes matched, or 0. */
+static size_t
+text_at (const uint8_t *p, const uint8_t *end, const char *s, int wide)
+{
+  size_t n = strlen (s), w = wide ? 2 : 1;
+  if ((size_t) (end - p) < n * w)
+    return 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t c = p[i * w];
+    if ((c | 0x20) != ((uint8_t) s[i] | 0x20) || (wide && p[i * w + 1] != 0))
+      return 0;
+  }
+  return is_digit_at (p + n * w, end, wide) ? 0 : n * w;
+}
+
+/* Rewrite (or count, when to is NULL) from's occurrences in buf. */
+static size_t
+text_replace (uint8_t *buf, size_t len, const char *from, const char *to)
+{
+  size_t count = 0, n = strlen (from);
+  const uint8_t *end = buf + len;
+  for (size_t i = 0; i < len; ++i) {
+    if ((buf[i] | 0x20) != ((uint8_t) from[0] | 0x20))
+      continue;
+    for (int wide = 0; wide < 2; ++wide) {
+      size_t m = text_at (buf + i, end, from, wide);
+      if (!m)
+        continue;
+      count++;
+      for (size_t k = 0; to && k < n; ++k)
+        buf[i + k * (wide ? 2 : 1)] = (uint8_t) to[k];
+      i += m - 1;
+      break;
+    }
+  }
+  return count;
+}
+
+size_t
+regf_count_text (const struct regf *r, const char *s)
+{
+  return text_replace (r->buf + BINS, r->bins_size, s, NULL);
+}
+
+/* A value's data gathered from its cells, rewritten, put back. */
+struct gather { uint8_t *buf; size_t len, cap; struct { uint8_t *d; uint32_t n; } *part; size_t np; };
+
+static void
+gather_part (struct regf *r, uint32_t off, uint8_t *d, uint32_t len, void *opaque)
+{
+  struct gather *g = opaque;
+  (void) r;
+  (void) off;
+  if (g->len + len > g->cap)
+    g->buf = ws_realloc (g->buf, g->cap = g->len + len);
+  memcpy (g->buf + g->len, d, len);
+  g->len += len;
+  g->part = ws_realloc (g->part, (g->np + 1) * sizeof *g->part);
+  g->part[g->np].d = d;
+  g->part[g->np++].n = len;
+}
+
+struct textrw { const char *from, *to; size_t hits, values; };
+
+static int
+rewrite_key_text (struct regf *r, uint32_t key, uint32_t root, void *opaque, uint32_t *new_off)
+{
+  struct textrw *t = opaque;
+  (void) root;
+  (void) new_off;
+  uint8_t *nk = nk_cell (r, key, NULL);
+  uint32_t nval = le32 (nk + NK_NVAL), vloff = le32 (nk + NK_VALLIST);
+  size_t vlen;
+  if (nval == 0)
+    return 0;
+  if (!cell (r, vloff, &vlen) || (uint64_t) nval * 4 > vlen)
+    return bad (r, "key at 0x%x: value list 0x%x holds fewer than %u entries", key, vloff, nval);
+  for (uint32_t i = 0; i < nval; ++i) {
+    struct gather g = { 0 };
+    if (value_data (r, le32 (cell (r, vloff, NULL) + 4 * i), gather_part, &g, NULL) == -1) {
+      free (g.buf);
+      free (g.part);
+      return -1;
+    }
+    int counting = strcmp (t->from, t->to) == 0;
+    size_t h = g.len ? text_replace (g.buf, g.len, t->from, counting ? NULL : t->to) : 0;
+    if (h && counting) {
+      t->hits += h;
+      t->values++;
+    }
+    else if (h) {
+      size_t at = 0;
+      for (size_t k = 0; k < g.np; ++k) {
+        memcpy (g.part[k].d, g.buf + at, g.part[k].n);
+        at += g.part[k].n;
+      }
+      t->hits += h;
+      t->values++;
+      r->changed = 1;
+    }
+    free (g.buf);
+    free (g.part);
+  }
+  return 0;
+}
+
+long
+regf_rewrite_value_text (struct regf *r, const char *from, const char *to, size_t *values_ret)
+{
+  if (strlen (from) != strlen (to))
+    return bad (r, "internal error: a text rewrite in place needs equal lengths"), -1;
+  struct textrw t = { from, to, 0, 0 };
+  if (walk_keys (r, rewrite_key_text, &t) == -1)
+    return -1;
+  if (values_ret)
+    *values_ret = t.values;
+  return (long) t.hits;
+}

@@ -76,4 +76,32 @@ struct sid_rewrite_stats {
 long regf_rewrite_domain (struct regf *r, const struct sid *from, const struct sid *to,
                           struct sid_rewrite_stats *stats);
 
+/* Leave no old data in the hive bins: zero every free cell's data (after
+ * its size), the slack after what each reachable cell's referrer says it
+ * uses (key and value names, security descriptors, lists, value data,
+ * big-data segments, class names), and the data of allocated cells the
+ * walk from the root does not reach (kept allocated).  Returns 0 or -1
+ * (a malformed hive, reported; then nothing is guaranteed zeroed). */
+struct regf_scrub_stats {
+  size_t free_cells, free_bytes;        /* free cells that held data, their bytes */
+  size_t slack_bytes;                   /* non-zero slack bytes zeroed */
+  size_t lost_cells, lost_bytes;        /* unreached allocated cells zeroed */
+};
+int regf_scrub (struct regf *r, struct regf_scrub_stats *st);
+
+/* Count the ASCII string s (case-insensitively, not followed by a
+ * digit) in ASCII or UTF-16LE anywhere in the hive bins: the byte search
+ * verify makes. */
+size_t regf_count_text (const struct regf *r, const char *s);
+
+/* Rewrite the ASCII string 'from' into 'to' (of the same length) in
+ * place, as ASCII or UTF-16LE text (matched as regf_count_text matches),
+ * in the data of every value of every type, big-data values included
+ * (such as a SAM UserTile's AccountPictures path).  Names and the
+ * structure are untouched.  Returns the occurrences rewritten (the values
+ * changed in *values_ret, may be NULL), or -1.  With to equal to from it
+ * only counts, and changes nothing. */
+long regf_rewrite_value_text (struct regf *r, const char *from, const char *to,
+                              size_t *values_ret);
+
 #endif

@@ -101,18 +101,34 @@ perform (struct gen *g)
     long n = regf_rewrite_domain (&r, &old, &nw, &st);
     if (n >= 0 && lsa_differs)
       n = regf_rewrite_domain (&r, &lsa, &nw, &st2);
+    /* The SID as text inside any value (binary ones, big-data ones such
+     * as SAM's UserTile with its AccountPictures path): in place, which
+     * only a new SID of the same length allows. */
+    size_t tvals = 0, tv2 = 0;
+    long t = 0, t2 = 0;
+    if (n >= 0)
+      t = regf_rewrite_value_text (&r, os, strlen (os) == strlen (ns) ? ns : os, &tvals);
+    if (n >= 0 && t >= 0 && lsa_differs)
+      t2 = regf_rewrite_value_text (&r, ls, strlen (ls) == strlen (ns) ? ns : ls, &tv2);
+    if (t < 0 || t2 < 0)
+      n = -1;
     if (n < 0 || (r.changed && regf_save (&r, gh->local) == -1)) {
       regf_free (&r);
       return -1;
     }
+    int in_place = strlen (os) == strlen (ns) && (!lsa_differs || strlen (ls) == strlen (ns));
     if (r.changed) {
       gh->changed = 1;
       gen_change (g, "%s: %zu binary SIDs, %zu keys renamed, %zu value names, "
-                  "%zu string values", gh->label, st.binary + st2.binary,
-                  st.str.keys_renamed + st2.str.keys_renamed,
+                  "%zu string values, %zu values holding it as text", gh->label,
+                  st.binary + st2.binary, st.str.keys_renamed + st2.str.keys_renamed,
                   st.str.value_names + st2.str.value_names,
-                  st.str.values + st2.str.values);
+                  st.str.values + st2.str.values, in_place ? tvals + tv2 : 0);
     }
+    if (!in_place && t + t2 > 0)
+      gen_warn (g, "%s hive: %ld occurrences of the old SID as text in binary or big-data "
+                "values were left: --sid %s has other digit counts than the old SID, so "
+                "they cannot be rewritten in place", gh->label, t + t2, ns);
     if (st.bare)
       gen_warn (g, "%s hive: the old domain's 12 bytes occur %zu times outside any SID "
                 "header; left as they are", gh->label, st.bare);
@@ -219,13 +235,13 @@ verify (struct gen *g)
       gen_fail (g, "sid-reset: %s hive cannot be read", gh->label);
       continue;
     }
+    /* A byte search of the whole bins (names, values of every type, free
+     * cells, slack), as a search of the output file would find it. */
     size_t bytes = regf_count_bytes (&r, fb, sizeof fb);
-    struct regf_rewrite_stats st;
-    int rr = regf_rewrite_string (&r, os, os, &st);   /* counts, changes nothing */
-    size_t strs = st.keys_renamed + st.value_names + st.values;
-    if (bytes || strs || rr == -1)
-      gen_fail (g, "sid-reset: %s hive still holds the old SID %s (%zu binary, %zu in "
-                "names or strings)", gh->label, os, bytes, strs);
+    size_t text = regf_count_text (&r, os);
+    if (bytes || text)
+      gen_fail (g, "sid-reset: %s hive still holds the old SID %s (%zu times its domain's "
+                "bytes, %zu times as text)", gh->label, os, bytes, text);
     regf_free (&r);
   }
   /* The file system: descriptors, SID-named entries, tasks. */
@@ -262,7 +278,13 @@ const struct operation op_sid_reset = {
     "Policy\\Accounts, <SID>_Classes), value names and string values.  Renamed keys "
     "keep their values, type numbers, subkeys, class and security cell, and are "
     "placed in sorted, correctly hashed subkey lists.  The new SID is random with "
-    "as many digits per sub-authority as the old one, unless --sid is given.  "
+    "as many digits per sub-authority as the old one, unless --sid is given; so the "
+    "SID written as text (ASCII or UTF-16) inside values of any type, binary and "
+    "big-data ones included (such as the AccountPictures path in a SAM user's "
+    "UserTile), is rewritten in place too.  A --sid with other digit counts cannot "
+    "reach those: each hive that keeps such text gets a warning naming the count, and "
+    "verify fails on it.  Verify searches each hive's bins byte for byte (names, "
+    "values, free cells, slack) for the old domain's 12 bytes and its text.  "
     "Then the file system: every NTFS security descriptor of every file and folder "
     "on every NTFS volume of the image (owner, group, and the trustee of every DACL "
     "and SACL ACE, object and callback ACEs included; ACEs of a type it does not "

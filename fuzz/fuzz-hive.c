@@ -26,6 +26,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   size_t l;
   uint32_t q;
 
+  ws_globals.quiet = 1;          /* errors are expected: only crashes count */
   hive_parse_base_block (data, size, size, &st, &why);
   if (sid_from_binary (data, size, &s) > 0)
     sid_to_string (&s, str);
@@ -60,7 +61,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     free (sd);
   }
   /* The raw editor: the domain of the hive's first machine SID, if any,
-   * moved to a longer one; else a fixed one. */
+   * moved to a longer one; else a fixed one; then scrubbed. */
   struct regf r;
   if (regf_load_buffer (&r, data, size, "FUZZ") == 0) {
     regf_check_lists (&r, NULL);
@@ -68,6 +69,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     sid_parse ("S-1-5-21-1760460187-1592185332-161725925", &from);
     sid_parse ("S-1-5-21-4294967295-4294967294-4294967293", &to);
     regf_rewrite_domain (&r, &from, &to, NULL);
+    regf_check_lists (&r, NULL);
+    /* The same-length text rewrite, the byte search and the scrub. */
+    regf_rewrite_value_text (&r, "S-1-5-21-1760460187-1592185332-161725925",
+                             "S-1-5-21-1760460188-1592185333-161725926", NULL);
+    regf_count_text (&r, "S-1-5-21-1760460187-1592185332-161725925");
+    struct regf_scrub_stats sst;
+    regf_scrub (&r, &sst);
     regf_check_lists (&r, NULL);
   }
   regf_free (&r);

@@ -160,6 +160,8 @@ struct slot {
 
 struct pipe_state {
   struct image *in;
+  const struct rangeset *discard;
+  size_t di;                    /* the first discard range not yet passed */
   struct slot slots[NBUF];
   int full[NBUF];
   pthread_mutex_t lock;
@@ -242,6 +244,20 @@ reader (void *arg)
     if (image_extent (in, off, in->size - off, &len, &t) == -1) {
       err = 1;
       break;
+    }
+    /* Discarded ranges (free clusters) are zeros whatever is there. */
+    const struct rangeset *d = ps->discard;
+    while (d && ps->di < d->n && d->off[ps->di] + d->len[ps->di] <= off)
+      ps->di++;
+    if (d && ps->di < d->n) {
+      uint64_t a = d->off[ps->di], e = a + d->len[ps->di];
+      if (a <= off) {
+        t = EXTENT_ZERO;        /* inside: skip to its end */
+        if (len > e - off)
+          len = e - off;
+      }
+      else if (len > a - off)
+        len = a - off;          /* up to where it starts */
     }
     for (uint64_t done = 0; t == EXTENT_DATA && done < len; ) {
       size_t n = CHUNK - (off + done) % CHUNK;
@@ -336,7 +352,7 @@ convert_image (struct image *in, const char *out_path,
   if (fmt->w_open (&w) == -1)
     goto out;
 
-  struct pipe_state ps = { .in = in };
+  struct pipe_state ps = { .in = in, .discard = o->discard };
   pthread_mutex_init (&ps.lock, NULL);
   pthread_cond_init (&ps.cond, NULL);
   for (int i = 0; i < NBUF; ++i) {

@@ -122,11 +122,49 @@ int open_disk_file (const char *path, uint64_t *size_ret);
  * output's directory, fsynced and renamed over out_path only when
  * complete; on failure nothing is left (on SIGINT/SIGTERM/SIGHUP, see
  * convert_abort_cleanup). */
+/* Byte ranges of a virtual disk, sorted and disjoint (ntfs.c fills one
+ * with the clusters NTFS volumes do not use). */
+struct rangeset {
+  uint64_t *off, *len;
+  size_t n, cap;
+  uint64_t bytes;               /* their total */
+};
+void rangeset_add (struct rangeset *rs, uint64_t off, uint64_t len);   /* in order */
+void rangeset_free (struct rangeset *rs);
+
+/* A partition of a disk's MBR (primary entries) or GPT, by bytes. */
+struct partition { uint64_t off, len; int number; };
+#define PARTITIONS_MAX 128
+/* The partitions of img (none when it has no table); -1 with why set
+ * when the table is malformed. */
+int partitions_list (struct image *img, struct partition *parts, int max, int *n_ret,
+                     char *why, size_t whylen);
+
+/* The clusters an NTFS volume (at off, len bytes, of img) does not use,
+ * as its $Bitmap (MFT record 6, its unnamed $DATA attribute) says, added
+ * to rs as disk byte ranges.  Returns 1 when done, 0 when the volume is
+ * not NTFS, -1 when it is but cannot be read so (why says why: an odd
+ * cluster size, a damaged record or run list, a bitmap shorter than the
+ * volume); every value read is bound-checked. */
+int ntfs_free_ranges (struct image *img, uint64_t off, uint64_t len, struct rangeset *rs,
+                      char *why, size_t whylen);
+
+/* The free clusters of every NTFS volume of img (its partitions, or img
+ * itself when it has no partition table) into rs, in disk order.  A
+ * volume that is NTFS but cannot be read so is left out, and warn is
+ * called with its partition number (0: the disk) and why; so is a
+ * malformed partition table.  Returns the number of volumes mapped. */
+int image_ntfs_free (struct image *img, struct rangeset *rs,
+                     void (*warn) (void *opaque, int part, const char *why), void *opaque);
+
 struct convert_opts {
   const struct format_ops *fmt;
   struct write_opts wopts;
   uint64_t size;                /* requested virtual size; 0 = the input's */
   int checksum;                 /* compute the output's sha256 */
+  /* Ranges written as zeros whatever the input holds there (free NTFS
+   * clusters), or NULL. */
+  const struct rangeset *discard;
   void (*progress) (void *opaque, uint64_t done, uint64_t total);
   void *opaque;
 };

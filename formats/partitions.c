@@ -115,3 +115,84 @@ partitions_check (int fd, uint64_t disk_size, char *why, size_t whylen)
   }
   return 0;
 }
+
+static int
+part_cmp (const void *a, const void *b)
+{
+  const struct partition *x = a, *y = b;
+  return x->off < y->off ? -1 : x->off > y->off;
+}
+
+int
+partitions_list (struct image *img, struct partition *parts, int max, int *n_ret,
+                 char *why, size_t whylen)
+{
+  uint8_t mbr[512];
+  int n = 0;
+  *n_ret = 0;
+  if (img->size < 1024)
+    return 0;
+  if (image_pread (img, mbr, 512, 0) == -1) {
+    snprintf (why, whylen, "cannot read sector 0");
+    return -1;
+  }
+  if (mbr[510] != 0x55 || mbr[511] != 0xAA)
+    return 0;
+  for (int i = 0; i < 4; ++i)
+    if (mbr[446 + 16 * i] != 0 && mbr[446 + 16 * i] != 0x80)
+      return 0;                 /* a boot sector, not a table */
+  int gpt = 0;
+  for (int i = 0; i < 4; ++i) {
+    const uint8_t *e = mbr + 446 + 16 * i;
+    uint64_t start = get32 (e + 8), count = get32 (e + 12);
+    if (e[4] == 0xEE)
+      gpt = 1;
+    else if (e[4] && count && e[4] != 0x05 && e[4] != 0x0F && e[4] != 0x85
+             && start * 512 < img->size && n < max)
+      parts[n++] = (struct partition) { start * 512, count * 512, i + 1 };
+  }
+  if (gpt) {
+    uint8_t hdr[512];
+    n = 0;
+    if (image_pread (img, hdr, 512, 512) == -1 || memcmp (hdr, "EFI PART", 8) != 0) {
+      snprintf (why, whylen, "protective MBR but no GPT header at sector 1");
+      return -1;
+    }
+    uint64_t lba = get64 (hdr + 72);
+    uint32_t cnt = get32 (hdr + 80), esz = get32 (hdr + 84);
+    if (cnt > MAX_GPT_ENTRIES || esz < 128 || esz > 4096 || esz % 8
+        || lba > img->size / 512 || (uint64_t) cnt * esz > img->size - lba * 512) {
+      snprintf (why, whylen, "the GPT entry table is implausible");
+      return -1;
+    }
+    uint8_t *tab = malloc ((size_t) cnt * esz + 1);
+    if (!tab)
+      abort ();
+    if (image_pread (img, tab, (size_t) cnt * esz, lba * 512) == -1) {
+      free (tab);
+      snprintf (why, whylen, "cannot read the GPT entry table");
+      return -1;
+    }
+    static const uint8_t zero[16];
+    for (uint32_t i = 0; i < cnt && n < max; ++i) {
+      const uint8_t *e = tab + (size_t) i * esz;
+      uint64_t first = get64 (e + 32), last = get64 (e + 40);
+      if (memcmp (e, zero, 16) == 0 || last < first || first > img->size / 512)
+        continue;
+      parts[n++] = (struct partition) { first * 512, (last - first + 1) * 512, (int) i + 1 };
+    }
+    free (tab);
+  }
+  /* Clipped to the disk, in disk order, overlaps refused. */
+  for (int i = 0; i < n; ++i)
+    if (parts[i].len > img->size - parts[i].off)
+      parts[i].len = img->size - parts[i].off;
+  qsort (parts, (size_t) n, sizeof *parts, part_cmp);
+  for (int i = 1; i < n; ++i)
+    if (parts[i].off < parts[i - 1].off + parts[i - 1].len) {
+      snprintf (why, whylen, "partitions %d and %d overlap", parts[i - 1].number, parts[i].number);
+      return -1;
+    }
+  *n_ret = n;
+  return 0;
+}

@@ -1,4 +1,6 @@
-/* fuzz: one harness per image reader (FUZZ_FORMAT = vhd, vmdk, qcow2, vdi or vhdx).
+/* fuzz: one harness per image reader (FUZZ_FORMAT = vhd, vmdk, qcow2, vdi or vhdx;
+ * raw for fuzz-ntfs: the partition tables and the NTFS free-cluster map, which
+ * every harness also runs on what it opens).
  * Built as a libFuzzer target by `make fuzz` (clang), and by `make check`
  * as a standalone mutation driver under AddressSanitizer (see
  * fuzz-main.c).  The input is a whole image file. */
@@ -18,6 +20,11 @@
 
 static void
 quiet (const char *msg)
+{
+}
+
+static void
+quiet_warn (void *opaque, int part, const char *why)
 {
 }
 
@@ -42,6 +49,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
   struct image *img = image_open (path, fmt);
   if (img) {
+    /* The free-cluster map of its NTFS volumes (fuzz-ntfs: raw input). */
+    struct rangeset rs = { 0 };
+    image_ntfs_free (img, &rs, quiet_warn, NULL);
+    rangeset_free (&rs);
     /* Walk the extent map and read what it says is data: at most 256
      * extents and 8 MiB, so absurd sizes cannot make a run slow. */
     uint64_t off = 0, budget = 8 << 20;

@@ -46,6 +46,15 @@ timeout 600 "$fz/fuzz-vmdk" "$n" "$seeds"/*.vmdk || fail "vmdk reader"
 timeout 600 "$fz/fuzz-qcow2" "$n" "$seeds"/*.qcow2 || fail "qcow2 reader"
 timeout 600 "$fz/fuzz-vdi" "$n" "$seeds"/*.vdi || fail "vdi reader"
 timeout 600 "$fz/fuzz-vhdx" "$n" "$seeds"/*.vhdx || fail "vhdx reader"
+# NTFS volumes (mkntfs) for the free-cluster map, bare and in an MBR disk.
+if command -v mkntfs > /dev/null; then
+  truncate -s 2M "$seeds/v.ntfs"
+  mkntfs -F -Q -q "$seeds/v.ntfs" > /dev/null 2>&1 || fail "mkntfs failed"
+  truncate -s 4M "$seeds/d.ntfs"
+  printf 'label: dos\nstart=2048, size=4096, type=7\n' | sfdisk -q "$seeds/d.ntfs"
+  dd if="$seeds/v.ntfs" of="$seeds/d.ntfs" bs=1M seek=1 conv=notrunc status=none
+  timeout 600 "$fz/fuzz-ntfs" "$n" "$seeds"/*.ntfs || fail "NTFS free-cluster map"
+fi
 hives=()
 for h in SAM SECURITY; do
   if [ -f "$SHARED_HIVES/$h.xz" ]; then

@@ -11,7 +11,7 @@ secs=${FUZZ_SECONDS:-8}
 truncate -s 2M "$tmp/in.raw"
 head -c 100K /dev/urandom | dd of="$tmp/in.raw" bs=64K seek=3 conv=notrunc status=none
 compressible 200K | dd of="$tmp/in.raw" bs=64K seek=10 conv=notrunc status=none
-for f in vhd vmdk qcow2 vdi vhdx; do
+for f in vhd vmdk qcow2 vdi vhdx ntfs; do
   mkdir -p "$tmp/corpus-$f"
 done
 qemu-img convert -O vpc "$tmp/in.raw" "$tmp/corpus-vhd/q"
@@ -28,13 +28,15 @@ truncate -s 5M "$tmp/lg.raw"
 head -c 64K /dev/urandom | dd of="$tmp/lg.raw" conv=notrunc status=none
 qemu-img convert -O vhdx -o block_size=1M "$tmp/lg.raw" "$tmp/corpus-vhdx/log"
 perl "$top_srcdir/tests/vhdx-log.pl" "$tmp/corpus-vhdx/log"
+truncate -s 2M "$tmp/corpus-ntfs/v"
+mkntfs -F -Q -q "$tmp/corpus-ntfs/v" > /dev/null 2>&1 || fail "mkntfs failed"
 # A differencing VHDX (tests/vhdx-diff.pl; its parent is not beside the
 # harness's input, so what is fuzzed is the locator, the BAT states and the
 # sector bitmap entries).
 qemu-img create -q -f vhdx "$tmp/dp.vhdx" 3M
 qemu-img convert -f vhdx -O raw "$tmp/dp.vhdx" "$tmp/dp.raw"
 perl "$top_srcdir/tests/vhdx-diff.pl" --rel 'dp.vhdx' --abs 'C:\VMs\dp.vhdx' "$tmp/dp.vhdx" "$tmp/dp.raw" "$tmp/corpus-vhdx/diff" "$tmp/dc.ref"
-for f in vhd vmdk qcow2 vdi vhdx; do
+for f in vhd vmdk qcow2 vdi vhdx ntfs; do
   "$top_builddir/fuzz/libfuzzer-$f" -max_total_time="$secs" -rss_limit_mb=2048 \
     -timeout=10 -max_len=3000000 "$tmp/corpus-$f" > "$tmp/$f.log" 2>&1 \
     || fail "libFuzzer found a problem in the $f reader: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/$f.log")"

@@ -100,6 +100,8 @@ struct clone_writer {
   const char *output;
   struct convert_opts co;
   struct convert_result cr;
+  int keep_free_space;          /* --keep-free-space */
+  uint64_t free_discarded;
   int status;
   json_object *c;               /* the clone's report entry, completed on join */
 };
@@ -109,7 +111,15 @@ write_clone (void *arg)
 {
   struct clone_writer *wr = arg;
   struct image *in = image_open_within (wr->snap, NULL, wr->input_dir);
+  struct rangeset rs = { 0 };
+  if (in && !wr->keep_free_space) {
+    disk_free_space (wr->output, in, &rs);
+    wr->co.discard = &rs;
+  }
+  wr->free_discarded = rs.bytes;
   wr->status = !in || convert_image (in, wr->output, &wr->co, &wr->cr) == -1 ? -1 : 0;
+  wr->co.discard = NULL;
+  rangeset_free (&rs);
   if (in)
     image_close (in);
   unlink (wr->snap);
@@ -132,6 +142,7 @@ join_writer (struct clone_writer *wr, json_object *clones, int json)
   }
   jadd_int (wr->c, "virtual_size", wr->cr.virtual_size);
   jadd_int (wr->c, "output_size", wr->cr.file_size);
+  jadd_int (wr->c, "free_bytes_not_copied", (int64_t) wr->free_discarded);
   jadd_str (wr->c, "output_sha256", wr->cr.sha256);
   json_object_array_add (clones, wr->c);
   if (!json)
@@ -345,6 +356,7 @@ clone_one (struct clone_run *cr, guestfs_h *g, struct windows *w, const struct o
   wr->input_dir = j->input_dir;
   wr->co = j->co;
   wr->co.checksum = 1;
+  wr->keep_free_space = j->keep_free_space;
   wr->c = c;
   if (copy_file (j->overlay, wr->snap) == -1
       || (errno = pthread_create (&wr->th, NULL, write_clone, wr)) != 0) {

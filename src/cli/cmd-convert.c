@@ -14,12 +14,13 @@
 
 #include "cli/cli.h"
 #include "formats/format.h"
+#include "guest/precheck.h"
 #include "util/json-out.h"
 #include "util/paths.h"
 #include "util/util.h"
 
 enum { O_FORMAT = 256, O_INFMT, O_SIZE, O_THREADS, O_PROGRESS, O_NOPROGRESS,
-       O_CHECKSUM, O_JSON, O_ALLOW, O_AZMIN, O_VMDKLAYOUT };
+       O_CHECKSUM, O_JSON, O_ALLOW, O_AZMIN, O_VMDKLAYOUT, O_DISCARD };
 const char convert_short_options[] = "c";
 const struct option convert_options[] = {
   { "help", no_argument, NULL, 'h' },
@@ -35,6 +36,7 @@ const struct option convert_options[] = {
   { "allow-dir", required_argument, NULL, O_ALLOW },
   { "azure-min-size", no_argument, NULL, O_AZMIN },
   { "vmdk-layout", required_argument, NULL, O_VMDKLAYOUT },
+  { "discard-free-space", no_argument, NULL, O_DISCARD },
   { NULL, 0, NULL, 0 },
 };
 
@@ -53,6 +55,8 @@ help (void)
           "                         K, M, G, T suffixes)\n"
           "  -c, --compress         qcow2: compressed clusters\n"
           "  --azure-min-size       vhd: at least 20 MiB (Azure's upload minimum)\n"
+          "  --discard-free-space   write the clusters NTFS volumes do not use as zeros\n"
+          "                         (holes) instead of copying what they still hold\n"
           "  --vmdk-layout L        vmdk: stream (the grain directory's place in the\n"
           "                         footer, the default) or header-gd (also in the header)\n"
           "  --threads N            compression threads (default: the cores)\n"
@@ -70,7 +74,8 @@ cmd_convert (int argc, char **argv)
 {
   const char *format = NULL, *infmt = NULL;
   struct convert_opts o = { 0 };
-  int c, json = 0, show = isatty (2), vmdk_layout = 0;
+  int c, json = 0, show = isatty (2), vmdk_layout = 0, discard = 0;
+  struct rangeset rs = { 0 };
 
   opterr = 0;
   while ((c = getopt_long (argc, argv, convert_short_options, convert_options, NULL)) != -1) {
@@ -95,6 +100,7 @@ cmd_convert (int argc, char **argv)
     case O_NOPROGRESS: show = 0; break;
     case O_CHECKSUM: o.checksum = 1; break;
     case O_AZMIN: o.wopts.min_size = AZURE_MIN_SIZE; break;
+    case O_DISCARD: discard = 1; break;
     case O_VMDKLAYOUT:
       if (vmdk_layout_option ("convert", optarg, &o) == -1)
         return WS_EXIT_ERROR;
@@ -141,6 +147,12 @@ cmd_convert (int argc, char **argv)
     image_close (in);
     return WS_EXIT_ERROR;
   }
+  /* NTFS's free clusters are written as zeros (holes), not copied. */
+  int volumes = 0;
+  if (discard) {
+    volumes = disk_free_space (in_path, in, &rs);
+    o.discard = &rs;
+  }
   char label[64];
   snprintf (label, sizeof label, "%s -> %s", format_name (in->ops), format_output_name (&o));
   struct progress_bar b = { .on = show, .label = label };
@@ -163,6 +175,10 @@ cmd_convert (int argc, char **argv)
     jadd_int (j, "file_size", r.file_size);
     jadd_int (j, "direct_io_bytes", r.direct_io_bytes);
     jadd_str (j, "sha256", o.checksum ? r.sha256 : NULL);
+    if (discard) {
+      jadd_int (j, "ntfs_volumes_mapped", volumes);
+      jadd_int (j, "free_bytes_not_copied", (int64_t) rs.bytes);
+    }
     struct rusage ru;
     if (getrusage (RUSAGE_SELF, &ru) == 0)
       jadd_int (j, "max_rss_kib", ru.ru_maxrss);
@@ -172,5 +188,6 @@ cmd_convert (int argc, char **argv)
   else if (ret == 0 && o.checksum)
     printf ("%s  %s\n", r.sha256, out_path);
   image_close (in);
+  rangeset_free (&rs);
   return ret == 0 ? 0 : WS_EXIT_ERROR;
 }

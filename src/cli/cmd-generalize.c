@@ -39,6 +39,8 @@ help (void)
           "  --azure-min-size           vhd: at least 20 MiB (Azure's upload minimum)\n"
           "  --vmdk-layout L            vmdk: stream (default) or header-gd (the grain\n"
           "                             directory's place in the header too)\n"
+          "  --keep-free-space          copy the clusters NTFS does not use too (default:\n"
+          "                             they are zeros in OUTPUT, deleted data not copied)\n"
           "  --in-place                 edit IMAGE itself (no OUTPUT, no conversion)\n"
           "  --input-format FMT         raw, vhd, vmdk, qcow2, vdi, vhdx (default: probed)\n"
           "  --dry-run                  print every change it would make; write nothing\n"

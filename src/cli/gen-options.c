@@ -16,7 +16,7 @@ enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPRO
        O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
        O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
        O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD, O_FORCE, O_ALLOW, O_REPAIR,
-       O_AZMIN, O_VMDKLAYOUT };
+       O_AZMIN, O_VMDKLAYOUT, O_KEEPFREE };
 const char job_short_options[] = "o:cvx";
 const struct option job_options[] = {
   { "help", no_argument, NULL, 'h' },
@@ -25,6 +25,7 @@ const struct option job_options[] = {
   { "compress", no_argument, NULL, 'c' },
   { "azure-min-size", no_argument, NULL, O_AZMIN },
   { "vmdk-layout", required_argument, NULL, O_VMDKLAYOUT },
+  { "keep-free-space", no_argument, NULL, O_KEEPFREE },
   { "input-format", required_argument, NULL, O_INFMT },
   { "in-place", no_argument, NULL, O_INPLACE },
   { "dry-run", no_argument, NULL, O_DRYRUN },
@@ -97,6 +98,7 @@ job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
     case O_FORMAT: j->format = optarg; break;
     case 'c': j->co.wopts.compress = 1; break;
     case O_AZMIN: j->co.wopts.min_size = AZURE_MIN_SIZE; break;
+    case O_KEEPFREE: j->keep_free_space = 1; break;
     case O_VMDKLAYOUT:
       if (vmdk_layout_option (cmd, optarg, &j->co) == -1)
         return WS_EXIT_ERROR;

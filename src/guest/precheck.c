@@ -119,3 +119,21 @@ disk_stage_done (char **tmp, char **staged)
   free (*staged);
   *tmp = *staged = NULL;
 }
+
+static void
+free_space_warn (void *opaque, int part, const char *why)
+{
+  const char *label = opaque;
+  if (part)
+    ws_warning ("%s: partition %d: its NTFS volume's free clusters cannot be told (%s); "
+                "it is copied whole", label, part, why);
+  else
+    ws_warning ("%s: the free clusters cannot be told (%s); the disk is copied whole",
+                label, why);
+}
+
+int
+disk_free_space (const char *label, struct image *in, struct rangeset *rs)
+{
+  return image_ntfs_free (in, rs, free_space_warn, (void *) label);
+}

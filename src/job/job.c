@@ -266,6 +266,13 @@ job_write_output (struct job *j)
   if (r == 0 && !j->in_place && j->output && !j->o.dry_run) {
     job_phase (j, "writing the output image");
     struct image *in = image_open_within (j->overlay, NULL, j->input_dir);
+    /* What NTFS no longer uses (deleted files' data) is not copied. */
+    struct rangeset rs = { 0 };
+    if (in && !j->keep_free_space) {
+      j->free_volumes = disk_free_space (j->image, in, &rs);
+      j->free_discarded = rs.bytes;
+      j->co.discard = &rs;
+    }
     if (j->show_progress && !j->label && j->progress) {
       j->co.progress = j->progress;
       j->co.opaque = j->progress_opaque;
@@ -284,6 +291,8 @@ job_write_output (struct job *j)
     if (in)
       image_close (in);
     j->co.progress = NULL;
+    j->co.discard = NULL;
+    rangeset_free (&rs);
   }
   return j->status = r;
 }
@@ -332,6 +341,12 @@ job_report (struct job *j)
     jadd_str (rep, "format", format_output_name (&j->co));
     jadd_int (rep, "virtual_size", j->cr.virtual_size);
     jadd_int (rep, "output_size", j->cr.file_size);
+    /* Free NTFS clusters written as zeros, not copied (null: --keep-free-space). */
+    if (j->keep_free_space)
+      json_object_object_add (rep, "free_bytes_not_copied", NULL);
+    else
+      jadd_int (rep, "free_bytes_not_copied", (int64_t) j->free_discarded);
+    jadd_int (rep, "ntfs_volumes_mapped", j->free_volumes);
   }
   char secs[32];
   snprintf (secs, sizeof secs, "%.1f", ws_now () - j->t0);

@@ -32,6 +32,9 @@ struct job {
   const char *stage_why;        /* what the input is that it was staged (static), or NULL */
   int force;                    /* --force: --keep-overlay may replace a file */
   int vmdk_layout_set;          /* --vmdk-layout was given */
+  int keep_free_space;          /* --keep-free-space: copy free NTFS clusters too */
+  uint64_t free_discarded;      /* free NTFS bytes the output did not copy */
+  int free_volumes;             /* NTFS volumes whose free clusters were told */
   int in_place;
   struct gen_opts o;
   struct op_selection sel;

@@ -25,6 +25,21 @@ free_space_oracle () {
   done < <(sfdisk -J "$raw" | jq -r '.partitiontable.partitions[] | "\(.start) \(.size)"')
 }
 
+# zblocks FILE: how many 4 KiB-aligned blocks of FILE are all 'Z' (0x5A,
+# the fixtures' cache.bin), reading only its data ranges.
+zblocks () {
+  /usr/bin/python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY); size = os.fstat(fd).st_size; z = b"Z" * 4096; n = off = 0
+while off < size:
+    try: s = os.lseek(fd, off, os.SEEK_DATA)
+    except OSError: break
+    e = os.lseek(fd, s, os.SEEK_HOLE); s -= s % 4096
+    for o in range(s, e, 4096): n += os.pread(fd, 4096, o) == z
+    off = e
+print(n)' "$1"
+}
+
 check_generalized () {
   local name=$1 dir; dir=$(generalized "$name")
   local r="$dir/report.json" f="$dir/files"
@@ -60,6 +75,21 @@ check_generalized () {
   qemu-img convert -f vpc -O raw "$dir/out.vhd" "$tmp/out.raw"
   /usr/bin/python3 "$top_srcdir/tests/sparse-cmp.py" "$tmp/expect.raw" "$tmp/out.raw" \
     || fail "$name: out.vhd is not the overlay with its free clusters zeroed"
+  # Nothing of the removed profiles' files is left in the whole output:
+  # notes.txt (small: resident in its MFT record) and cache.bin (200000
+  # bytes of 0x5A in clusters: 48 whole 4 KiB blocks of it per profile),
+  # searched for byte by byte: the input's blocks less the removed ones'.
+  local zin zout removed
+  removed=$(jq '.profiles_removed | length' "$r")
+  zin=$(zblocks "$(image "$name")")
+  zout=$(zblocks "$tmp/out.raw")
+  [ "$removed" -ge 1 ] && [ "$zin" -ge $((48 * removed)) ] || fail "$name: the input holds $zin blocks of cache.bin data"
+  [ "$zout" = $((zin - 48 * removed)) ] \
+    || fail "$name: $zout blocks of cache.bin data in the output, not $((zin - 48 * removed)) (the kept profiles')"
+  local u
+  for u in $(spec_users "$name" | awk '$4 == "profile" && $1 != 500 { print $2 }'); do
+    ! LC_ALL=C grep -aqF "Notes of $u." "$tmp/out.raw" || fail "$name: \"Notes of $u.\" (a removed profile's file) is still in the output"
+  done
   rm -f "$tmp/expect.raw" "$tmp/out.raw"
 
   # Hives: libregf parses each one; the old domain's 12 bytes are in none,

@@ -19,6 +19,57 @@
 #include "util/util.h"
 
 
+/* NTFS keeps a small file's data inside its MFT record ("resident"), and
+ * deleting the file leaves the record, data and all, where the free
+ * cluster map does not reach.  So before a removal every regular file
+ * small enough to be resident (an MFT record is 1 or 4 KiB) is
+ * overwritten with zeros, through ntfs-3g, which writes them in place. */
+#define RESIDENT_MAX 4096
+
+static int
+zero_one (struct gen *g, const char *path, int64_t size)
+{
+  static const char zeros[RESIDENT_MAX];
+  for (int64_t done = 0; done < size;) {
+    int n = guestfs_pwrite (g->g, path, zeros + done, (size_t) (size - done), done);
+    if (n <= 0) {
+      ws_error ("%s: cannot clear %s before removing it: %s", g->w->image, path,
+                appliance_error (g->g));
+      return -1;
+    }
+    done += n;
+  }
+  g->files_zeroed++;
+  return 0;
+}
+
+static int
+zero_small_files (struct gen *g, const char *path)
+{
+  if (win_is_file (g->w, path)) {
+    int64_t size = win_filesize (g->w, path);
+    return size > 0 && size <= RESIDENT_MAX ? zero_one (g, path, size) : 0;
+  }
+  CLEANUP_FREE_STRING_LIST char **names = guestfs_find (g->g, path);
+  if (!names) {
+    ws_error ("%s: cannot list %s: %s", g->w->image, path, appliance_error (g->g));
+    return -1;
+  }
+  int r = 0;
+  for (size_t i = 0; r == 0 && names[i]; ++i) {
+    CLEANUP_FREE char *full = ws_strconcat (path, names[i][0] == '/' ? "" : "/", names[i], NULL);
+    struct guestfs_statns *s = guestfs_lstatns (g->g, full);
+    if (!s) {
+      ws_error ("%s: cannot look at %s: %s", g->w->image, full, appliance_error (g->g));
+      return -1;
+    }
+    if ((s->st_mode & 0170000) == 0100000 && s->st_size > 0 && s->st_size <= RESIDENT_MAX)
+      r = zero_one (g, full, s->st_size);
+    guestfs_free_statns (s);
+  }
+  return r;
+}
+
 int
 gen_rm_rf (struct gen *g, const char *path, int64_t *bytes_ret)
 {
@@ -31,6 +82,8 @@ gen_rm_rf (struct gen *g, const char *path, int64_t *bytes_ret)
   }
   else
     return 0;
+  if (!g->o->dry_run && zero_small_files (g, path) == -1)
+    return -1;
   if (!g->o->dry_run && guestfs_rm_rf (g->g, path) == -1) {
     ws_error ("%s: cannot remove %s: %s", g->w->image, path, appliance_error (g->g));
     return -1;

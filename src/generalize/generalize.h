@@ -73,6 +73,7 @@ struct gen {
   json_object *op;              /* the running operation's object */
   json_object *changes;         /* its "changes" array */
   int64_t bytes_freed;
+  size_t files_zeroed;           /* small (MFT-resident) files zeroed before removal */
   struct sid old_sid, new_sid;  /* set by sid-reset */
   int have_new_sid;
   char *computer_name;          /* the name the image ends with ("*" = Setup picks) */

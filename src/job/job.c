@@ -334,6 +334,7 @@ job_report (struct job *j)
       && json_object_object_get_ex (pc, "profiles_removed", &pr))
     json_object_object_add (rep, "profiles_removed", json_object_get (pr));
   jadd_int (rep, "bytes_freed", gen->bytes_freed);
+  jadd_int (rep, "files_zeroed_before_removal", (int64_t) gen->files_zeroed);
   json_object_object_add (rep, "files_written", json_object_get (gen->files_written));
   json_object_object_add (rep, "warnings", json_object_get (gen->warnings));
   if (j->output && !j->o.dry_run) {

@@ -90,7 +90,20 @@ check_generalized () {
   for u in $(spec_users "$name" | awk '$4 == "profile" && $1 != 500 { print $2 }'); do
     ! LC_ALL=C grep -aqF "Notes of $u." "$tmp/out.raw" || fail "$name: \"Notes of $u.\" (a removed profile's file) is still in the output"
   done
-  rm -f "$tmp/expect.raw" "$tmp/out.raw"
+  # Each NTFS volume of the output is sound for ntfs-3g's ntfsfix (-n:
+  # nothing to fix) and libfsntfs reads it.
+  local ps pz nv=0
+  while read -r ps pz; do
+    LC_ALL=C dd if="$tmp/out.raw" bs=1 skip=$((ps * 512 + 3)) count=8 status=none | grep -q '^NTFS    $' || continue
+    dd if="$tmp/out.raw" of="$tmp/vol.raw" bs=512 skip="$ps" count="$pz" conv=sparse status=none
+    ntfsfix -n "$tmp/vol.raw" > "$tmp/fix" 2>&1 || { cat "$tmp/fix"; fail "$name: ntfsfix -n fails on the volume at sector $ps"; }
+    if command -v fsntfsinfo > /dev/null; then
+      fsntfsinfo "$tmp/vol.raw" > /dev/null 2>&1 || fail "$name: libfsntfs cannot read the volume at sector $ps"
+    fi
+    nv=$((nv + 1))
+  done < <(sfdisk -J "$tmp/out.raw" | jq -r '.partitiontable.partitions[] | "\(.start) \(.size)"')
+  [ $nv -ge 1 ] || fail "$name: no NTFS volume in the output"
+  rm -f "$tmp/expect.raw" "$tmp/out.raw" "$tmp/vol.raw"
 
   # Hives: libregf parses each one; the old domain's 12 bytes are in none,
   # nor its text in ASCII or UTF-16 (free cells and slack included).

@@ -159,6 +159,11 @@ struct image *open_parent_candidates (struct image *img, char (*cand)[LOCATOR_PA
                                       const struct format_ops *fmt, const char *what,
                                       char *printable, size_t plen);
 
+/* Refuse a chain whose parent's identity is not what the child records:
+ * "IMG: its parent "P" is not the disk it was made from (WHY)", errno
+ * EINVAL; returns -1. */
+int parent_not_made_from (struct image *img, const char *printable, const char *why);
+
 /* Helpers for drivers. */
 /* A small cache of metadata tables (qcow2 L2 tables, VMDK grain tables)
  * read from the image file, least recently used first out. */

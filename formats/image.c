@@ -425,6 +425,15 @@ locator_path (char *p, int absolute)
     memmove (p, p + 2, strlen (p + 2) + 1);
 }
 
+int
+parent_not_made_from (struct image *img, const char *printable, const char *why)
+{
+  format_error ("%s: its parent \"%s\" is not the disk it was made from (%s)", img->path,
+                printable, why);
+  errno = EINVAL;
+  return -1;
+}
+
 /* The first candidate that exists, relative to the child's folder,
  * opened as the child's backing image. */
 struct image *

@@ -163,13 +163,9 @@ open_parent (struct image *img, const uint8_t *h)
   if (!img->backing)
     return -1;
   struct vhd *pv = img->backing->priv;
-  if (memcmp (pv->uuid, h + H_PARENT_UUID, 16) != 0) {
-    format_error ("%s: its parent \"%s\" is not the disk it was made from (the parent's unique "
-                  "ID differs from the one the child records; the parent was replaced or "
-                  "changed)", img->path, printable);
-    errno = EINVAL;
-    return -1;
-  }
+  if (memcmp (pv->uuid, h + H_PARENT_UUID, 16) != 0)
+    return parent_not_made_from (img, printable, "the parent's unique ID differs from the one "
+                                 "the child records; the parent was replaced or changed");
   return 0;
 }
 

@@ -507,13 +507,9 @@ open_parent (struct image *img, uint64_t moff, uint32_t len)
   struct vhdx *pv = img->backing->priv;
   char have[39];
   guid_text (pv->data_write, have);
-  if (strcasecmp (have, val[0]) != 0 && strcasecmp (have, val[1]) != 0) {
-    format_error ("%s: its parent \"%s\" is not the disk it was made from (its DataWriteGuid "
-                  "is not the child's parent_linkage: the parent was written to or replaced "
-                  "since)", img->path, printable);
-    errno = EINVAL;
-    return -1;
-  }
+  if (strcasecmp (have, val[0]) != 0 && strcasecmp (have, val[1]) != 0)
+    return parent_not_made_from (img, printable, "its DataWriteGuid is not the child's "
+                                 "parent_linkage: the parent was written to or replaced since");
   return 0;
 }
 

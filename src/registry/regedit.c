@@ -694,19 +694,28 @@ rewrite_value_data (struct regf *r, uint32_t voff, const char *from, const char 
   return 0;
 }
 
+/* A key's value list: its cell offset and count (0 values: *nval 0).
+ * Returns 0, or -1 when the list cannot hold the count (reported). */
+static int
+value_list (struct regf *r, uint32_t key, uint32_t *vloff, uint32_t *nval)
+{
+  uint8_t *nk = nk_cell (r, key, NULL);
+  *nval = le32 (nk + NK_NVAL);
+  *vloff = le32 (nk + NK_VALLIST);
+  size_t vlen;
+  if (*nval && (!cell (r, *vloff, &vlen) || (uint64_t) *nval * 4 > vlen))
+    return bad (r, "key at 0x%x: value list 0x%x holds fewer than %u entries",
+                key, *vloff, *nval);
+  return 0;
+}
+
 static int
 rewrite_values (struct regf *r, uint32_t key, const char *from, const char *to,
                 struct regf_rewrite_stats *st, uint16_t *u, uint16_t *out)
 {
-  uint8_t *nk = nk_cell (r, key, NULL);
-  uint32_t nval = le32 (nk + NK_NVAL);
-  if (nval == 0)
-    return 0;
-  uint32_t vloff = le32 (nk + NK_VALLIST);
-  size_t vlen;
-  if (!cell (r, vloff, &vlen) || (uint64_t) nval * 4 > vlen)
-    return bad (r, "key at 0x%x: value list 0x%x holds fewer than %u entries",
-                key, vloff, nval);
+  uint32_t vloff, nval;
+  if (value_list (r, key, &vloff, &nval) == -1)
+    return -1;
   for (uint32_t i = 0; i < nval; ++i) {
     uint8_t *vl = cell (r, vloff, NULL);
     size_t hits;
@@ -1072,15 +1081,10 @@ value_data (struct regf *r, uint32_t voff, data_fn fn, void *opaque, struct used
 static int
 key_values (struct regf *r, uint32_t key, data_fn fn, void *opaque, struct usedset *s)
 {
-  uint8_t *nk = nk_cell (r, key, NULL);
-  uint32_t nval = le32 (nk + NK_NVAL);
-  if (nval == 0)
-    return 0;
-  uint32_t vloff = le32 (nk + NK_VALLIST);
-  size_t vlen;
-  if (!cell (r, vloff, &vlen) || (uint64_t) nval * 4 > vlen)
-    return bad (r, "key at 0x%x: value list 0x%x holds fewer than %u entries", key, vloff, nval);
-  if (s)
+  uint32_t vloff, nval;
+  if (value_list (r, key, &vloff, &nval) == -1)
+    return -1;
+  if (s && nval)
     use (s, vloff, nval * 4);
   for (uint32_t i = 0; i < nval; ++i)
     if (value_data (r, le32 (cell (r, vloff, NULL) + 4 * i), fn, opaque, s) == -1)
@@ -1288,13 +1292,9 @@ rewrite_key_text (struct regf *r, uint32_t key, uint32_t root, void *opaque, uin
   struct textrw *t = opaque;
   (void) root;
   (void) new_off;
-  uint8_t *nk = nk_cell (r, key, NULL);
-  uint32_t nval = le32 (nk + NK_NVAL), vloff = le32 (nk + NK_VALLIST);
-  size_t vlen;
-  if (nval == 0)
-    return 0;
-  if (!cell (r, vloff, &vlen) || (uint64_t) nval * 4 > vlen)
-    return bad (r, "key at 0x%x: value list 0x%x holds fewer than %u entries", key, vloff, nval);
+  uint32_t vloff, nval;
+  if (value_list (r, key, &vloff, &nval) == -1)
+    return -1;
   for (uint32_t i = 0; i < nval; ++i) {
     struct gather g = { 0 };
     if (value_data (r, le32 (cell (r, vloff, NULL) + 4 * i), gather_part, &g, NULL) == -1) {

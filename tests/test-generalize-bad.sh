@@ -31,6 +31,15 @@ expect 1 "unknown output format" --format vdi "$ws" -o "$out/x.vdi"
 expect 1 "--vmdk-layout is for VMDK output \(the output is vhd\)" --vmdk-layout header-gd "$ws" -o "$out/x.vhd"
 expect 1 "--vmdk-layout: 'diagonal' is not stream or header-gd" --vmdk-layout diagonal "$ws" -o "$out/x.vmdk"
 expect 1 "--azure-min-size is for VHD output \(the output is qcow2\)" --azure-min-size "$ws" -o "$out/x.qcow2"
+# A differencing VHDX is staged beside a kept overlay: an existing file
+# there is refused, before anything is written or launched.
+qemu-img create -q -f vhdx "$tmp/xp.vhdx" 16M
+qemu-img convert -f vhdx -O raw "$tmp/xp.vhdx" "$tmp/xp.raw"
+perl "$top_srcdir/tests/vhdx-diff.pl" --rel xp.vhdx "$tmp/xp.vhdx" "$tmp/xp.raw" "$tmp/xc.vhdx" "$tmp/xc.ref"
+echo keep > "$tmp/kept.qcow2.input.qcow2"
+expect 1 "--keep-overlay: .*kept.qcow2.input.qcow2 \(the staged copy of the input kept beside it\) exists" \
+  --keep-overlay "$tmp/kept.qcow2" "$tmp/xc.vhdx" -o "$out/x.vhd"
+[ "$(cat "$tmp/kept.qcow2.input.qcow2")" = keep ] || fail "the existing file beside --keep-overlay was replaced"
 expect 1 "cannot write in" "$ws" -o "$tmp/no/such/dir/x.vhd"
 expect 1 "is the input image" "$ws" -o "$ws"
 printf 'pw\n' > "$tmp/pw"

@@ -167,6 +167,12 @@ job_prepare (struct job *j)
     /* Beside a kept overlay, which needs it as its backing file. */
     CLEANUP_FREE char *at = j->keep_overlay ? ws_strconcat (j->keep_overlay, ".input.qcow2", NULL)
                                             : ws_strconcat (j->tmp, "/staged-input.qcow2", NULL);
+    struct stat sst;
+    if (j->keep_overlay && !j->force && lstat (at, &sst) == 0) {
+      ws_error ("--keep-overlay: %s (the staged copy of the input kept beside it) exists; "
+                "refused (--force replaces a file)", at);
+      return j->status = WS_FAIL;
+    }
     r = disk_stage (image, stage_why, at);
     if (r)
       return j->status = r;

@@ -162,6 +162,8 @@ struct pipe_state {
   struct image *in;
   const struct rangeset *discard;
   size_t di;                    /* the first discard range not yet passed */
+  struct mft_clear *mft;        /* MFT records to rewrite, or NULL */
+  uint64_t mft_cleared, mft_trimmed;
   struct slot slots[NBUF];
   int full[NBUF];
   pthread_mutex_t lock;
@@ -269,11 +271,17 @@ reader (void *arg)
       sl->off = off + done;
       sl->len = n;
       sl->end = sl->error = 0;
-      if (map_input (ps, sl, off + done, n) == -1
+      /* MFT records are rewritten in the slot's own buffer, never in a
+       * mapping of the input. */
+      int mft = mft_clear_hits (ps->mft, off + done, n);
+      if ((mft || map_input (ps, sl, off + done, n) == -1)
           && image_pread (in, sl->buf, n, off + done) == -1) {
         err = 1;
         break;
       }
+      if (mft)
+        mft_clear_apply (ps->mft, in, off + done, sl->buf, n, &ps->mft_cleared,
+                         &ps->mft_trimmed);
       put_slot (ps, i);
       i = (i + 1) % NBUF;
       done += n;
@@ -352,7 +360,7 @@ convert_image (struct image *in, const char *out_path,
   if (fmt->w_open (&w) == -1)
     goto out;
 
-  struct pipe_state ps = { .in = in, .discard = o->discard };
+  struct pipe_state ps = { .in = in, .discard = o->discard, .mft = o->mft };
   pthread_mutex_init (&ps.lock, NULL);
   pthread_cond_init (&ps.cond, NULL);
   for (int i = 0; i < NBUF; ++i) {
@@ -445,6 +453,8 @@ convert_image (struct image *in, const char *out_path,
   r->virtual_size = w.size;
   r->bytes_written = w.bytes_written;
   r->direct_io_bytes = w.direct_bytes;
+  r->mft_records_cleared = ps.mft_cleared;
+  r->mft_records_trimmed = ps.mft_trimmed;
   ret = 0;
  out:
   if (fmt->w_free)

@@ -140,22 +140,48 @@ struct partition { uint64_t off, len; int number; };
 int partitions_list (struct image *img, struct partition *parts, int max, int *n_ret,
                      char *why, size_t whylen);
 
+/* What NTFS volumes keep of deleted files inside the MFT: the records
+ * $MFT's bitmap marks free (their old attributes: names, small files'
+ * data) and the bytes of records in use past their used size.  Filled
+ * by ntfs_free_ranges; the conversion's reader passes every buffer that
+ * holds MFT records through mft_clear_apply, which rewrites them: a freed
+ * record keeps its header (its sequence number) and an empty attribute
+ * list, a record in use keeps its used bytes, both with their update
+ * sequence restamped; a record whose header and bitmap bit disagree, or
+ * that is not sound, is left as it is. */
+struct mft_clear;
+struct mft_clear *mft_clear_new (void);
+void mft_clear_free (struct mft_clear *mc);
+/* Whether [off, off + len) of the disk holds part of an MFT. */
+bool mft_clear_hits (const struct mft_clear *mc, uint64_t off, uint64_t len);
+/* Rewrite the MFT records in buf (the disk's bytes at off); a record
+ * across buf's edge is read whole from img.  Adds to *cleared the freed
+ * records emptied, to *trimmed the records in use whose slack was zeroed.
+ * Not thread-safe for one mc. */
+void mft_clear_apply (struct mft_clear *mc, struct image *img, uint64_t off, uint8_t *buf,
+                      size_t len, uint64_t *cleared, uint64_t *trimmed);
+
 /* The clusters an NTFS volume (at off, len bytes, of img) does not use,
  * as its $Bitmap (MFT record 6, its unnamed $DATA attribute) says, added
- * to rs as disk byte ranges.  Returns 1 when done, 0 when the volume is
- * not NTFS, -1 when it is but cannot be read so (why says why: an odd
- * cluster size, a damaged record or run list, a bitmap shorter than the
- * volume); every value read is bound-checked. */
+ * to rs as disk byte ranges (when rs is not NULL), and its MFT added to
+ * mc (when mc is not NULL).  Returns 1 when done, 0 when the volume is
+ * not NTFS, -1 when it is but its free clusters cannot be read (why says
+ * why: an odd cluster size, a damaged record or run list, a bitmap
+ * shorter than the volume; nothing is added), -2 when the free clusters
+ * were added but the MFT cannot be mapped (why says why); every value
+ * read is bound-checked. */
 int ntfs_free_ranges (struct image *img, uint64_t off, uint64_t len, struct rangeset *rs,
-                      char *why, size_t whylen);
+                      struct mft_clear *mc, char *why, size_t whylen);
 
-/* The free clusters of every NTFS volume of img (its partitions, or img
- * itself when it has no partition table) into rs, in disk order.  A
- * volume that is NTFS but cannot be read so is left out, and warn is
- * called with its partition number (0: the disk) and why; so is a
- * malformed partition table.  Returns the number of volumes mapped. */
-int image_ntfs_free (struct image *img, struct rangeset *rs,
-                     void (*warn) (void *opaque, int part, const char *why), void *opaque);
+/* ntfs_free_ranges for every NTFS volume of img (its partitions, or img
+ * itself when it has no partition table), in disk order.  A volume that
+ * is NTFS but cannot be read so is left out, and warn is called with its
+ * partition number (0: the disk), records 0 (its free clusters) or 1
+ * (its MFT records) and why; so is a malformed partition table.  Returns
+ * the number of volumes whose free clusters were mapped. */
+int image_ntfs_free (struct image *img, struct rangeset *rs, struct mft_clear *mc,
+                     void (*warn) (void *opaque, int part, int records, const char *why),
+                     void *opaque);
 
 struct convert_opts {
   const struct format_ops *fmt;
@@ -165,6 +191,8 @@ struct convert_opts {
   /* Ranges written as zeros whatever the input holds there (free NTFS
    * clusters), or NULL. */
   const struct rangeset *discard;
+  /* MFT records rewritten as they are copied (see mft_clear), or NULL. */
+  struct mft_clear *mft;
   void (*progress) (void *opaque, uint64_t done, uint64_t total);
   void *opaque;
 };
@@ -174,6 +202,8 @@ struct convert_result {
   uint64_t file_size;
   uint64_t direct_io_bytes;     /* of bytes_written, those written directly */
   char sha256[65];              /* "" unless asked for */
+  uint64_t mft_records_cleared; /* freed MFT records emptied (o->mft) */
+  uint64_t mft_records_trimmed; /* MFT records in use whose slack was zeroed */
 };
 int convert_image (struct image *in, const char *out_path,
                    const struct convert_opts *o, struct convert_result *r);

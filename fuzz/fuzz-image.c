@@ -24,7 +24,7 @@ quiet (const char *msg)
 }
 
 static void
-quiet_warn (void *opaque, int part, const char *why)
+quiet_warn (void *opaque, int part, int records, const char *why)
 {
 }
 
@@ -51,7 +51,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (img) {
     /* The free-cluster map of its NTFS volumes (fuzz-ntfs: raw input). */
     struct rangeset rs = { 0 };
-    image_ntfs_free (img, &rs, quiet_warn, NULL);
+    struct mft_clear *mc = mft_clear_new ();
+    image_ntfs_free (img, &rs, mc, quiet_warn, NULL);
     rangeset_free (&rs);
     /* Walk the extent map and read what it says is data: at most 256
      * extents and 8 MiB, so absurd sizes cannot make a run slow. */
@@ -67,10 +68,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           n = budget;
         if (image_pread (img, buf, n, off) == -1)
           break;
+        /* What the conversion does to MFT records read. */
+        uint64_t cleared = 0, trimmed = 0;
+        if (mft_clear_hits (mc, off, n))
+          mft_clear_apply (mc, img, off, buf, n, &cleared, &trimmed);
         budget -= n;
       }
       off += len;
     }
+    mft_clear_free (mc);
     image_close (img);
   }
   close (fd);

@@ -50,10 +50,13 @@ timeout 600 "$fz/fuzz-vhdx" "$n" "$seeds"/*.vhdx || fail "vhdx reader"
 if command -v mkntfs > /dev/null; then
   truncate -s 2M "$seeds/v.ntfs"
   mkntfs -F -Q -q "$seeds/v.ntfs" > /dev/null 2>&1 || fail "mkntfs failed"
+  # A file in its own MFT record, for the record rewriting.
+  echo small > "$tmp/small.txt"
+  ntfscp -q "$seeds/v.ntfs" "$tmp/small.txt" small.txt || fail "ntfscp failed"
   truncate -s 4M "$seeds/d.ntfs"
   printf 'label: dos\nstart=2048, size=4096, type=7\n' | sfdisk -q "$seeds/d.ntfs"
   dd if="$seeds/v.ntfs" of="$seeds/d.ntfs" bs=1M seek=1 conv=notrunc status=none
-  timeout 600 "$fz/fuzz-ntfs" "$n" "$seeds"/*.ntfs || fail "NTFS free-cluster map"
+  timeout 600 "$fz/fuzz-ntfs" "$n" "$seeds"/*.ntfs || fail "NTFS free-cluster map and MFT records"
 fi
 hives=()
 for h in SAM SECURITY; do

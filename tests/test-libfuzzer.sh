@@ -30,6 +30,8 @@ qemu-img convert -O vhdx -o block_size=1M "$tmp/lg.raw" "$tmp/corpus-vhdx/log"
 perl "$top_srcdir/tests/vhdx-log.pl" "$tmp/corpus-vhdx/log"
 truncate -s 2M "$tmp/corpus-ntfs/v"
 mkntfs -F -Q -q "$tmp/corpus-ntfs/v" > /dev/null 2>&1 || fail "mkntfs failed"
+echo small > "$tmp/small.txt"          # a file in its own MFT record
+ntfscp -q "$tmp/corpus-ntfs/v" "$tmp/small.txt" small.txt || fail "ntfscp failed"
 # A differencing VHDX (tests/vhdx-diff.pl; its parent is not beside the
 # harness's input, so what is fuzzed is the locator, the BAT states and the
 # sector bitmap entries).

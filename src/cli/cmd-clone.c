@@ -112,14 +112,19 @@ write_clone (void *arg)
   struct clone_writer *wr = arg;
   struct image *in = image_open_within (wr->snap, NULL, wr->input_dir);
   struct rangeset rs = { 0 };
+  struct mft_clear *mc = NULL;
   if (in && !wr->keep_free_space) {
-    disk_free_space (wr->output, in, &rs);
+    mc = mft_clear_new ();
+    disk_free_space (wr->output, in, &rs, mc);
     wr->co.discard = &rs;
+    wr->co.mft = mc;
   }
   wr->free_discarded = rs.bytes;
   wr->status = !in || convert_image (in, wr->output, &wr->co, &wr->cr) == -1 ? -1 : 0;
   wr->co.discard = NULL;
+  wr->co.mft = NULL;
   rangeset_free (&rs);
+  mft_clear_free (mc);
   if (in)
     image_close (in);
   unlink (wr->snap);
@@ -143,6 +148,8 @@ join_writer (struct clone_writer *wr, json_object *clones, int json)
   jadd_int (wr->c, "virtual_size", wr->cr.virtual_size);
   jadd_int (wr->c, "output_size", wr->cr.file_size);
   jadd_int (wr->c, "free_bytes_not_copied", (int64_t) wr->free_discarded);
+  jadd_int (wr->c, "mft_records_cleared", (int64_t) wr->cr.mft_records_cleared);
+  jadd_int (wr->c, "mft_records_trimmed", (int64_t) wr->cr.mft_records_trimmed);
   jadd_str (wr->c, "output_sha256", wr->cr.sha256);
   json_object_array_add (clones, wr->c);
   if (!json)

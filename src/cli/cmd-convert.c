@@ -56,7 +56,8 @@ help (void)
           "  -c, --compress         qcow2: compressed clusters\n"
           "  --azure-min-size       vhd: at least 20 MiB (Azure's upload minimum)\n"
           "  --discard-free-space   write the clusters NTFS volumes do not use as zeros\n"
-          "                         (holes) instead of copying what they still hold\n"
+          "                         (holes) instead of copying what they still hold,\n"
+          "                         and empty freed MFT records\n"
           "  --vmdk-layout L        vmdk: stream (the grain directory's place in the\n"
           "                         footer, the default) or header-gd (also in the header)\n"
           "  --threads N            compression threads (default: the cores)\n"
@@ -149,9 +150,12 @@ cmd_convert (int argc, char **argv)
   }
   /* NTFS's free clusters are written as zeros (holes), not copied. */
   int volumes = 0;
+  struct mft_clear *mc = NULL;
   if (discard) {
-    volumes = disk_free_space (in_path, in, &rs);
+    mc = mft_clear_new ();
+    volumes = disk_free_space (in_path, in, &rs, mc);
     o.discard = &rs;
+    o.mft = mc;
   }
   char label[64];
   snprintf (label, sizeof label, "%s -> %s", format_name (in->ops), format_output_name (&o));
@@ -178,6 +182,8 @@ cmd_convert (int argc, char **argv)
     if (discard) {
       jadd_int (j, "ntfs_volumes_mapped", volumes);
       jadd_int (j, "free_bytes_not_copied", (int64_t) rs.bytes);
+      jadd_int (j, "mft_records_cleared", (int64_t) r.mft_records_cleared);
+      jadd_int (j, "mft_records_trimmed", (int64_t) r.mft_records_trimmed);
     }
     struct rusage ru;
     if (getrusage (RUSAGE_SELF, &ru) == 0)
@@ -189,5 +195,6 @@ cmd_convert (int argc, char **argv)
     printf ("%s  %s\n", r.sha256, out_path);
   image_close (in);
   rangeset_free (&rs);
+  mft_clear_free (mc);
   return ret == 0 ? 0 : WS_EXIT_ERROR;
 }

@@ -121,19 +121,22 @@ disk_stage_done (char **tmp, char **staged)
 }
 
 static void
-free_space_warn (void *opaque, int part, const char *why)
+free_space_warn (void *opaque, int part, int records, const char *why)
 {
   const char *label = opaque;
+  const char *what = records ? "freed MFT records cannot be cleared"
+                             : "free clusters cannot be told";
+  const char *then = records ? "they are copied as they are" : "the disk is copied whole";
   if (part)
-    ws_warning ("%s: partition %d: its NTFS volume's free clusters cannot be told (%s); "
-                "it is copied whole", label, part, why);
+    ws_warning ("%s: partition %d: its NTFS volume's %s (%s); %s", label, part, what, why,
+                records ? then : "it is copied whole");
   else
-    ws_warning ("%s: the free clusters cannot be told (%s); the disk is copied whole",
-                label, why);
+    ws_warning ("%s: the %s (%s); %s", label, what, why, then);
 }
 
 int
-disk_free_space (const char *label, struct image *in, struct rangeset *rs)
+disk_free_space (const char *label, struct image *in, struct rangeset *rs,
+                 struct mft_clear *mc)
 {
-  return image_ntfs_free (in, rs, free_space_warn, (void *) label);
+  return image_ntfs_free (in, rs, mc, free_space_warn, (void *) label);
 }

@@ -22,11 +22,14 @@ int disk_stage (const char *path, const char *why, const char *out);
 int disk_stage_temp (const char *path, const char *why, char **tmp_ret, char **staged_ret);
 void disk_stage_done (char **tmp, char **staged);
 
-/* The free clusters of in's NTFS volumes (image_ntfs_free) into rs, a
- * warning naming label for each volume that cannot be mapped so (it is
- * then copied whole).  Returns the volumes mapped. */
+/* The free clusters of in's NTFS volumes (image_ntfs_free) into rs and
+ * their MFTs into mc, a warning naming label for each volume that cannot
+ * be mapped so (it is then copied whole, or its MFT as it is).  Returns
+ * the volumes whose free clusters were mapped. */
 struct image;
 struct rangeset;
-int disk_free_space (const char *label, struct image *in, struct rangeset *rs);
+struct mft_clear;
+int disk_free_space (const char *label, struct image *in, struct rangeset *rs,
+                     struct mft_clear *mc);
 
 #endif

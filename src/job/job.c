@@ -274,10 +274,13 @@ job_write_output (struct job *j)
     struct image *in = image_open_within (j->overlay, NULL, j->input_dir);
     /* What NTFS no longer uses (deleted files' data) is not copied. */
     struct rangeset rs = { 0 };
+    struct mft_clear *mc = NULL;
     if (in && !j->keep_free_space) {
-      j->free_volumes = disk_free_space (j->image, in, &rs);
+      mc = mft_clear_new ();
+      j->free_volumes = disk_free_space (j->image, in, &rs, mc);
       j->free_discarded = rs.bytes;
       j->co.discard = &rs;
+      j->co.mft = mc;
     }
     if (j->show_progress && !j->label && j->progress) {
       j->co.progress = j->progress;
@@ -298,7 +301,9 @@ job_write_output (struct job *j)
       image_close (in);
     j->co.progress = NULL;
     j->co.discard = NULL;
+    j->co.mft = NULL;
     rangeset_free (&rs);
+    mft_clear_free (mc);
   }
   return j->status = r;
 }
@@ -354,6 +359,9 @@ job_report (struct job *j)
     else
       jadd_int (rep, "free_bytes_not_copied", (int64_t) j->free_discarded);
     jadd_int (rep, "ntfs_volumes_mapped", j->free_volumes);
+    /* Freed MFT records emptied, and records in use whose slack was zeroed. */
+    jadd_int (rep, "mft_records_cleared", (int64_t) j->cr.mft_records_cleared);
+    jadd_int (rep, "mft_records_trimmed", (int64_t) j->cr.mft_records_trimmed);
   }
   char secs[32];
   snprintf (secs, sizeof secs, "%.1f", ws_now () - j->t0);

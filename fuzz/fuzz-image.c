@@ -28,6 +28,14 @@ quiet_warn (void *opaque, int part, int records, const char *why)
 {
 }
 
+static char path[4096];
+
+static void
+remove_input (void)
+{
+  unlink (path);
+}
+
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
@@ -35,18 +43,24 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   static const struct format_ops *fmt;
   static uint8_t *buf;
+  static int fd = -1;
   if (!fmt) {
     format_error_hook = quiet;
     fmt = format_by_name (STR (FUZZ_FORMAT));
     buf = malloc (1 << 20);
-    if (!fmt || !buf)
+    /* The input goes into a real file, rewritten for every run: the
+     * readers open images by path and resolve it (realpath), which a
+     * memfd's /proc/self/fd link does not survive. */
+    const char *dir = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
+    if (snprintf (path, sizeof path, "%s/winseal-fuzz-XXXXXX", dir) >= (int) sizeof path)
       abort ();
+    fd = mkstemp (path);
+    if (!fmt || !buf || fd == -1)
+      abort ();
+    atexit (remove_input);
   }
-  int fd = memfd_create ("fuzz", 0);
-  if (fd == -1 || write (fd, data, size) != (ssize_t) size)
+  if (ftruncate (fd, 0) == -1 || pwrite (fd, data, size, 0) != (ssize_t) size)
     abort ();
-  char path[64];
-  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
   struct image *img = image_open (path, fmt);
   if (img) {
     /* The free-cluster map of its NTFS volumes (fuzz-ntfs: raw input). */
@@ -79,6 +93,5 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     mft_clear_free (mc);
     image_close (img);
   }
-  close (fd);
   return 0;
 }

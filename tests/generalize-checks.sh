@@ -25,6 +25,60 @@ free_space_oracle () {
   done < <(sfdisk -J "$raw" | jq -r '.partitiontable.partitions[] | "\(.start) \(.size)"')
 }
 
+# mft_oracle NAME EXPECT OUT REPORT: the MFT records winseal rewrites
+# (freed ones emptied, the slack of others zeroed) lie in each NTFS
+# volume's $MFT data.  For each volume, ntfs-3g's ntfscmp finds every file
+# in use the same in EXPECT and OUT, and no difference but $MFT's own data;
+# ntfsundelete finds deleted files with recoverable content in EXPECT's
+# volumes and none in OUT's.  The $MFT's clusters (its runs, as ntfsinfo
+# lists them) are then copied from OUT into EXPECT, so that the byte
+# comparison that follows covers everything else.
+# Sets used_bytes: the bytes OUT's partitions use (an NTFS volume's
+# clusters in use, as ntfsinfo counts them; any other partition whole).
+mft_oracle () {
+  local name=$1 exp=$2 out=$3 r=$4 start size cs run vcn lcn len before=0 after=0 n
+  used_bytes=0
+  while read -r start size; do
+    if ! LC_ALL=C dd if="$exp" bs=1 skip=$((start * 512 + 3)) count=8 status=none | grep -q '^NTFS    $'; then
+      used_bytes=$((used_bytes + size * 512))
+      continue
+    fi
+    dd if="$exp" of="$tmp/E.vol" bs=1M iflag=skip_bytes,count_bytes skip=$((start * 512)) count=$((size * 512)) conv=sparse status=none
+    dd if="$out" of="$tmp/O.vol" bs=1M iflag=skip_bytes,count_bytes skip=$((start * 512)) count=$((size * 512)) conv=sparse status=none
+    ntfscmp "$tmp/E.vol" "$tmp/O.vol" 2>&1 | tr '\r' '\n' | grep -E 'DIFFER|!=' > "$tmp/cmp" || true
+    if grep -qv '^Inode 0 attribute 0x80 content:' "$tmp/cmp"; then
+      cat "$tmp/cmp"; fail "$name: ntfscmp finds files that differ in the volume at sector $start"
+    fi
+    n=$({ ntfsundelete -s "$tmp/E.vol" 2>&1 || true; } | sed -n 's/^Files with potentially recoverable content: //p')
+    before=$((before + ${n:-0}))
+    n=$({ ntfsundelete -s "$tmp/O.vol" 2>&1 || true; } | sed -n 's/^Files with potentially recoverable content: //p')
+    [ "$n" = 0 ] || fail "$name: ntfsundelete finds ${n:-no count of} deleted files to recover in the output's volume at sector $start"
+    after=$((after + n))
+    cs=$(perl -e 'open F, "<:raw", $ARGV[0]; read F, $b, 512; print unpack ("v", substr $b, 11, 2) * ord substr $b, 13, 1' "$tmp/E.vol")
+    run=0
+    while read -r vcn lcn len; do
+      dd if="$out" of="$exp" bs=1M iflag=skip_bytes,count_bytes oflag=seek_bytes conv=notrunc status=none \
+        skip=$((start * 512 + lcn * cs)) seek=$((start * 512 + lcn * cs)) count=$((len * cs))
+      run=$((run + 1))
+    done < <(ntfsinfo -v -i 0 "$tmp/E.vol" 2>/dev/null \
+               | awk '/Dumping attribute/ { d = /\$DATA/ } d && /^\t\t\t0x/ { print $1, $2, $3 }')
+    [ $run -ge 1 ] || fail "$name: ntfsinfo lists no runs of \$MFT in the volume at sector $start"
+    used_bytes=$((used_bytes + $(ntfsinfo -m "$tmp/O.vol" 2>/dev/null | awk '
+      /Cluster Size:/ { cs = $3 } /Volume Size in Clusters:/ { n = $5 } /Free Clusters:/ { f = $3 }
+      END { print (n - f) * cs }')))
+    # The output takes writes: ntfs-3g (no mount) adds a file, in a record
+    # freed and emptied if there is one, and reads it back.
+    head -c 100000 /dev/urandom > "$tmp/add.bin"
+    ntfscp -q "$tmp/O.vol" "$tmp/add.bin" winseal-added.bin || fail "$name: ntfs-3g cannot write to the output's volume at sector $start"
+    cmp -s <(ntfscat "$tmp/O.vol" winseal-added.bin) "$tmp/add.bin" || fail "$name: a file written to the output's volume does not read back"
+    ntfsfix -n "$tmp/O.vol" > /dev/null 2>&1 || fail "$name: ntfsfix -n fails on the output's volume at sector $start after a write"
+    rm -f "$tmp/E.vol" "$tmp/O.vol" "$tmp/add.bin"
+  done < <(sfdisk -J "$exp" | jq -r '.partitiontable.partitions[] | "\(.start) \(.size)"')
+  [ "$before" -ge 1 ] || fail "$name: ntfsundelete finds no deleted file in the input to begin with"
+  [ "$(jq .mft_records_cleared "$r")" -ge 1 ] || fail "$name: mft_records_cleared is $(jq .mft_records_cleared "$r")"
+  echo "$name: $before deleted files recoverable from the MFT before, $after after"
+}
+
 # zblocks FILE: how many 4 KiB-aligned blocks of FILE are all 'Z' (0x5A,
 # the fixtures' cache.bin), reading only its data ranges.
 zblocks () {
@@ -73,8 +127,39 @@ check_generalized () {
   [ "$(jq -r .ntfs_volumes_mapped "$r")" -ge 1 ] || fail "$name: no NTFS volume's free clusters were mapped"
   free_space_oracle "$dir/overlay.qcow2" "$tmp/expect.raw"
   qemu-img convert -f vpc -O raw "$dir/out.vhd" "$tmp/out.raw"
+  mft_oracle "$name" "$tmp/expect.raw" "$tmp/out.raw" "$r"
   /usr/bin/python3 "$top_srcdir/tests/sparse-cmp.py" "$tmp/expect.raw" "$tmp/out.raw" \
     || fail "$name: out.vhd is not the overlay with its free clusters zeroed"
+  # A big file the golden machine deleted (DELETED_MIB, its data in free
+  # clusters) is not in the output, which allocates no more than what its
+  # volumes use (and 4 MiB: partition tables, the footer, rounding).
+  local del; del=$(spec_get "$name" DELETED_MIB)
+  if [ -n "$del" ]; then
+    local din dout alloc
+    din=$(LC_ALL=C grep -aoF 'DELETED-FILE-DATA.' "$(image "$name")" | wc -l)
+    dout=$(LC_ALL=C grep -aoF 'DELETED-FILE-DATA.' "$tmp/out.raw" | wc -l)
+    [ "$din" -ge $((del * 1048576 / 18 - 1)) ] || fail "$name: the input holds $din copies of the deleted file's pattern, not its $del MiB"
+    [ "$dout" = 0 ] || fail "$name: the deleted file's data is in the output ($dout times)"
+    alloc=$(($(du -B1 "$dir/out.vhd" | cut -f1)))
+    [ "$alloc" -le $((used_bytes + (4 << 20))) ] \
+      || fail "$name: out.vhd allocates $alloc bytes; its volumes use $used_bytes"
+    echo "$name: the deleted $del MiB not in the output; out.vhd allocates $alloc bytes, its volumes use $used_bytes"
+  fi
+  # The kept profiles' files (not their hives, which winseal edits) read
+  # back from the output (copied out by guestfish) byte for byte as
+  # ntfs-3g's ntfscat reads them from the input's C:.
+  local cp_ cs_ cz kept=0 rel
+  cp_=$(c_part "$name")
+  read -r cs_ cz < <(sfdisk -J "$(image "$name")" | jq -r ".partitiontable.partitions[$((cp_ - 1))] | \"\(.start) \(.size)\"")
+  dd if="$(image "$name")" of="$tmp/in-c.vol" bs=1M iflag=skip_bytes,count_bytes skip=$((cs_ * 512)) \
+    count=$((cz * 512)) conv=sparse status=none
+  while IFS= read -r rel; do
+    [ "$(ntfscat "$tmp/in-c.vol" "/Users/$rel" 2>/dev/null | sha256sum)" = "$(sha256sum < "$f/Users/$rel")" ] \
+      || fail "$name: the kept file Users/$rel does not read back as the input holds it"
+    kept=$((kept + 1))
+  done < <(cd "$f/Users" && find . -type f ! -iname '*.dat' ! -path './Public/AccountPictures/*' | sed 's|^\./||')
+  [ $kept -ge 4 ] || fail "$name: only $kept kept profile files to compare"
+  rm -f "$tmp/in-c.vol"
   # Nothing of the removed profiles' files is left in the whole output:
   # notes.txt (small: resident in its MFT record) and cache.bin (200000
   # bytes of 0x5A in clusters: 48 whole 4 KiB blocks of it per profile),

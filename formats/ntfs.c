@@ -611,26 +611,10 @@ clear_record (struct mft_clear *mc, const struct mft_vol *v, uint64_t n, uint8_t
   return what;
 }
 
-bool
-mft_clear_hits (const struct mft_clear *mc, uint64_t off, uint64_t len)
+/* The first MFT extent that ends after off (mc->n when none does). */
+static size_t
+first_ext (const struct mft_clear *mc, uint64_t off)
 {
-  size_t lo = 0, hi = mc ? mc->n : 0;
-  while (lo < hi) {             /* the first extent ending after off */
-    size_t mid = lo + (hi - lo) / 2;
-    if (mc->ext[mid].off + mc->ext[mid].len <= off)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return mc && lo < mc->n && mc->ext[lo].off < off + len;
-}
-
-void
-mft_clear_apply (struct mft_clear *mc, struct image *img, uint64_t off, uint8_t *buf,
-                 size_t len, uint64_t *cleared, uint64_t *trimmed)
-{
-  if (!mc)
-    return;
   size_t lo = 0, hi = mc->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -639,8 +623,26 @@ mft_clear_apply (struct mft_clear *mc, struct image *img, uint64_t off, uint8_t 
     else
       hi = mid;
   }
+  return lo;
+}
+
+bool
+mft_clear_hits (const struct mft_clear *mc, uint64_t off, uint64_t len)
+{
+  if (!mc)
+    return false;
+  size_t i = first_ext (mc, off);
+  return i < mc->n && mc->ext[i].off < off + len;
+}
+
+void
+mft_clear_apply (struct mft_clear *mc, struct image *img, uint64_t off, uint8_t *buf,
+                 size_t len, uint64_t *cleared, uint64_t *trimmed)
+{
+  if (!mc)
+    return;
   uint64_t end = off + len;
-  for (size_t i = lo; i < mc->n && mc->ext[i].off < end; ++i) {
+  for (size_t i = first_ext (mc, off); i < mc->n && mc->ext[i].off < end; ++i) {
     const struct mft_ext *e = &mc->ext[i];
     uint64_t rsz = e->v->rsz;
     uint64_t k = off > e->off ? (off - e->off) / rsz : 0;

@@ -10,7 +10,7 @@
 # VHD out" step.
 #
 # (2) Free space: a 4 GiB Windows disk (fixtures/images/bench-free.spec)
-# whose C: holds 256 MiB of live data and 3 GiB of deleted data (written
+# whose C: holds 128 MiB of live data and 2.75 GiB of deleted data (written
 # with ntfscp, removed through the appliance).  Output size (apparent and
 # allocated) and time, side by side: `winseal generalize` (the free
 # clusters not copied), `winseal convert --discard-free-space` (the copy
@@ -82,13 +82,13 @@ if [ ! -f "$fimg" ]; then
   img2=$bw/fixtures/bench-free.img
   read -r cs cz < <(sfdisk -J "$img2" | jq -r '.partitiontable.partitions[1] | "\(.start) \(.size)"')
   dd if="$img2" of="$bw/c.vol" bs=1M iflag=skip_bytes,count_bytes skip=$((cs * 512)) count=$((cz * 512)) conv=sparse status=none
-  head -c 256M /dev/urandom > "$bw/live.bin"
-  perl -e '$b = "DELETED-DATA." x 80660; for (1 .. 3072) { print substr ($b, 0, 1048576) }' > "$bw/gone.bin"
+  head -c 128M /dev/urandom > "$bw/live.bin"
+  perl -e '$b = "DELETED-DATA." x 80660; for (1 .. 2816) { print substr ($b, 0, 1048576) }' > "$bw/gone.bin"
   ntfscp -q "$bw/c.vol" "$bw/live.bin" live.bin
   ntfscp -q "$bw/c.vol" "$bw/gone.bin" gone.bin
   dd if="$bw/c.vol" of="$img2" bs=1M oflag=seek_bytes seek=$((cs * 512)) conv=notrunc,sparse status=none
   rm -f "$bw/c.vol" "$bw/live.bin" "$bw/gone.bin"
-  guestfish -a "$img2" --format=raw run : mount /dev/sda2 / : rm /gone.bin
+  guestfish --format=raw -a "$img2" run : mount /dev/sda2 / : rm /gone.bin
   mv "$img2" "$fimg"
 fi
 secs () { awk -v a="$2" -v b="$1" 'BEGIN { printf "%.2f", a - b }'; }
@@ -104,7 +104,7 @@ rm -f "$work/sp.raw"
 t4=$(now); qemu-img convert -f raw -O vpc -o subformat=fixed,force_size "$fimg_abs" "$work/q.vhd"
 sync -f "$work/q.vhd"; t5=$(now)
 gen=$(secs "$t0" "$t1") conv=$(secs "$t1" "$t2") sp=$(secs "$t2" "$t3") q=$(secs "$t4" "$t5")
-printf '\nfree space: %s (4 GiB disk, 3 GiB deleted, 256 MiB live)\n' "$fimg"
+printf '\nfree space: %s (4 GiB disk, 2.75 GiB deleted, 128 MiB live)\n' "$fimg"
 printf '%-46s %9s %14s %14s\n' "" "time (s)" "file bytes" "allocated"
 printf '%-46s %9s %14s %14s\n' "winseal generalize (fixed VHD)" "$gen" $(sizes "$work/ws-gen.vhd")
 printf '%-46s %9s %14s %14s\n' "winseal convert --discard-free-space" "$conv" $(sizes "$work/ws-conv.vhd")

@@ -72,6 +72,15 @@ mft_oracle () {
     ntfscp -q "$tmp/O.vol" "$tmp/add.bin" winseal-added.bin || fail "$name: ntfs-3g cannot write to the output's volume at sector $start"
     cmp -s <(ntfscat "$tmp/O.vol" winseal-added.bin) "$tmp/add.bin" || fail "$name: a file written to the output's volume does not read back"
     ntfsfix -n "$tmp/O.vol" > /dev/null 2>&1 || fail "$name: ntfsfix -n fails on the output's volume at sector $start after a write"
+    # And ntfs-3g mounts it read-write (where FUSE works here).
+    mkdir -p "$tmp/mnt"
+    if ntfs-3g "$tmp/O.vol" "$tmp/mnt" 2> /dev/null; then
+      { echo mounted > "$tmp/mnt/winseal-mounted.txt" && cmp -s "$tmp/mnt/winseal-added.bin" "$tmp/add.bin"; } \
+        || { umount "$tmp/mnt"; fail "$name: the output's volume at sector $start does not take writes through an ntfs-3g mount"; }
+      umount "$tmp/mnt" || fail "$name: cannot unmount the output's volume"
+      [ "$(ntfscat "$tmp/O.vol" winseal-mounted.txt)" = mounted ] || fail "$name: a file written through the mount does not read back"
+      ntfsfix -n "$tmp/O.vol" > /dev/null 2>&1 || fail "$name: ntfsfix -n fails after the mount"
+    fi
     rm -f "$tmp/E.vol" "$tmp/O.vol" "$tmp/add.bin"
   done < <(sfdisk -J "$exp" | jq -r '.partitiontable.partitions[] | "\(.start) \(.size)"')
   [ "$before" -ge 1 ] || fail "$name: ntfsundelete finds no deleted file in the input to begin with"

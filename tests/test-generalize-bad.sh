@@ -78,3 +78,14 @@ if [ -f "$FIXTURES_DIR/bad-corrupt-hive.img" ]; then
   expect 1 "SAM hive .* is corrupt" "$(image bad-corrupt-hive)" -o "$out/x.vhd"
 fi
 expect 2 "" "$(image bad-truncated)" -o "$out/x.vhd"
+# Windows that must not be generalized offline (exit 7): a domain
+# member, a domain controller, Windows Server 2003.  The input stays as
+# it was.
+for b in bad-domain bad-dc bad-xp; do sha256sum < "$(image $b)" > "$tmp/$b.sum"; done
+expect 7 "bad-domain.img: Windows is joined to the domain CORP \(S-1-5-21-1004336348-1177238915-682003330, with a \\\$MACHINE.ACC secret\); Sysprep unjoins" \
+  "$(image bad-domain)" -o "$out/x.vhd"
+expect 7 "bad-dc.img: Windows is a domain controller \(its ProductType is LanmanNT\)" "$(image bad-dc)" -o "$out/x.vhd"
+expect 7 "bad-xp.img: Windows 5.2 \(Microsoft Windows Server 2003\) is older than Windows Vista / Server 2008" "$(image bad-xp)" -o "$out/x.vhd"
+for b in bad-domain bad-dc bad-xp; do
+  cmp -s "$tmp/$b.sum" <(sha256sum < "$(image $b)") || fail "$b: the input changed"
+done

@@ -36,6 +36,9 @@ check () {
   eq .hostname "$(s COMPUTERNAME)"
   eq .account_domain "$(s COMPUTERNAME)"
   eq .primary_domain WORKGROUP
+  eq .domain_joined false
+  eq .domain_controller false
+  eq .primary_domain_sid null
   eq .machine_sid.sam "$(s MACHINE_SID)"
   eq .machine_sid.security "$(s MACHINE_SID)"
   eq .machine_sid.match true
@@ -102,3 +105,14 @@ grep -q "^Product: *$(spec_get ws2012r2 PRODUCT_NAME)\$" "$tmp/text" || fail "te
 grep -q "^Computer name: *$(spec_get ws2012r2 COMPUTERNAME)\$" "$tmp/text" || fail "text: computer name"
 grep -q "^Machine SID (SAM): *$(spec_get ws2012r2 MACHINE_SID)\$" "$tmp/text" || fail "text: SID"
 grep -q '^SetupComplete.cmd: */Windows/Setup/Scripts/SetupComplete.cmd$' "$tmp/text" || fail "text: SetupComplete"
+
+# What generalize refuses, reported: a domain member (JSON) and a domain
+# controller (text), as their specs made them.
+winseal inspect --json "$(image bad-domain)" > "$tmp/dom.json" || fail "inspect bad-domain failed"
+[ "$(jq -r '[.domain_joined, .primary_domain, .primary_domain_sid, .domain_controller] | join(" ")' "$tmp/dom.json")" \
+  = "true $(spec_get bad-domain DOMAIN_NAME) $(spec_get bad-domain DOMAIN_SID) false" ] \
+  || fail "bad-domain: $(jq -c '{domain_joined, primary_domain, primary_domain_sid, domain_controller}' "$tmp/dom.json")"
+winseal inspect "$(image bad-dc)" > "$tmp/dc.txt" || fail "inspect bad-dc failed"
+grep -q '^Domain: *a domain controller of .*(generalize refuses it)$' "$tmp/dc.txt" || fail "bad-dc: $(grep '^Domain' "$tmp/dc.txt")"
+echo "bad-domain and bad-dc: reported as a domain member and a domain controller"
+

@@ -134,6 +134,7 @@ cli_exit (int status)
   case WS_FAIL_NOT_WINDOWS: return WS_EXIT_NOT_WINDOWS;
   case WS_FAIL_ENCRYPTED: return WS_EXIT_ENCRYPTED;
   case WS_FAIL_HIBERNATED: return WS_EXIT_HIBERNATED;
+  case WS_FAIL_UNSUPPORTED: return WS_EXIT_UNSUPPORTED;
   default: return WS_EXIT_ERROR;
   }
 }

@@ -18,6 +18,7 @@ enum {
   WS_EXIT_ENCRYPTED = 4,     /* BitLocker-encrypted volume */
   WS_EXIT_HIBERNATED = 5,    /* hibernated or Fast Startup volume */
   WS_EXIT_PARTIAL = 6,       /* batch: some images failed */
+  WS_EXIT_UNSUPPORTED = 7,   /* older than Vista, a domain controller or member */
 };
 /* The exit status for a library's WS_OK / WS_FAIL_* result. */
 int cli_exit (int status);

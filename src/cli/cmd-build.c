@@ -71,7 +71,7 @@ help (void)
           "  --dry-run, --json, --progress, --no-progress, --repair-hives, and the\n"
           "                             operation options of `winseal generalize` (see\n"
           "                             its --help)\n\n"
-          "Exit status: 0 done, 1 a bad template or another error, 2-5 as generalize.\n"
+          "Exit status: 0 done, 1 a bad template or another error, 2-5 and 7 as generalize.\n"
           "See winseal(1), section BUILD TEMPLATES.\n");
 }
 

@@ -79,7 +79,8 @@ help (void)
           "  --setupcomplete FILE       lines to add to SetupComplete.cmd\n"
           "  --firstboot-command CMD    a line to add to SetupComplete.cmd (repeatable)\n\n"
           "Exit status: 0 done, 1 usage or other error, 2 unreadable image,\n"
-          "3 not Windows, 4 encrypted (BitLocker), 5 hibernated.  See winseal(1).\n");
+          "3 not Windows, 4 encrypted (BitLocker), 5 hibernated, 7 older than Vista,\n"
+          "a domain controller or a domain member.  See winseal(1).\n");
 }
 
 static void

@@ -20,6 +20,7 @@
 #include "registry/hive.h"
 #include "registry/hivelog.h"
 #include "registry/regedit.h"
+#include "registry/sam.h"
 #include "util/json-out.h"
 #include "util/paths.h"
 #include "util/util.h"
@@ -426,6 +427,51 @@ gen_load_hives (struct gen *g)
     return -1;
   }
   return load_user_hives (g);
+}
+
+int
+gen_check_supported (struct gen *g)
+{
+  const char *img = g->w->image;
+  hive_h *sw = gen_hive (g, "SOFTWARE"), *sys = gen_hive (g, "SYSTEM");
+  struct ghive *sgh = gen_ghive (g, "SECURITY");
+  hive_h *sec = sgh ? gen_ghive_handle (g, sgh) : NULL;
+  if (!sw || !sys || !sec)
+    return WS_FAIL;
+  int major, minor;
+  if (hive_windows_version (sw, &major, &minor) == -1) {
+    ws_error ("%s: the SOFTWARE hive records no Windows version (CurrentVersion); "
+              "refused: winseal cannot tell how to reseal it", img);
+    return WS_FAIL_UNSUPPORTED;
+  }
+  /* Windows XP and Server 2003 (5.x) have no Setup\State and reseal
+   * through other values (sysprep.inf, mini-setup); Vista is 6.0. */
+  if (major < 6) {
+    hive_node_h cv = hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion");
+    CLEANUP_FREE char *pname = cv ? hive_get_string (sw, cv, "ProductName") : NULL;
+    ws_error ("%s: Windows %d.%d (%s) is older than Windows Vista / Server 2008; "
+              "winseal reseals Vista and later only; nothing was changed", img, major, minor,
+              pname ? pname : "no ProductName");
+    return WS_FAIL_UNSUPPORTED;
+  }
+  struct windows_role role;
+  hive_windows_role (sys, sec, &role);
+  if (role.dc_why) {
+    ws_error ("%s: Windows is a domain controller (%s); Sysprep does not generalize "
+              "domain controllers and neither does winseal; nothing was changed", img, role.dc_why);
+    return WS_FAIL_UNSUPPORTED;
+  }
+  if (role.domain_member) {
+    char s[SID_STRING_MAX];
+    CLEANUP_FREE char *dname = lsa_policy_name (sec, "PolPrDmN");
+    ws_error ("%s: Windows is joined to the domain %s (%s%s); Sysprep unjoins a domain "
+              "member, which cannot be done safely offline: unjoin it and seal it again; "
+              "nothing was changed", img, dname && *dname ? dname : "(unnamed)",
+              sid_to_string (&role.domain_sid, s),
+              role.machine_account ? ", with a $MACHINE.ACC secret" : "");
+    return WS_FAIL_UNSUPPORTED;
+  }
+  return 0;
 }
 
 int

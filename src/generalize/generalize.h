@@ -145,6 +145,11 @@ int gen_begin (struct gen *g, struct windows *w, const struct gen_opts *o, int v
 /* Load every hive an operation will touch and refuse dirty hives whose
  * logs hold data, before anything is changed.  Returns 0 or -1. */
 int gen_load_hives (struct gen *g);
+/* Refuse, with one line naming the image and before anything is changed,
+ * a Windows that winseal must not generalize offline: older than Vista /
+ * Server 2008, a domain controller, a domain member.  Returns 0 or
+ * WS_FAIL_UNSUPPORTED. */
+int gen_check_supported (struct gen *g);
 /* Run the selected operations.  Returns 0 or -1. */
 int gen_run (struct gen *g, const struct op_selection *sel);
 /* Commit, verify and upload every changed hive and empty its logs.

@@ -626,6 +626,14 @@ inspect_windows (struct windows *w, const char *tmpdir, char **fatal)
   partitions (&c);
   system_hive (&c, sys);
   json_object *users = sam_and_security (&c, sam, sec);
+  /* What generalize refuses (gen_check_supported): a domain controller,
+   * a domain member. */
+  struct windows_role role;
+  hive_windows_role (sys, sec, &role);
+  jadd_bool (c.r, "domain_controller", role.dc_why != NULL);
+  jadd_bool (c.r, "domain_joined", role.domain_member);
+  char dsid[SID_STRING_MAX];
+  jadd_str (c.r, "primary_domain_sid", role.domain_member ? sid_to_string (&role.domain_sid, dsid) : NULL);
   profiles (&c, sw, users);
 
   hive_node_h st = sw ? hive_walk (sw, hivex_root (sw), "Microsoft\\Windows\\CurrentVersion\\Setup\\State") : 0;
@@ -715,6 +723,12 @@ inspect_print_text (json_object *r)
   printf ("Machine SID (LSA):   %s%s\n", s_or (ms, "security", "?"),
           jget (ms, "match") && !jget_bool (ms, "match") ? "  (DIFFERS from SAM)" : "");
   printf ("Locale:              %s\n", s_or (r, "locale", "?"));
+  printf ("Domain:              %s%s%s\n",
+          jget_bool (r, "domain_controller") ? "a domain controller of " :
+          jget_bool (r, "domain_joined") ? "joined to " : "workgroup ",
+          s_or (r, "primary_domain", "?"),
+          jget_bool (r, "domain_joined") || jget_bool (r, "domain_controller")
+            ? "  (generalize refuses it)" : "");
   json_object *users = jget (r, "users");
   printf ("Local users:         %zu\n", users ? json_object_array_length (users) : 0);
   for (size_t i = 0; users && i < json_object_array_length (users); ++i) {

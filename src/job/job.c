@@ -230,6 +230,8 @@ job_run (struct job *j, guestfs_h *g, const char *disk)
     j->gen.sel = &j->sel;               /* the hive loader checks what will be removed */
     if (gen_load_hives (&j->gen) == -1)
       r = WS_FAIL;
+    else
+      r = gen_check_supported (&j->gen);
   }
   if (r == 0 && o->n_files) {
     job_phase (j, "copying files into the image");

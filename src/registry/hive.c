@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -227,4 +228,65 @@ hive_profile_list_free (struct profile_entry *list, size_t n)
     free (list[i].image_path);
   }
   free (list);
+}
+
+int
+hive_windows_version (hive_h *sw, int *major, int *minor)
+{
+  hive_node_h cv = hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion");
+  if (!cv)
+    return -1;
+  uint32_t mj, mn;
+  if (hive_get_dword (sw, cv, "CurrentMajorVersionNumber", &mj) == 0
+      && hive_get_dword (sw, cv, "CurrentMinorVersionNumber", &mn) == 0
+      && mj < 1000 && mn < 1000) {
+    *major = (int) mj, *minor = (int) mn;
+    return 0;
+  }
+  CLEANUP_FREE char *cver = hive_get_string (sw, cv, "CurrentVersion");
+  int a, b;
+  char tail;
+  if (!cver || sscanf (cver, "%d.%d%c", &a, &b, &tail) != 2 || a < 0 || a > 999 || b < 0 || b > 999)
+    return -1;
+  *major = a, *minor = b;
+  return 0;
+}
+
+/* The current control set's key path below path ("ControlSet001\\..."). */
+static hive_node_h
+current_set_walk (hive_h *sys, const char *path)
+{
+  CLEANUP_FREE int *sets = NULL;
+  size_t n;
+  int cur;
+  if (hive_control_sets (sys, &sets, &n, &cur) == -1 || cur < 1 || cur > 999)
+    return 0;
+  char p[512];
+  snprintf (p, sizeof p, "ControlSet%03d\\%s", cur, path);
+  return hive_walk (sys, hivex_root (sys), p);
+}
+
+void
+hive_windows_role (hive_h *sys, hive_h *sec, struct windows_role *r)
+{
+  memset (r, 0, sizeof *r);
+  if (sys) {
+    hive_node_h po = current_set_walk (sys, "Control\\ProductOptions");
+    CLEANUP_FREE char *pt = po ? hive_get_string (sys, po, "ProductType") : NULL;
+    if (pt && strcasecmp (pt, "LanmanNT") == 0)
+      r->dc_why = "its ProductType is LanmanNT";
+    else if (current_set_walk (sys, "Services\\NTDS\\Parameters"))
+      r->dc_why = "it has the NTDS (Active Directory) service's parameters";
+  }
+  if (!sec)
+    return;
+  hive_node_h dm = hive_walk (sec, hivex_root (sec), "Policy\\PolPrDmS");
+  size_t len = 0;
+  hive_type t;
+  CLEANUP_FREE uint8_t *b = dm ? hive_get_bytes (sec, dm, "", &len, &t) : NULL;
+  /* A workgroup's primary domain has no SID (an empty value). */
+  if (b && len >= 8 && sid_from_binary (b, len, &r->domain_sid) > 0
+      && sid_is_machine_domain (&r->domain_sid))
+    r->domain_member = 1;
+  r->machine_account = hive_walk (sec, hivex_root (sec), "Policy\\Secrets\\$MACHINE.ACC") != 0;
 }

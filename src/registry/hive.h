@@ -67,4 +67,19 @@ struct profile_entry {
 struct profile_entry *hive_profile_list (hive_h *sw, size_t *n_ret);
 void hive_profile_list_free (struct profile_entry *list, size_t n);
 
+/* The version SOFTWARE records: CurrentMajorVersionNumber and
+ * CurrentMinorVersionNumber (Windows 10 and later), else CurrentVersion
+ * ("6.3", "5.1").  -1 when it records neither. */
+int hive_windows_version (hive_h *sw, int *major, int *minor);
+
+/* What the installation is to its network, from SYSTEM (the current
+ * control set) and SECURITY (either may be NULL). */
+struct windows_role {
+  const char *dc_why;           /* a domain controller: why it is one, or NULL */
+  int domain_member;            /* PolPrDmS holds a domain SID */
+  struct sid domain_sid;        /* (its name: lsa_policy_name (sec, "PolPrDmN")) */
+  int machine_account;          /* Policy\Secrets\$MACHINE.ACC exists */
+};
+void hive_windows_role (hive_h *sys, hive_h *sec, struct windows_role *r);
+
 #endif

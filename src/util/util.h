@@ -20,6 +20,8 @@ enum ws_status {
   WS_FAIL_NOT_WINDOWS,          /* no Windows installation found */
   WS_FAIL_ENCRYPTED,            /* a BitLocker-encrypted volume */
   WS_FAIL_HIBERNATED,           /* a hibernated or Fast Startup volume */
+  WS_FAIL_UNSUPPORTED,          /* a Windows not to generalize offline (older than
+                                   Vista, a domain controller or member) */
 };
 
 /* Global options set by the command line before a subcommand runs. */

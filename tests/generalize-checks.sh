@@ -168,7 +168,14 @@ check_generalized () {
     kept=$((kept + 1))
   done < <(cd "$f/Users" && find . -type f ! -iname '*.dat' ! -path './Public/AccountPictures/*' | sed 's|^\./||')
   [ $kept -ge 4 ] || fail "$name: only $kept kept profile files to compare"
-  rm -f "$tmp/in-c.vol"
+  # machine-ids: SYSTEM\RNG\Seed is new random bytes of the input's length.
+  ntfscat "$tmp/in-c.vol" /Windows/System32/config/SYSTEM > "$tmp/in-SYSTEM" || fail "$name: ntfscat SYSTEM"
+  if hivexget "$tmp/in-SYSTEM" RNG Seed > "$tmp/seed.in" 2> /dev/null; then
+    hivexget "$f/config/SYSTEM" RNG Seed > "$tmp/seed.out" || fail "$name: RNG\\Seed is gone"
+    [ "$(stat -c %s "$tmp/seed.in")" = "$(stat -c %s "$tmp/seed.out")" ] && ! cmp -s "$tmp/seed.in" "$tmp/seed.out" \
+      || fail "$name: RNG\\Seed is not new random bytes of its old length"
+  fi
+  rm -f "$tmp/in-c.vol" "$tmp/in-SYSTEM"
   # Nothing of the removed profiles' files is left in the whole output:
   # notes.txt (small: resident in its MFT record) and cache.bin (200000
   # bytes of 0x5A in clusters: 48 whole 4 KiB blocks of it per profile),
@@ -231,6 +238,25 @@ check_generalized () {
     regripper -r "$f/config/SYSTEM" -p termserv > "$tmp/ts" 2>/dev/null || fail "$name: termserv"
     grep -q "fDenyTSConnections = 1" "$tmp/ts" || fail "$name: termserv does not show RDP denied"
   fi
+
+  # machine-ids, read back by hivexget: a new MachineGuid, no SQM
+  # MachineId, no WSUS client identity, a new RNG seed of the old length.
+  local guid; guid=$(hivexget "$f/config/SOFTWARE" 'Microsoft\Cryptography' MachineGuid)
+  [[ $guid =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] \
+    && [ "$guid" != "$(spec_get "$name" MACHINE_GUID)" ] || fail "$name: MachineGuid is '$guid'"
+  # Nor are the old ones anywhere in SOFTWARE (free cells included).
+  local id idhex
+  for id in "$(spec_get "$name" MACHINE_GUID)" "$(spec_get "$name" SUS_CLIENT_ID)" "$(spec_get "$name" SQM_MACHINE_ID)"; do
+    idhex=$(printf %s "$id" | iconv -f ASCII -t UTF-16LE | od -An -v -tx1 | tr -d ' \n')
+    [ "$(count_bytes "$f/config/SOFTWARE" "$idhex")" = 0 ] || fail "$name: the old identifier $id is still in SOFTWARE"
+  done
+  local v
+  ! hivexget "$f/config/SOFTWARE" 'Microsoft\SQMClient' MachineId > /dev/null 2>&1 \
+    || fail "$name: SQMClient\\MachineId is still there"
+  for v in SusClientId SusClientIdValidation PingID AccountDomainSid; do
+    ! hivexget "$f/config/SOFTWARE" 'Microsoft\Windows\CurrentVersion\WindowsUpdate' "$v" > /dev/null 2>&1 \
+      || fail "$name: WindowsUpdate\\$v is still there"
+  done
 
   # The answer file: well-formed, and what generalize promised.
   local ua="$f/Panther/unattend.xml"

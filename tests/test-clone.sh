@@ -52,11 +52,12 @@ for i in 1 2 3; do
   mkdir -p "$tmp/h$i"
   printf 'mount-ro /dev/sd%s%s /\ndownload /Windows/System32/config/SAM %s/h%s/SAM\ndownload /Windows/System32/config/SYSTEM %s/h%s/SYSTEM\n' \
     "$d" "$part" "$tmp" "$i" "$tmp" "$i" >> "$tmp/gf"
+  printf 'download /Windows/System32/config/SOFTWARE %s/h%s/SOFTWARE\n' "$tmp" "$i" >> "$tmp/gf"
   printf 'download /Users/Administrator/AppData/Local/Microsoft/Windows/UsrClass.dat %s/h%s/UsrClass.dat\numount-all\n' \
     "$tmp" "$i" >> "$tmp/gf"
 done
 guestfish -f "$tmp/gf" > /dev/null
-sids=() names=()
+sids=() names=() guids=() seeds=()
 for i in 1 2 3; do
   s=$(regripper -r "$tmp/h$i/SAM" -p samparse 2>/dev/null | sed -n 's/^SID *: \(S-1-5-21-[0-9]*-[0-9]*-[0-9]*\)-500$/\1/p' | head -n1)
   n=$(regripper -r "$tmp/h$i/SYSTEM" -p compname 2>/dev/null | sed -n 's/^ComputerName *= *//p' | head -n1)
@@ -72,7 +73,16 @@ for i in 1 2 3; do
     || fail "clone $i: UsrClass.dat is not the repaired one"
   perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/h$i/UsrClass.dat" > /dev/null || fail "clone $i: $(perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/h$i/UsrClass.dat")"
   sids+=("$s") names+=("$n")
+  guids+=("$(hivexget "$tmp/h$i/SOFTWARE" 'Microsoft\Cryptography' MachineGuid)")
+  seeds+=("$(hivexget "$tmp/h$i/SYSTEM" RNG Seed | od -An -tx1 | tr -d ' \n')")
+  ! hivexget "$tmp/h$i/SOFTWARE" 'Microsoft\Windows\CurrentVersion\WindowsUpdate' SusClientId > /dev/null 2>&1 \
+    || fail "clone $i keeps the golden SusClientId"
 done
+# machine-ids: per clone, read back by hivexget.
+[ "$(printf '%s\n' "${guids[@]}" | grep -c .)" = 3 ] && [ "$(printf '%s\n' "${guids[@]}" | sort -u | wc -l)" = 3 ] \
+  && ! printf '%s\n' "${guids[@]}" | grep -qx "$(spec_get bad-dirty MACHINE_GUID)" \
+  || fail "clones share a MachineGuid or keep the golden one: ${guids[*]}"
+[ "$(printf '%s\n' "${seeds[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share an RNG seed: ${seeds[*]}"
 [ "$(printf '%s\n' "${sids[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share a SID: ${sids[*]}"
 [ "$(printf '%s\n' "${names[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share a name: ${names[*]}"
 for i in 1 2 3; do

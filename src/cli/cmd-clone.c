@@ -3,8 +3,8 @@
  *
  * The shared work is done once: one appliance launch, the hives copied
  * and checked once, and every operation but the per-clone ones
- * (sid-reset, computer-name, unattend — the answer file names the
- * computer) run once on a qcow2 overlay of GOLDEN.  Then, per clone, in
+ * (sid-reset, computer-name, machine-ids, unattend — the answer file
+ * names the computer) run once on a qcow2 overlay of GOLDEN.  Then, per clone, in
  * the same appliance: the per-clone operations move the machine SID on
  * from the previous clone's (every hive, descriptor, task and SID-named
  * folder) and set its name, the changed hives are written back, the file
@@ -34,7 +34,8 @@
 
 #define CLONES_MAX 1000
 
-static const char *const per_clone[] = { "sid-reset", "computer-name", "unattend", NULL };
+static const char *const per_clone[] = { "sid-reset", "computer-name", "machine-ids", "unattend",
+                                         NULL };
 
 static void
 help (void)

@@ -172,3 +172,64 @@ gen_check_dword_all_sets (struct gen *g, const char *op, const char *key, const 
     }
   }
 }
+
+int
+gen_delete_value (struct gen *g, const char *hive, hive_node_h node, const char *keypath,
+                  const char *name)
+{
+  struct ghive *gh = gen_ghive (g, hive);
+  hive_h *h = gen_ghive_handle (g, gh);
+  if (!h || !node)
+    return h ? 0 : -1;
+  CLEANUP_FREE hive_value_h *vals = hivex_node_values (h, node);
+  if (!vals) {
+    ws_error ("%s hive: cannot list the values of %s: %s", hive, keypath, strerror (errno));
+    return -1;
+  }
+  size_t n = 0, found = 0;
+  for (; vals[n]; ++n)
+    ;
+  /* libhivex replaces a key's whole value list: every value but this one,
+   * with its name, type and data as they are. */
+  hive_set_value *keep = ws_malloc ((n + 1) * sizeof *keep);
+  size_t k = 0;
+  int ret = 0;
+  for (size_t i = 0; i < n && ret == 0; ++i) {
+    char *vn = hivex_value_key (h, vals[i]);
+    if (!vn) {
+      ret = -1;
+      break;
+    }
+    if (strcasecmp (vn, name) == 0) {
+      free (vn);
+      found = 1;
+      continue;
+    }
+    hive_type t;
+    size_t len;
+    char *data = hivex_value_value (h, vals[i], &t, &len);
+    if (!data) {
+      free (vn);
+      ret = -1;
+      break;
+    }
+    keep[k++] = (hive_set_value) { vn, t, len, data };
+  }
+  if (ret == -1)
+    ws_error ("%s hive: cannot read the values of %s: %s", hive, keypath, strerror (errno));
+  else if (found && hivex_node_set_values (h, node, k, keep, 0) == -1) {
+    ws_error ("%s hive: cannot delete %s\\%s: %s", hive, keypath, name, strerror (errno));
+    ret = -1;
+  }
+  for (size_t i = 0; i < k; ++i) {
+    free (keep[i].key);
+    free (keep[i].value);
+  }
+  free (keep);
+  if (ret == 0 && found) {
+    gh->changed = 1;
+    gen_change (g, "%s\\%s\\%s: deleted", hive, keypath, name);
+    return 1;
+  }
+  return ret;
+}

@@ -200,6 +200,11 @@ int gen_set_string (struct gen *g, const char *hive, hive_node_h node, const cha
 /* Set a value of any type on a node (data is caller's). */
 int gen_set_value (struct gen *g, struct ghive *gh, hive_node_h node, const char *name,
                    hive_type t, const void *data, size_t len);
+/* Delete the value name (any case) of node, at keypath (for the report).
+ * Returns 1 when deleted, 0 when it was absent (or node is 0), -1 on an
+ * error (reported). */
+int gen_delete_value (struct gen *g, const char *hive, hive_node_h node, const char *keypath,
+                      const char *name);
 /* Make a key path below node (creating missing keys). */
 hive_node_h gen_mkkey (struct gen *g, hive_h *h, hive_node_h node, const char *path);
 

@@ -244,6 +244,30 @@ check_generalized () {
   local guid; guid=$(hivexget "$f/config/SOFTWARE" 'Microsoft\Cryptography' MachineGuid)
   [[ $guid =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] \
     && [ "$guid" != "$(spec_get "$name" MACHINE_GUID)" ] || fail "$name: MachineGuid is '$guid'"
+  # network-state, read back by hivexget and hivexsh: no DHCP lease on
+  # any interface (EnableDHCP kept), no DHCPv6 DUID, no 169.254 route
+  # (others kept), no Network List profile, signature or Nla cache.
+  local cs ifk vals
+  for cs in ControlSet001 ControlSet002; do
+    for ifk in $(printf 'cd %s\\Services\\Tcpip\\Parameters\\Interfaces\nls\n' "$cs" | hivexsh "$f/config/SYSTEM" 2>/dev/null); do
+      vals=$(hivexget "$f/config/SYSTEM" "$cs\Services\Tcpip\Parameters\Interfaces\\$ifk" 2>/dev/null || true)
+      ! grep -Eiq '^"(Dhcp[^"]*|Lease[^"]*|T1|T2)"=' <<< "$vals" || fail "$name: $cs interface $ifk keeps DHCP lease values: $(grep -Ei '^"(Dhcp|Lease|T1|T2)' <<< "$vals" | head -3)"
+    done
+    ! hivexget "$f/config/SYSTEM" "$cs\Services\Tcpip6\Parameters" Dhcpv6DUID > /dev/null 2>&1 || fail "$name: $cs keeps Dhcpv6DUID"
+    vals=$(hivexget "$f/config/SYSTEM" "$cs\Services\Tcpip\Parameters\PersistentRoutes" 2>/dev/null || true)
+    ! grep -q '^"169\.254\.' <<< "$vals" || fail "$name: $cs keeps a 169.254 persistent route"
+  done
+  if [ -z "$(spec_get "$name" REAL_HIVES)" ]; then
+    [ "$(hivexget "$f/config/SYSTEM" "ControlSet001\Services\Tcpip\Parameters\Interfaces\\$(spec_get "$name" NIC_GUID)" EnableDHCP)" = 1 ] \
+      || fail "$name: EnableDHCP was not kept"
+    hivexget "$f/config/SYSTEM" 'ControlSet001\Services\Tcpip\Parameters\PersistentRoutes' | grep -q '^"10\.10\.0\.0,' \
+      || fail "$name: a route other than 169.254's was removed"
+  fi
+  local nk
+  for nk in Profiles 'Signatures\Managed' 'Signatures\Unmanaged' 'Nla\Cache'; do
+    [ -z "$(printf 'cd Microsoft\\Windows NT\\CurrentVersion\\NetworkList\\%s\nls\n' "$nk" | hivexsh "$f/config/SOFTWARE" 2>/dev/null)" ] \
+      || fail "$name: NetworkList\\$nk still has subkeys"
+  done
   # Nor are the old ones anywhere in SOFTWARE (free cells included).
   local id idhex
   for id in "$(spec_get "$name" MACHINE_GUID)" "$(spec_get "$name" SUS_CLIENT_ID)" "$(spec_get "$name" SQM_MACHINE_ID)"; do

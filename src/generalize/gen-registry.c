@@ -173,9 +173,22 @@ gen_check_dword_all_sets (struct gen *g, const char *op, const char *key, const 
   }
 }
 
+static int
+name_is (const char *name, void *arg)
+{
+  return strcasecmp (name, arg) == 0;
+}
+
 int
 gen_delete_value (struct gen *g, const char *hive, hive_node_h node, const char *keypath,
                   const char *name)
+{
+  return gen_delete_values (g, hive, node, keypath, name_is, (void *) name);
+}
+
+int
+gen_delete_values (struct gen *g, const char *hive, hive_node_h node, const char *keypath,
+                   int (*match) (const char *name, void *arg), void *arg)
 {
   struct ghive *gh = gen_ghive (g, hive);
   hive_h *h = gen_ghive_handle (g, gh);
@@ -186,13 +199,14 @@ gen_delete_value (struct gen *g, const char *hive, hive_node_h node, const char 
     ws_error ("%s hive: cannot list the values of %s: %s", hive, keypath, strerror (errno));
     return -1;
   }
-  size_t n = 0, found = 0;
+  size_t n = 0;
   for (; vals[n]; ++n)
     ;
-  /* libhivex replaces a key's whole value list: every value but this one,
-   * with its name, type and data as they are. */
+  /* libhivex replaces a key's whole value list: every value that does not
+   * match, with its name, type and data as they are. */
   hive_set_value *keep = ws_malloc ((n + 1) * sizeof *keep);
-  size_t k = 0;
+  char **gone = ws_malloc ((n + 1) * sizeof *gone);
+  size_t k = 0, ng = 0;
   int ret = 0;
   for (size_t i = 0; i < n && ret == 0; ++i) {
     char *vn = hivex_value_key (h, vals[i]);
@@ -200,9 +214,8 @@ gen_delete_value (struct gen *g, const char *hive, hive_node_h node, const char 
       ret = -1;
       break;
     }
-    if (strcasecmp (vn, name) == 0) {
-      free (vn);
-      found = 1;
+    if (match (vn, arg)) {
+      gone[ng++] = vn;
       continue;
     }
     hive_type t;
@@ -217,19 +230,50 @@ gen_delete_value (struct gen *g, const char *hive, hive_node_h node, const char 
   }
   if (ret == -1)
     ws_error ("%s hive: cannot read the values of %s: %s", hive, keypath, strerror (errno));
-  else if (found && hivex_node_set_values (h, node, k, keep, 0) == -1) {
-    ws_error ("%s hive: cannot delete %s\\%s: %s", hive, keypath, name, strerror (errno));
+  else if (ng && hivex_node_set_values (h, node, k, keep, 0) == -1) {
+    ws_error ("%s hive: cannot delete values of %s: %s", hive, keypath, strerror (errno));
     ret = -1;
+  }
+  for (size_t i = 0; i < ng; ++i) {
+    if (ret == 0)
+      gen_change (g, "%s\\%s\\%s: deleted", hive, keypath, gone[i][0] ? gone[i] : "(default)");
+    free (gone[i]);
   }
   for (size_t i = 0; i < k; ++i) {
     free (keep[i].key);
     free (keep[i].value);
   }
   free (keep);
-  if (ret == 0 && found) {
+  free (gone);
+  if (ret == 0 && ng)
     gh->changed = 1;
-    gen_change (g, "%s\\%s\\%s: deleted", hive, keypath, name);
-    return 1;
+  return ret == 0 ? (int) ng : ret;
+}
+
+int
+gen_delete_subkeys (struct gen *g, const char *hive, hive_node_h node, const char *keypath)
+{
+  struct ghive *gh = gen_ghive (g, hive);
+  hive_h *h = gen_ghive_handle (g, gh);
+  if (!h || !node)
+    return h ? 0 : -1;
+  int n = 0;
+  for (;;) {
+    CLEANUP_FREE hive_node_h *ch = hivex_node_children (h, node);
+    if (!ch) {
+      ws_error ("%s hive: cannot list the subkeys of %s: %s", hive, keypath, strerror (errno));
+      return -1;
+    }
+    if (!ch[0])
+      return n;
+    CLEANUP_FREE char *name = hivex_node_name (h, ch[0]);
+    if (hivex_node_delete_child (h, ch[0]) == -1) {
+      ws_error ("%s hive: cannot delete %s\\%s: %s", hive, keypath, name ? name : "?",
+                strerror (errno));
+      return -1;
+    }
+    gh->changed = 1;
+    gen_change (g, "%s\\%s\\%s: key deleted", hive, keypath, name ? name : "?");
+    n++;
   }
-  return ret;
 }

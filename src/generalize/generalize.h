@@ -205,6 +205,13 @@ int gen_set_value (struct gen *g, struct ghive *gh, hive_node_h node, const char
  * error (reported). */
 int gen_delete_value (struct gen *g, const char *hive, hive_node_h node, const char *keypath,
                       const char *name);
+/* Delete every value of node whose name match () accepts.  Returns how
+ * many, or -1 (reported). */
+int gen_delete_values (struct gen *g, const char *hive, hive_node_h node, const char *keypath,
+                       int (*match) (const char *name, void *arg), void *arg);
+/* Delete every subkey of node (with all below it).  Returns how many, or
+ * -1 (reported). */
+int gen_delete_subkeys (struct gen *g, const char *hive, hive_node_h node, const char *keypath);
 /* Make a key path below node (creating missing keys). */
 hive_node_h gen_mkkey (struct gen *g, hive_h *h, hive_node_h node, const char *path);
 

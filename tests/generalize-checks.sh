@@ -175,7 +175,21 @@ check_generalized () {
     [ "$(stat -c %s "$tmp/seed.in")" = "$(stat -c %s "$tmp/seed.out")" ] && ! cmp -s "$tmp/seed.in" "$tmp/seed.out" \
       || fail "$name: RNG\\Seed is not new random bytes of its old length"
   fi
-  rm -f "$tmp/in-c.vol" "$tmp/in-SYSTEM"
+  # secrets: the RDP certificate's key file is gone from the output's C:
+  # (ntfsls), the other machine key stays; neither the autologon password,
+  # nor the LSA secret, nor the key container's name is in the output.
+  dd if="$tmp/out.raw" of="$tmp/out-c.vol" bs=1M iflag=skip_bytes,count_bytes skip=$((cs_ * 512)) \
+    count=$((cz * 512)) conv=sparse status=none
+  local mk=/ProgramData/Microsoft/Crypto/RSA/MachineKeys
+  keys () { ntfsls -p "$mk" "$1" | grep -v '^\.\.\?$'; }
+  [ "$(keys "$tmp/in-c.vol" | wc -l)" = 2 ] || fail "$name: the input holds $(keys "$tmp/in-c.vol" | wc -l) machine keys, not 2"
+  [ "$(keys "$tmp/out-c.vol")" = "6d14e4b1d8ca773bab785d1be032546e_$(spec_get "$name" MACHINE_GUID)" ] \
+    || fail "$name: machine keys left: $(keys "$tmp/out-c.vol" | tr '\n' ' ')"
+  local pw s_; pw=$(spec_get "$name" AUTOLOGON_PASSWORD)
+  for s_ in "$pw" "$(sed 's/./&\\x00/g' <<< "$pw")" LSA-SECRET-MARKER TSSecKeySet1 "$(sed 's/./&\\x00/g' <<< TSSecKeySet1)"; do
+    ! LC_ALL=C grep -aqP "$s_" "$tmp/out.raw" || fail "$name: a removed secret ($s_) is still in the output"
+  done
+  rm -f "$tmp/in-c.vol" "$tmp/in-SYSTEM" "$tmp/out-c.vol"
   # Nothing of the removed profiles' files is left in the whole output:
   # notes.txt (small: resident in its MFT record) and cache.bin (200000
   # bytes of 0x5A in clusters: 48 whole 4 KiB blocks of it per profile),
@@ -267,6 +281,24 @@ check_generalized () {
   for nk in Profiles 'Signatures\Managed' 'Signatures\Unmanaged' 'Nla\Cache'; do
     [ -z "$(printf 'cd Microsoft\\Windows NT\\CurrentVersion\\NetworkList\\%s\nls\n' "$nk" | hivexsh "$f/config/SOFTWARE" 2>/dev/null)" ] \
       || fail "$name: NetworkList\\$nk still has subkeys"
+  done
+  # secrets, read back by hivexget and hivexsh: no autologon password
+  # (LSA secret, Winlogon), AutoAdminLogon 0, no last logged-on user, no
+  # RDP certificate in the store nor its hash on the listener.
+  ! hivexget "$f/config/SECURITY" 'Policy\Secrets\DefaultPassword\CurrVal' > /dev/null 2>&1 \
+    || fail "$name: the LSA secret DefaultPassword is still there"
+  hivexget "$f/config/SECURITY" 'Policy\Secrets' > /dev/null 2>&1 || fail "$name: Policy\\Secrets is gone"
+  ! hivexget "$f/config/SOFTWARE" 'Microsoft\Windows NT\CurrentVersion\Winlogon' DefaultPassword > /dev/null 2>&1 \
+    || fail "$name: Winlogon's DefaultPassword is still there"
+  [ "$(hivexget "$f/config/SOFTWARE" 'Microsoft\Windows NT\CurrentVersion\Winlogon' AutoAdminLogon)" = 0 ] \
+    || fail "$name: AutoAdminLogon is not 0"
+  ! hivexget "$f/config/SOFTWARE" 'Microsoft\Windows\CurrentVersion\Authentication\LogonUI' LastLoggedOnUser > /dev/null 2>&1 \
+    || fail "$name: LogonUI's LastLoggedOnUser is still there"
+  [ -z "$(printf 'cd Microsoft\\SystemCertificates\\Remote Desktop\\Certificates\nls\n' | hivexsh "$f/config/SOFTWARE" 2>/dev/null)" ] \
+    || fail "$name: the Remote Desktop certificate store is not empty"
+  for cs in ControlSet001 ControlSet002; do
+    ! hivexget "$f/config/SYSTEM" "$cs\Control\Terminal Server\WinStations\RDP-Tcp" SSLCertificateSHA1Hash > /dev/null 2>&1 \
+      || fail "$name: $cs keeps the RDP listener's SSLCertificateSHA1Hash"
   done
   # Nor are the old ones anywhere in SOFTWARE (free cells included).
   local id idhex

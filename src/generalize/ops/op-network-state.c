@@ -52,9 +52,10 @@ is_duid (const char *name, void *arg)
   return strcasecmp (name, "Dhcpv6DUID") == 0;
 }
 
-/* Walk the state to drop: act (perform) or count what is left (verify). */
+/* Walk the state to drop: delete it (act, perform) or record what is
+ * left as failures (verify). */
 static int
-walk (struct gen *g, int act, int *left)
+walk (struct gen *g, int act)
 {
   hive_h *sys = gen_hive (g, "SYSTEM"), *sw = gen_hive (g, "SOFTWARE");
   if (!sys || !sw)
@@ -106,7 +107,6 @@ walk (struct gen *g, int act, int *left)
             CLEANUP_FREE char *vn = hivex_value_key (sys, v[m]);
             if (vn && what[w].match (vn, NULL)) {
               gen_fail (g, "network-state: SYSTEM\\%s\\%s is still there", paths[k], vn);
-              ++*left;
             }
           }
         }
@@ -128,7 +128,6 @@ walk (struct gen *g, int act, int *left)
       CLEANUP_FREE hive_node_h *ch = hivex_node_children (sw, k);
       if (ch && ch[0]) {
         gen_fail (g, "network-state: SOFTWARE\\%s still has subkeys", netlist_keys[i]);
-        ++*left;
       }
     }
   }
@@ -138,15 +137,13 @@ walk (struct gen *g, int act, int *left)
 static int
 perform (struct gen *g)
 {
-  int left = 0;
-  return walk (g, 1, &left);
+  return walk (g, 1);
 }
 
 static void
 verify (struct gen *g)
 {
-  int left = 0;
-  if (walk (g, 0, &left) == -1)
+  if (walk (g, 0) == -1)
     gen_fail (g, "network-state: the SYSTEM and SOFTWARE hives cannot be read");
 }
 

@@ -150,6 +150,14 @@ walk (struct gen *g, int act)
   hive_node_h lu = hive_walk (sw, root, LOGONUI);
   if (lu && act && gen_delete_values (g, "SOFTWARE", lu, LOGONUI, is_logonui_user, NULL) == -1)
     return -1;
+  if (lu && !act) {
+    CLEANUP_FREE hive_value_h *v = hivex_node_values (sw, lu);
+    for (size_t i = 0; v && v[i]; ++i) {
+      CLEANUP_FREE char *vn = hivex_value_key (sw, v[i]);
+      if (vn && is_logonui_user (vn, NULL))
+        gen_fail (g, "secrets: LogonUI's %s is still there", vn);
+    }
+  }
   /* The RDP certificate: its key files first (the store names them). */
   hive_node_h store = hive_walk (sw, root, RDP_STORE);
   char names[CONTAINERS_MAX][256];

@@ -266,14 +266,26 @@ gen_delete_subkeys (struct gen *g, const char *hive, hive_node_h node, const cha
     }
     if (!ch[0])
       return n;
-    CLEANUP_FREE char *name = hivex_node_name (h, ch[0]);
-    if (hivex_node_delete_child (h, ch[0]) == -1) {
-      ws_error ("%s hive: cannot delete %s\\%s: %s", hive, keypath, name ? name : "?",
-                strerror (errno));
+    if (gen_delete_key (g, hive, ch[0], keypath) == -1)
       return -1;
-    }
-    gh->changed = 1;
-    gen_change (g, "%s\\%s\\%s: key deleted", hive, keypath, name ? name : "?");
     n++;
   }
+}
+
+int
+gen_delete_key (struct gen *g, const char *hive, hive_node_h node, const char *parentpath)
+{
+  struct ghive *gh = gen_ghive (g, hive);
+  hive_h *h = gen_ghive_handle (g, gh);
+  if (!h)
+    return -1;
+  CLEANUP_FREE char *name = hivex_node_name (h, node);
+  if (hivex_node_delete_child (h, node) == -1) {
+    ws_error ("%s hive: cannot delete %s\\%s: %s", hive, parentpath, name ? name : "?",
+              strerror (errno));
+    return -1;
+  }
+  gh->changed = 1;
+  gen_change (g, "%s\\%s\\%s: key deleted", hive, parentpath, name ? name : "?");
+  return 0;
 }

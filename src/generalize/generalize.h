@@ -212,6 +212,9 @@ int gen_delete_values (struct gen *g, const char *hive, hive_node_h node, const 
 /* Delete every subkey of node (with all below it).  Returns how many, or
  * -1 (reported). */
 int gen_delete_subkeys (struct gen *g, const char *hive, hive_node_h node, const char *keypath);
+/* Delete the key node (with all below it), a subkey of parentpath (for
+ * the report).  0 or -1 (reported). */
+int gen_delete_key (struct gen *g, const char *hive, hive_node_h node, const char *parentpath);
 /* Make a key path below node (creating missing keys). */
 hive_node_h gen_mkkey (struct gen *g, hive_h *h, hive_node_h node, const char *path);
 

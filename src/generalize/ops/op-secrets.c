@@ -123,12 +123,8 @@ walk (struct gen *g, int act)
   hive_node_h secrets = hive_walk (sec, hivex_root (sec), "Policy\\Secrets");
   hive_node_h dp = secrets ? hivex_node_get_child (sec, secrets, "DefaultPassword") : 0;
   if (dp && act) {
-    if (hivex_node_delete_child (sec, dp) == -1) {
-      ws_error ("SECURITY hive: cannot delete Policy\\Secrets\\DefaultPassword");
+    if (gen_delete_key (g, "SECURITY", dp, "Policy\\Secrets") == -1)
       return -1;
-    }
-    gen_hive_changed (g, gen_ghive (g, "SECURITY"));
-    gen_change (g, "SECURITY\\Policy\\Secrets\\DefaultPassword: key deleted (the autologon secret)");
   }
   else if (dp)
     gen_fail (g, "secrets: the LSA secret DefaultPassword is still there");

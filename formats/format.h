@@ -183,6 +183,44 @@ int image_ntfs_free (struct image *img, struct rangeset *rs, struct mft_clear *m
                      void (*warn) (void *opaque, int part, int records, const char *why),
                      void *opaque);
 
+/* Where the old machine's accounts remain in an NTFS volume's shared
+ * security descriptors ($Secure: $SDS, indexed by $SII and $SDH; see
+ * ntfs-secure.c): ntfs_secure_move moves every SID of the domain from
+ * (its three sub-authorities, 12 bytes as stored) to the domain to, in
+ * every $SDS entry and its mirror copy, recomputes their hashes, updates
+ * $SII and re-sorts $SDH, and zeroes $SDS's allocation past its
+ * initialized size; writes go through write (disk offsets).  With write
+ * NULL it only counts.  Everything is read and checked before the first
+ * write.  Returns 1 when done (stats added to *st), 0 when the volume is
+ * not NTFS, -1 with why (nothing written: a malformed $Secure, an
+ * attribute list, an entry whose hash does not match). */
+typedef int (*ntfs_write_fn) (void *opaque, const void *buf, size_t len, uint64_t off);
+struct ntfs_secure_stats {
+  uint64_t volumes;             /* NTFS volumes whose $Secure was read */
+  uint64_t entries;             /* $SDS entries (first copies) */
+  uint64_t with_domain;         /* entries (both copies) naming the domain */
+  uint64_t rewritten;           /* of them, rewritten */
+  uint64_t index_entries;       /* $SII and $SDH entries given new hashes */
+  uint64_t bare;                /* the 12 bytes outside a SID header, left */
+  uint64_t slack_bytes;         /* non-zero bytes zeroed past $SDS's data */
+};
+int ntfs_secure_move (struct image *img, uint64_t off, uint64_t len, const uint8_t from[12],
+                      const uint8_t to[12], ntfs_write_fn write, void *opaque,
+                      struct ntfs_secure_stats *st, char *why, size_t whylen);
+/* ntfs_secure_move for every partition of img (or img itself); warn is
+ * called for each NTFS volume left as it was.  Returns 0, or -1 when any
+ * was (or the partition table is malformed). */
+int image_ntfs_secure (struct image *img, const uint8_t from[12], const uint8_t to[12],
+                       ntfs_write_fn write, void *opaque, struct ntfs_secure_stats *st,
+                       void (*warn) (void *wopaque, int part, const char *why), void *wopaque);
+
+/* An image read through a callback (a device inside the appliance, say):
+ * size bytes, read by pread (0 or -1); raw, with no extents of its own. */
+struct image *image_open_callbacks (const char *name, uint64_t size,
+                                    int (*pread) (void *opaque, void *buf, size_t len,
+                                                  uint64_t off),
+                                    void *opaque);
+
 struct convert_opts {
   const struct format_ops *fmt;
   struct write_opts wopts;

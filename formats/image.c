@@ -610,3 +610,54 @@ tcache_get (struct tcache *c, int fd, uint64_t off)
   c->s[hit].age = ++c->clock;
   return c->s[hit].data;
 }
+
+/* ---- images read through a callback ---- */
+
+struct cb_priv {
+  int (*pread) (void *opaque, void *buf, size_t len, uint64_t off);
+  void *opaque;
+};
+
+static int
+cb_pread (struct image *img, void *buf, size_t len, uint64_t off)
+{
+  struct cb_priv *p = img->priv;
+  return p->pread (p->opaque, buf, len, off);
+}
+
+static int
+cb_extent (struct image *img, uint64_t off, uint64_t max, uint64_t *len_ret,
+           enum extent_type *type_ret)
+{
+  *len_ret = max;
+  *type_ret = EXTENT_DATA;
+  return 0;
+}
+
+static void
+cb_close (struct image *img)
+{
+  free (img->priv);
+}
+
+static const struct format_ops format_callbacks = {
+  .name = "callbacks", .qemu_name = "raw",
+  .pread = cb_pread, .extent = cb_extent, .close = cb_close,
+};
+
+struct image *
+image_open_callbacks (const char *name, uint64_t size,
+                      int (*pread) (void *opaque, void *buf, size_t len, uint64_t off),
+                      void *opaque)
+{
+  struct image *img = calloc (1, sizeof *img);
+  struct cb_priv *p = malloc (sizeof *p);
+  if (!img || !p || !(img->path = strdup (name)))
+    abort ();
+  *p = (struct cb_priv) { pread, opaque };
+  img->ops = &format_callbacks;
+  img->fd = -1;
+  img->size = img->file_size = size;
+  img->priv = p;
+  return img;
+}

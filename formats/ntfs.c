@@ -36,11 +36,8 @@
 
 #include "bytes.h"
 #include "format-int.h"
+#include "ntfs-int.h"
 
-#define AT_DATA 0x80u
-#define AT_BITMAP 0xB0u
-#define AT_END 0xFFFFFFFFu
-#define REC_IN_USE 0x0001u
 #define BITMAP_MAX (UINT64_C (512) << 20)     /* a 16 PiB volume of 4 KiB clusters */
 #define FIRST_USER_RECORD 16                  /* 0 to 15: the system files */
 
@@ -74,24 +71,7 @@ rangeset_free (struct rangeset *rs)
   memset (rs, 0, sizeof *rs);
 }
 
-#define WHY(...) (snprintf (why, whylen, __VA_ARGS__), -1)
-
-/* One decoded run: clusters [lcn, lcn + n) hold VCNs [vcn, vcn + n);
- * lcn is -1 for a sparse run. */
-struct run { uint64_t vcn, n; int64_t lcn; };
-
-/* A volume: its geometry and $MFT's runs. */
-struct vol {
-  struct image *img;
-  uint64_t off, cs, rsz, clusters, total;
-  uint32_t bps;
-  uint8_t *rec0;                /* record 0, fixups applied */
-  struct run *mruns;            /* $MFT's $DATA */
-  size_t nmruns;
-  uint64_t msize, minit, malloc_; /* its data, initialized, allocated sizes */
-};
-
-static int
+int
 decode_runs (const char *what, const uint8_t *p, size_t len, uint64_t clusters,
              struct run **runs_ret, size_t *n_ret, char *why, size_t whylen)
 {
@@ -148,7 +128,7 @@ decode_runs (const char *what, const uint8_t *p, size_t len, uint64_t clusters,
 
 /* Read len bytes at voff of an attribute through its runs (sparse runs
  * read as zeros).  -1 when the runs do not reach so far. */
-static int
+int
 runs_pread (struct vol *v, const struct run *r, size_t nr, uint64_t voff, uint8_t *buf, size_t len)
 {
   size_t i = 0;
@@ -173,7 +153,7 @@ runs_pread (struct vol *v, const struct run *r, size_t nr, uint64_t voff, uint8_
 /* The update sequence array of a record of rsz bytes: -1 unless it is a
  * FILE record whose array fits before its first attribute and whose
  * strides all end in the sequence number.  Sets *uso. */
-static int
+int
 record_check (const uint8_t *rec, uint64_t rsz, uint32_t *uso_ret)
 {
   if (memcmp (rec, "FILE", 4) != 0)
@@ -191,7 +171,7 @@ record_check (const uint8_t *rec, uint64_t rsz, uint32_t *uso_ret)
 
 /* Put back (undo 0) or take out (undo 1 ... the reverse) the bytes the
  * sequence number replaces: fixup 1 restores them, 0 stamps the record. */
-static void
+void
 record_fixup (uint8_t *rec, uint64_t rsz, uint32_t uso, int restore)
 {
   for (uint64_t k = 1; k <= rsz / 512; ++k) {
@@ -207,7 +187,7 @@ record_fixup (uint8_t *rec, uint64_t rsz, uint32_t uso, int restore)
 
 /* The attribute of type (unnamed) in a record whose fixups are applied;
  * NULL when there is none; -1 in *bad when the list is malformed. */
-static const uint8_t *
+const uint8_t *
 find_attr (const uint8_t *rec, uint64_t rsz, uint32_t type, uint32_t *alen_ret, int *bad)
 {
   *bad = 0;
@@ -232,7 +212,7 @@ find_attr (const uint8_t *rec, uint64_t rsz, uint32_t type, uint32_t *alen_ret, 
 
 /* The runs of a non-resident attribute, which must lie whole in this
  * record (lowest VCN 0, runs up to its allocated size). */
-static int
+int
 attr_runs (struct vol *v, const char *what, const uint8_t *a, uint32_t alen,
            struct run **runs, size_t *nruns, char *why, size_t whylen)
 {
@@ -256,7 +236,7 @@ attr_runs (struct vol *v, const char *what, const uint8_t *a, uint32_t alen,
 
 /* An attribute's value, at most max bytes: resident, or read through
  * its runs up to its initialized size (zeros after). */
-static int
+int
 attr_value (struct vol *v, const char *what, const uint8_t *a, uint32_t alen, uint64_t max,
             uint8_t **val, uint64_t *len, char *why, size_t whylen)
 {
@@ -293,7 +273,7 @@ attr_value (struct vol *v, const char *what, const uint8_t *a, uint32_t alen, ui
   return 0;
 }
 
-static void
+void
 vol_close (struct vol *v)
 {
   free (v->rec0);
@@ -302,7 +282,7 @@ vol_close (struct vol *v)
 
 /* The boot sector and record 0.  1 when the volume is NTFS and sound so
  * far, 0 when it is not NTFS, -1 with why. */
-static int
+int
 vol_open (struct image *img, uint64_t off, uint64_t len, struct vol *v, char *why, size_t whylen)
 {
   memset (v, 0, sizeof *v);
@@ -368,7 +348,7 @@ vol_open (struct image *img, uint64_t off, uint64_t len, struct vol *v, char *wh
 }
 
 /* MFT record n, its fixups applied, into rec (v->rsz bytes). */
-static int
+int
 vol_record (struct vol *v, uint64_t n, uint8_t *rec, const char *what, char *why, size_t whylen)
 {
   uint32_t uso;

@@ -1,6 +1,7 @@
 /* fuzz: one harness per image reader (FUZZ_FORMAT = vhd, vmdk, qcow2, vdi or vhdx;
- * raw for fuzz-ntfs: the partition tables and the NTFS free-cluster map, which
- * every harness also runs on what it opens).
+ * raw for fuzz-ntfs: the partition tables, the NTFS free-cluster map and
+ * MFT records, and the $Secure rewrite, which every harness also runs on
+ * what it opens).
  * Built as a libFuzzer target by `make fuzz` (clang), and by `make check`
  * as a standalone mutation driver under AddressSanitizer (see
  * fuzz-main.c).  The input is a whole image file. */
@@ -26,6 +27,19 @@ quiet (const char *msg)
 static void
 quiet_warn (void *opaque, int part, int records, const char *why)
 {
+}
+
+static void
+quiet_secure (void *opaque, int part, const char *why)
+{
+}
+
+/* The $Secure rewrite's writes go nowhere: everything it reads and
+ * decides is exercised, the input is left for the other passes. */
+static int
+sink (void *opaque, const void *buf, size_t len, uint64_t off)
+{
+  return 0;
 }
 
 static char path[4096];
@@ -68,6 +82,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     struct mft_clear *mc = mft_clear_new ();
     image_ntfs_free (img, &rs, mc, quiet_warn, NULL);
     rangeset_free (&rs);
+    /* sid-reset's $Secure pass: the domain of S-1-5-21-1-2-3 moved. */
+    static const uint8_t from[12] = { 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0 };
+    static const uint8_t to[12] = { 4, 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0 };
+    struct ntfs_secure_stats st;
+    image_ntfs_secure (img, from, to, sink, NULL, &st, quiet_secure, NULL);
+    image_ntfs_secure (img, from, to, NULL, NULL, &st, quiet_secure, NULL);
     /* Walk the extent map and read what it says is data: at most 256
      * extents and 8 MiB, so absurd sizes cannot make a run slow. */
     uint64_t off = 0, budget = 8 << 20;

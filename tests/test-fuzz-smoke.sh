@@ -50,17 +50,32 @@ timeout 600 "$fz/fuzz-vmdk" "$ni" "$seeds"/*.vmdk || fail "vmdk reader"
 timeout 600 "$fz/fuzz-qcow2" "$ni" "$seeds"/*.qcow2 || fail "qcow2 reader"
 timeout 600 "$fz/fuzz-vdi" "$ni" "$seeds"/*.vdi || fail "vdi reader"
 timeout 600 "$fz/fuzz-vhdx" "$ni" "$seeds"/*.vhdx || fail "vhdx reader"
-# NTFS volumes (mkntfs) for the free-cluster map, bare and in an MBR disk.
+# NTFS volumes (mkntfs) for the free-cluster map, MFT records and $Secure,
+# bare and in an MBR disk.
 if command -v mkntfs > /dev/null; then
   truncate -s 2M "$seeds/v.ntfs"
   mkntfs -F -Q -q "$seeds/v.ntfs" > /dev/null 2>&1 || fail "mkntfs failed"
   # A file in its own MFT record, for the record rewriting.
   echo small > "$tmp/small.txt"
   ntfscp -q "$seeds/v.ntfs" "$tmp/small.txt" small.txt || fail "ntfscp failed"
+  # Its descriptor names S-1-5-21-1-2-3-1000, the domain the harness
+  # moves in $Secure (owner and the DACL's one ACE).
+  if command -v ntfssecaudit > /dev/null; then
+    printf '%s\n' 'File /small.txt' \
+      '        000000  01000480 40000000 5c000000 00000000' \
+      '        000010  14000000 02002c00 01000000 00002400' \
+      '        000020  ff011f00 01050000 00000005 15000000' \
+      '        000030  01000000 02000000 03000000 e8030000' \
+      '        000040  01050000 00000005 15000000 01000000' \
+      '        000050  02000000 03000000 e8030000 01050000' \
+      '        000060  00000005 15000000 01000000 02000000' \
+      '        000070  03000000 e8030000' > "$tmp/acl.txt"
+    ntfssecaudit -s "$seeds/v.ntfs" "$tmp/acl.txt" 2>&1 | grep -q '^1 ACLs* ha' || fail "ntfssecaudit -s failed"
+  fi
   truncate -s 4M "$seeds/d.ntfs"
   printf 'label: dos\nstart=2048, size=4096, type=7\n' | sfdisk -q "$seeds/d.ntfs"
   dd if="$seeds/v.ntfs" of="$seeds/d.ntfs" bs=1M seek=1 conv=notrunc status=none
-  timeout 600 "$fz/fuzz-ntfs" "$ni" "$seeds"/*.ntfs || fail "NTFS free-cluster map and MFT records"
+  timeout 600 "$fz/fuzz-ntfs" "$ni" "$seeds"/*.ntfs || fail "NTFS free-cluster map, MFT records and \$Secure"
 fi
 hives=()
 for h in SAM SECURITY; do

@@ -166,10 +166,15 @@ EOS
   echo "$dir"
 }
 
-# count_bytes FILE HEX: how many times the bytes (hex) occur in FILE.
+# count_bytes FILE HEX: how many times the bytes (hex) occur in FILE
+# (read in pieces: whole disk images too; any byte, newlines included).
 count_bytes () {
-  perl -e 'local $/; open my $f, "<:raw", $ARGV[0] or die; my $d = <$f>;
-           my $p = pack "H*", $ARGV[1]; my $n = () = $d =~ /\Q$p\E/g; print "$n\n"' "$1" "$2"
+  perl -e 'open my $f, "<:raw", $ARGV[0] or die "$ARGV[0]: $!\n"; my $p = pack "H*", $ARGV[1];
+           my ($n, $keep, $buf) = (0, "", ""); my $l = length $p;
+           while (read $f, $buf, 16 << 20) { my $d = $keep . $buf; $n += () = $d =~ /\Q$p\E/g;
+             $keep = length $d >= $l ? substr $d, 1 - $l : $d; $keep = "" if $l == 1;
+             $n -= () = $keep =~ /\Q$p\E/g; }
+           print "$n\n"' "$1" "$2"
 }
 
 # sid_hex SID: the 12 bytes of a machine SID's three sub-authorities

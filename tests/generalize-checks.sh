@@ -205,8 +205,19 @@ check_generalized () {
   for u in $(spec_users "$name" | awk '$4 == "profile" && $1 != 500 { print $2 }'); do
     ! LC_ALL=C grep -aqF "Notes of $u." "$tmp/out.raw" || fail "$name: \"Notes of $u.\" (a removed profile's file) is still in the output"
   done
+  # The old machine's domain (its SID's 12 bytes) nowhere in the whole
+  # output: hives, NTFS $Secure (old descriptors ntfs-3g keeps), boot
+  # stores (BCD), free space.
+  local left; left=$(count_bytes "$tmp/out.raw" "$(sid_hex "$old")")
+  [ "$(count_bytes "$(image "$name")" "$(sid_hex "$old")")" -gt 0 ] || fail "$name: the old domain's bytes are not in the input"
+  [ "$left" = 0 ] || fail "$name: the old SID's domain bytes occur $left times in the output"
   # Each NTFS volume of the output is sound for ntfs-3g's ntfsfix (-n:
-  # nothing to fix) and libfsntfs reads it.
+  # nothing to fix), libfsntfs reads it, and ntfs-3g's ntfssecaudit -a
+  # finds its shared security descriptors ($Secure: $SDS's first copy,
+  # $SII, $SDH, every key in every list) sound.  (Not $SDS's mirror copy:
+  # when $SDS's data ends off a 16-byte boundary, as ntfs-3g's appends
+  # leave it, ntfssecaudit 1.5.0 reads a header past the end of the data
+  # and reports a length left in its buffer; the bytes there are zeros.)
   local ps pz nv=0
   while read -r ps pz; do
     LC_ALL=C dd if="$tmp/out.raw" bs=1 skip=$((ps * 512 + 3)) count=8 status=none | grep -q '^NTFS    $' || continue
@@ -214,6 +225,14 @@ check_generalized () {
     ntfsfix -n "$tmp/vol.raw" > "$tmp/fix" 2>&1 || { cat "$tmp/fix"; fail "$name: ntfsfix -n fails on the volume at sector $ps"; }
     if command -v fsntfsinfo > /dev/null; then
       fsntfsinfo "$tmp/vol.raw" > /dev/null 2>&1 || fail "$name: libfsntfs cannot read the volume at sector $ps"
+    fi
+    if command -v ntfssecaudit > /dev/null; then
+      ntfssecaudit -a "$tmp/vol.raw" > "$tmp/audit" 2>&1 || fail "$name: ntfssecaudit -a fails on the volume at sector $ps"
+      local sec_
+      for sec_ in '$SDS-1' '$SII' '$SDH'; do
+        grep -qxF "0 errors in $sec_" "$tmp/audit" || fail "$name: ntfssecaudit -a: errors in $sec_ of the volume at sector $ps"
+      done
+      grep -q "All keys are present in all lists" "$tmp/audit" || fail "$name: ntfssecaudit -a: \$Secure keys missing (sector $ps)"
     fi
     nv=$((nv + 1))
   done < <(sfdisk -J "$tmp/out.raw" | jq -r '.partitiontable.partitions[] | "\(.start) \(.size)"')

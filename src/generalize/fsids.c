@@ -23,6 +23,7 @@
 #include "generalize/fsids.h"
 #include "helper/helper-proto.h"
 #include "registry/hive.h"
+#include "registry/regedit.h"
 #include "util/json-out.h"
 #include "util/util.h"
 
@@ -341,6 +342,243 @@ install_hives (struct gen *g, struct ghive **list, size_t n, const char *root)
   return r;
 }
 
+/* ---- $Secure: the shared descriptors themselves ----
+ *
+ * ntfs-3g gives a file a new descriptor by appending it to $Secure and
+ * leaves the one it replaced; the old ones still name the old machine's
+ * accounts.  Once the helper has run and the volumes are unmounted, the
+ * domain is moved inside every $Secure entry by winseal's own code
+ * (formats/ntfs-secure.c) through the volume's device, the one ntfs-3g
+ * wrote through. */
+
+#define DEV_CHUNK (1u << 20)
+
+struct devio { guestfs_h *g; const char *dev; };
+
+static int
+dev_pread (void *opaque, void *buf, size_t len, uint64_t off)
+{
+  struct devio *d = opaque;
+  uint8_t *b = buf;
+  while (len) {
+    size_t k = len < DEV_CHUNK ? len : DEV_CHUNK, got = 0;
+    char *p = guestfs_pread_device (d->g, d->dev, (int) k, (int64_t) off, &got);
+    if (!p || got != k) {
+      free (p);
+      return -1;
+    }
+    memcpy (b, p, k);
+    free (p);
+    b += k, off += k, len -= k;
+  }
+  return 0;
+}
+
+static int
+dev_pwrite (void *opaque, const void *buf, size_t len, uint64_t off)
+{
+  struct devio *d = opaque;
+  const char *b = buf;
+  while (len) {
+    size_t k = len < DEV_CHUNK ? len : DEV_CHUNK;
+    if (guestfs_pwrite_device (d->g, d->dev, b, k, (int64_t) off) != (int) k)
+      return -1;
+    b += k, off += k, len -= k;
+  }
+  return 0;
+}
+
+static void
+secure_pass (struct gen *g, const struct vol *v, size_t nv, const struct sid *old,
+             const struct sid *nw, int write, struct fs_sid_result *res)
+{
+  guestfs_h *gh = g->g;
+  uint8_t from[12], to[12];
+  for (int k = 0; k < 3; ++k) {
+    put_le32 (from + 4 * k, old->sub[1 + k]);
+    put_le32 (to + 4 * k, nw->sub[1 + k]);
+  }
+  guestfs_push_error_handler (gh, NULL, NULL);
+  for (size_t i = 0; i < nv; ++i) {
+    int64_t size = guestfs_blockdev_getsize64 (gh, v[i].dev);
+    char why[256] = "its size cannot be read";
+    int r = -1;
+    struct ntfs_secure_stats st = { 0 };
+    if (size > 0) {
+      struct devio d = { gh, v[i].dev };
+      struct image *img = image_open_callbacks (v[i].dev, (uint64_t) size, dev_pread, &d);
+      r = ntfs_secure_move (img, 0, (uint64_t) size, from, to, write ? dev_pwrite : NULL, &d,
+                            &st, why, sizeof why);
+      image_close (img);
+    }
+    if (r == -1) {
+      res->secure_left++;
+      gen_warn (g, "%s: its shared security descriptors ($Secure) were %s: %s", v[i].dev,
+                write ? "left as they are" : "not checked", why);
+      continue;
+    }
+    res->secure_entries += st.entries;
+    res->secure_with_old += st.with_domain;
+    res->secure_rewritten += st.rewritten;
+    res->secure_index_entries += st.index_entries;
+  }
+  guestfs_pop_error_handler (gh);
+}
+
+/* ---- boot stores ----
+ *
+ * The Boot Configuration Data store (Boot\BCD on the system or Windows
+ * volume, EFI\Microsoft\Boot\BCD on the EFI system partition) is a
+ * registry hive outside the Windows volume's config folder; its security
+ * cells may name a local account.  One that holds the old domain is put
+ * through sid-reset's raw rewrite and the hive scrub, written back in
+ * place (same size: the same clusters), and its logs emptied (zeroed,
+ * then truncated).  A store whose base block is dirty (its sequence
+ * numbers differ: the newest data is in its logs) is left with a
+ * warning. */
+
+#define BOOT_MP "/winseal-boot"
+static const char *const bcd_paths[] = { "/Boot/BCD", "/EFI/Microsoft/Boot/BCD" };
+
+static int
+zero_file (guestfs_h *gh, const char *path, int64_t size)
+{
+  static const char zeros[65536];
+  for (int64_t off = 0; off < size; off += sizeof zeros) {
+    size_t k = size - off < (int64_t) sizeof zeros ? (size_t) (size - off) : sizeof zeros;
+    if (guestfs_pwrite (gh, path, zeros, k, off) != (int) k)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+write_in_place (guestfs_h *gh, const char *path, const uint8_t *buf, size_t len)
+{
+  for (size_t off = 0; off < len; off += DEV_CHUNK) {
+    size_t k = len - off < DEV_CHUNK ? len - off : DEV_CHUNK;
+    if (guestfs_pwrite (gh, path, (const char *) buf + off, k, (int64_t) off) != (int) k)
+      return -1;
+  }
+  return 0;
+}
+
+static void
+boot_store (struct gen *g, const char *root, const char *rel, const char *dev,
+            const struct sid *old, const struct sid *nw, int write, struct fs_sid_result *res)
+{
+  guestfs_h *gh = g->g;
+  CLEANUP_FREE char *want = ws_asprintf ("%s%s", root, rel);
+  CLEANUP_FREE char *path = guestfs_case_sensitive_path (gh, want);
+  if (!path || guestfs_is_file (gh, path) <= 0)
+    return;
+  CLEANUP_FREE char *shown = ws_asprintf ("%s:%s", dev, rel);
+  CLEANUP_FREE char *local = ws_asprintf ("%s/bcd", g->tmpdir);
+  CLEANUP_FREE char *saved = NULL;      /* before the first goto out */
+  if (guestfs_download (gh, path, local) == -1) {
+    gen_warn (g, "boot store %s cannot be read: %s", shown, appliance_error (gh));
+    return;
+  }
+  struct regf r;
+  if (regf_load (&r, local, shown) == -1) {
+    gen_warn (g, "boot store %s is not a hive winseal can read; it was not searched for the "
+              "old SID", shown);
+    unlink (local);
+    return;
+  }
+  uint8_t from[12];
+  for (int k = 0; k < 3; ++k)
+    put_le32 (from + 4 * k, old->sub[1 + k]);
+  char os[SID_STRING_MAX], ns[SID_STRING_MAX];
+  sid_to_string (old, os);
+  sid_to_string (nw, ns);
+  size_t hits = regf_count_bytes (&r, from, sizeof from) + regf_count_text (&r, os);
+  if (!hits)
+    goto out;
+  res->boot_with_old++;
+  if (!write)
+    goto out;
+  if (le32 (r.buf + 4) != le32 (r.buf + 8)) {
+    gen_warn (g, "boot store %s holds the old SID but is dirty (its newest data is in its "
+              "logs); it was left as it is", shown);
+    res->boot_left++;
+    goto out;
+  }
+  int64_t before = guestfs_filesize (gh, path);
+  struct sid_rewrite_stats st;
+  size_t tv = 0;
+  struct regf_scrub_stats sc;
+  saved = ws_asprintf ("%s/bcd.new", g->tmpdir);
+  if (regf_rewrite_domain (&r, old, nw, &st) < 0
+      || (strlen (os) == strlen (ns) && regf_rewrite_value_text (&r, os, ns, &tv) < 0)
+      || regf_scrub (&r, &sc) == -1 || regf_save (&r, saved) == -1) {
+    gen_warn (g, "boot store %s could not be rewritten; it was left as it is", shown);
+    res->boot_left++;
+    goto out;
+  }
+  regf_free (&r);
+  if (regf_load (&r, saved, shown) == -1) {
+    res->boot_left++;
+    unlink (saved);
+    unlink (local);
+    return;
+  }
+  size_t len = 4096 + (size_t) r.bins_size;
+  int ok = (int64_t) len == before ? write_in_place (gh, path, r.buf, len) == 0
+                                   : guestfs_upload (gh, saved, path) == 0;
+  unlink (saved);
+  if (!ok) {
+    gen_warn (g, "boot store %s could not be written: %s", shown, appliance_error (gh));
+    res->boot_left++;
+    goto out;
+  }
+  static const char *const logs[] = { ".LOG", ".LOG1", ".LOG2" };
+  for (size_t k = 0; k < sizeof logs / sizeof *logs; ++k) {
+    CLEANUP_FREE char *lw = ws_asprintf ("%s%s", want, logs[k]);
+    CLEANUP_FREE char *lp = guestfs_case_sensitive_path (gh, lw);
+    int64_t size = lp && guestfs_is_file (gh, lp) > 0 ? guestfs_filesize (gh, lp) : 0;
+    if (size > 0 && (zero_file (gh, lp, size) == -1 || guestfs_truncate (gh, lp) == -1))
+      gen_warn (g, "the log %s of boot store %s could not be emptied", logs[k] + 1, shown);
+  }
+  res->boot_rewritten++;
+  gen_change (g, "boot store %s: %zu binary SIDs moved to the new SID, %zu values holding it "
+              "as text; scrubbed (%zu free cells, %zu slack bytes zeroed)", shown, st.binary, tv,
+              sc.free_cells, sc.slack_bytes);
+ out:
+  regf_free (&r);
+  unlink (local);
+}
+
+/* The boot stores on the mounted NTFS volumes, then on each FAT volume of
+ * the disk (mounted here for it). */
+static void
+boot_stores (struct gen *g, const struct vol *v, size_t nv, const struct sid *old,
+             const struct sid *nw, int write, struct fs_sid_result *res)
+{
+  guestfs_h *gh = g->g;
+  guestfs_push_error_handler (gh, NULL, NULL);
+  for (size_t i = 0; i < nv; ++i)
+    for (size_t k = 0; v[i].mounted && k < sizeof bcd_paths / sizeof *bcd_paths; ++k)
+      boot_store (g, v[i].mp, bcd_paths[k], v[i].dev, old, nw, write, res);
+  CLEANUP_FREE_STRING_LIST char **parts = guestfs_list_partitions (gh);
+  for (size_t i = 0; parts && parts[i]; ++i) {
+    if (!on_disk (parts[i], g->w->disk))
+      continue;
+    CLEANUP_FREE char *type = guestfs_vfs_type (gh, parts[i]);
+    if (!type || strcmp (type, "vfat") != 0 || guestfs_mkmountpoint (gh, BOOT_MP) == -1)
+      continue;
+    if ((write ? guestfs_mount (gh, parts[i], BOOT_MP)
+               : guestfs_mount_ro (gh, parts[i], BOOT_MP)) == 0) {
+      for (size_t k = 0; k < sizeof bcd_paths / sizeof *bcd_paths; ++k)
+        boot_store (g, BOOT_MP, bcd_paths[k], parts[i], old, nw, write, res);
+      if (guestfs_umount (gh, BOOT_MP) == -1)
+        gen_warn (g, "cannot unmount %s: %s", parts[i], appliance_error (gh));
+    }
+    guestfs_rmmountpoint (gh, BOOT_MP);
+  }
+  guestfs_pop_error_handler (gh);
+}
+
 int
 fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const struct sid *nw,
              const uint32_t *removed, size_t nremoved, struct fs_sid_result *res)
@@ -453,6 +691,8 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
   }
   if (parse_output (g, out, v, nv, res, &names) == -1)
     goto out;
+  if (mode != FS_WALK)
+    boot_stores (g, v, nv, old, nw, mode == FS_REWRITE && !g->o->dry_run && !w->readonly, res);
   if (mode == FS_REWRITE && !g->o->dry_run
       && fix_names (g, names, v, nv, old, nw, removed, nremoved, res) == -1)
     goto out;
@@ -491,6 +731,8 @@ fs_sid_pass (struct gen *g, enum fs_mode mode, const struct sid *old, const stru
     if (v[i].created)
       guestfs_rmmountpoint (gh, v[i].mp);
   }
+  if (r == 0 && mode != FS_WALK)
+    secure_pass (g, v, nv, old, nw, mode == FS_REWRITE && !g->o->dry_run && !w->readonly, res);
   if (windows_remount (w) == -1)
     r = -1;
   free (hives);
@@ -530,6 +772,16 @@ fs_sid_result_json (const struct fs_sid_result *res, int dry_run)
   jadd_int (o, "names_with_old_sid", res->names);
   jadd_int (o, "folders_renamed", res->renamed);
   jadd_int (o, "folders_removed", res->removed);
+  jadd_int (o, "secure_entries", res->secure_entries);
+  jadd_int (o, "secure_entries_with_old_sid", res->secure_with_old);
+  jadd_int (o, dry_run ? "secure_entries_to_rewrite" : "secure_entries_rewritten",
+            dry_run ? res->secure_with_old : res->secure_rewritten);
+  jadd_int (o, "secure_index_entries_rehashed", res->secure_index_entries);
+  jadd_int (o, "secure_volumes_left", res->secure_left);
+  jadd_int (o, "boot_stores_with_old_sid", res->boot_with_old);
+  jadd_int (o, dry_run ? "boot_stores_to_rewrite" : "boot_stores_rewritten",
+            dry_run ? res->boot_with_old : res->boot_rewritten);
+  jadd_int (o, "boot_stores_left", res->boot_left);
   json_object_object_add (o, "seconds", json_object_new_double (res->seconds));
   json_object_object_add (o, "walk_seconds", json_object_new_double (res->helper_ms / 1000.0));
   return o;

@@ -23,6 +23,13 @@ struct fs_sid_result {
   size_t errors;                /* read/write errors */
   size_t names;                 /* entries whose name holds the old SID */
   size_t renamed, removed;      /* of them, renamed / removed (rewrite) */
+  /* $Secure, once the volumes are unmounted: its entries (first copies),
+   * those (both copies) naming the old domain (before a rewrite), those
+   * rewritten, the $SII/$SDH entries rehashed, the volumes left. */
+  size_t secure_entries, secure_with_old, secure_rewritten, secure_index_entries, secure_left;
+  /* Boot stores (BCD hives) holding the old SID (before a rewrite), those
+   * rewritten, those left (dirty or unwritable). */
+  size_t boot_with_old, boot_rewritten, boot_left;
   long helper_ms;               /* the walk inside the appliance */
   double seconds;               /* the whole pass, mounts included */
   /* Display paths ("C:\..." or "DEVICE:/..."), the first few of each. */

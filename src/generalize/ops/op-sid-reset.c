@@ -182,6 +182,13 @@ finish (struct gen *g)
     if (res.rewritten)
       gen_change (g, "%zu NTFS security descriptors of %zu files and folders on %zu "
                   "volume(s) rewritten", res.rewritten, res.scanned, res.volumes);
+    if (res.secure_rewritten)
+      gen_change (g, "%zu shared security descriptors ($Secure entries, both copies) moved to "
+                  "the new SID, %zu index entries rehashed", res.secure_rewritten,
+                  res.secure_index_entries);
+    else if (g->o->dry_run && res.secure_with_old)
+      gen_change (g, "%zu shared security descriptors ($Secure entries, both copies) would be "
+                  "moved to the new SID", res.secure_with_old);
     list_paths (g, 0, res.bad_paths, res.bad,
                 "malformed NTFS security descriptor, left as it was");
     list_paths (g, 0, res.unknown_paths, res.unknown,
@@ -252,6 +259,15 @@ verify (struct gen *g)
     json_object_object_add (g->op, "file_system", fs_sid_result_json (&res, 1));
     list_paths (g, 1, res.sd_paths, res.matched, "its security descriptor holds the old SID");
     list_paths (g, 1, res.name_paths, res.names, "its name holds the old SID");
+    if (res.secure_with_old)
+      gen_fail (g, "sid-reset: %zu shared security descriptors ($Secure entries) still name "
+                "the old SID %s", res.secure_with_old, os);
+    if (res.boot_with_old)
+      gen_fail (g, "sid-reset: %zu boot store(s) (BCD) still hold the old SID %s",
+                res.boot_with_old, os);
+    if (res.secure_left)
+      gen_fail (g, "sid-reset: the $Secure of %zu NTFS volume(s) could not be checked",
+                res.secure_left);
     list_paths (g, 0, res.bad_paths, res.bad, "malformed NTFS security descriptor");
   }
   fs_sid_result_free (&res);
@@ -293,8 +309,17 @@ const struct operation op_sid_reset = {
     "under Windows\\System32\\Tasks naming a local user or group by SID, with "
     "their TaskCache Hash recomputed when it was the file's SHA-256; and files or "
     "folders named by an old SID (such as $Recycle.Bin\\S-1-5-21-...) are renamed, "
-    "or removed for the recycle bins of profiles profile-cleanup removed.  The "
-    "file-system pass runs after the other operations.",
+    "or removed for the recycle bins of profiles profile-cleanup removed.  Then, "
+    "with the volumes unmounted, each volume's shared descriptors ($Secure): "
+    "ntfs-3g keeps the descriptors it replaced there, so the domain is moved in "
+    "every $SDS entry and its mirror copy by winseal's own code, their hashes "
+    "recomputed, $SII updated and $SDH re-sorted (a $Secure that cannot be read "
+    "so, such as one with an attribute list, is left with a warning, and verify "
+    "fails on it).  And each boot store (Boot\\BCD on an NTFS volume, "
+    "EFI\\Microsoft\\Boot\\BCD on an NTFS or FAT volume), a hive too: one that holds "
+    "the old SID gets the same rewrite and the hive scrub, is written back in "
+    "place, and its logs are emptied (one whose base block is dirty is left with a "
+    "warning).  The file-system pass runs after the other operations.",
   .enabled_by_default = 1,
   .options = "--sid S-1-5-21-X-Y-Z",
   .perform = perform,

@@ -8,14 +8,14 @@
 
 extern const struct operation op_sid_reset, op_computer_name, op_machine_ids, op_network_state,
   op_secrets, op_profile_cleanup,
-  op_event_logs, op_rdp_deny, op_persist_devices, op_unattend, op_setupcomplete,
+  op_event_logs, op_cleanup_files, op_rdp_deny, op_persist_devices, op_unattend, op_setupcomplete,
   op_reseal;
 
 /* sid-reset runs first: it edits hive files raw, before libhivex handles
  * are opened for the others. */
 const struct operation *const operations[] = {
   &op_sid_reset, &op_computer_name, &op_machine_ids, &op_network_state,
-  &op_secrets, &op_profile_cleanup, &op_event_logs,
+  &op_secrets, &op_profile_cleanup, &op_event_logs, &op_cleanup_files,
   &op_rdp_deny, &op_persist_devices, &op_unattend, &op_setupcomplete, &op_reseal,
 };
 const size_t n_operations = sizeof operations / sizeof operations[0];

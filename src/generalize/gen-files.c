@@ -96,6 +96,43 @@ gen_rm_rf (struct gen *g, const char *path, int64_t *bytes_ret)
 }
 
 int
+gen_clear_matching (struct gen *g, const char *dir, int (*match) (const char *name),
+                    int count_only, long *n, int64_t *bytes)
+{
+  if (!win_is_dir (g->w, dir))
+    return 0;
+  CLEANUP_FREE_STRING_LIST char **names = guestfs_ls (g->g, dir);
+  if (!names) {
+    ws_error ("%s: cannot list %s: %s", g->w->image, dir, appliance_error (g->g));
+    return -1;
+  }
+  for (size_t i = 0; names[i]; ++i) {
+    if (match && !match (names[i]))
+      continue;
+    ++*n;
+    if (count_only)
+      continue;
+    CLEANUP_FREE char *p = ws_strconcat (dir, "/", names[i], NULL);
+    int64_t b = 0;
+    if (gen_rm_rf (g, p, &b) == -1)
+      return -1;
+    *bytes += b;
+  }
+  return 0;
+}
+
+int
+gen_clear (struct gen *g, const char *path, int contents, int count_only, long *n, int64_t *bytes)
+{
+  if (contents)
+    return gen_clear_matching (g, path, NULL, count_only, n, bytes);
+  if (!win_is_file (g->w, path))
+    return 0;
+  ++*n;
+  return count_only ? 0 : gen_rm_rf (g, path, bytes);
+}
+
+int
 gen_mkdir_p (struct gen *g, const char *path)
 {
   if (g->o->dry_run || win_is_dir (g->w, path))

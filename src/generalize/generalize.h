@@ -183,6 +183,16 @@ void gen_fail (struct gen *g, const char *fmt, ...) __attribute__((format (print
 
 /* Guest files, honouring --dry-run. */
 int gen_rm_rf (struct gen *g, const char *path, int64_t *bytes_ret);
+/* Remove path (a file; contents 0) or the entries of the folder path
+ * (contents 1; the folder stays), when there; adds to *n the entries
+ * removed and to *bytes their size.  count_only (verify): *n gets what
+ * is there, nothing is removed.  0 or -1 (reported). */
+int gen_clear (struct gen *g, const char *path, int contents, int count_only, long *n,
+               int64_t *bytes);
+/* The same for the entries of the folder dir that match accepts (NULL:
+ * all). */
+int gen_clear_matching (struct gen *g, const char *dir, int (*match) (const char *name),
+                        int count_only, long *n, int64_t *bytes);
 int gen_write_file (struct gen *g, const char *path, const char *content, size_t len);
 /* Read a whole small guest file: caller frees; NULL if absent. */
 char *gen_read_file (struct gen *g, const char *path, size_t *len_ret);

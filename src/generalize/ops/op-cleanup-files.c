@@ -50,38 +50,6 @@ static const struct place {
 };
 #define USER_TEMP "AppData/Local/Temp"
 
-/* Remove path (a file) or the entries of path (a folder); adds to *n the
- * entries removed and to *bytes their size.  Counting only (verify):
- * *n gets what is there.  0 or -1. */
-static int
-clear (struct gen *g, const char *path, enum kind kind, int count_only, long *n, int64_t *bytes)
-{
-  if (kind == FILE_) {
-    if (!win_is_file (g->w, path))
-      return 0;
-    ++*n;
-    return count_only ? 0 : gen_rm_rf (g, path, bytes);
-  }
-  if (!win_is_dir (g->w, path))
-    return 0;
-  CLEANUP_FREE_STRING_LIST char **names = guestfs_ls (g->g, path);
-  if (!names) {
-    ws_error ("%s: cannot list %s: %s", g->w->image, path, appliance_error (g->g));
-    return -1;
-  }
-  for (size_t i = 0; names[i]; ++i) {
-    ++*n;
-    if (count_only)
-      continue;
-    CLEANUP_FREE char *p = ws_strconcat (path, "/", names[i], NULL);
-    int64_t b = 0;
-    if (gen_rm_rf (g, p, &b) == -1)
-      return -1;
-    *bytes += b;
-  }
-  return 0;
-}
-
 /* The profile folders under Users (not the junctions "All Users",
  * "Default User" and the like, which ntfs-3g shows as links). */
 static char **
@@ -112,7 +80,7 @@ walk (struct gen *g, int count_only, json_object *items, long *total_n, int64_t 
                                           : win_path (g->w, pl->path);
     long n = 0;
     int64_t b = 0;
-    if (clear (g, path, pl->kind, count_only, &n, &b) == -1)
+    if (gen_clear (g, path, pl->kind == CONTENTS, count_only, &n, &b) == -1)
       return -1;
     if (!n)
       continue;
@@ -137,7 +105,7 @@ walk (struct gen *g, int count_only, json_object *items, long *total_n, int64_t 
     CLEANUP_FREE char *path = guestfs_case_sensitive_path (g->g, want);
     long n = 0;
     int64_t b = 0;
-    if (path && clear (g, path, CONTENTS, count_only, &n, &b) == -1) {
+    if (path && gen_clear (g, path, 1, count_only, &n, &b) == -1) {
       free_string_list (dirs);
       return -1;
     }

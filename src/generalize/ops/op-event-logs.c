@@ -19,31 +19,6 @@ has_suffix (const char *s, const char *suf)
   return a >= b && strcasecmp (s + a - b, suf) == 0;
 }
 
-/* Remove the entries of dir matching pred; returns files removed or -1. */
-static long
-clean_dir (struct gen *g, const char *dir, int (*pred) (const char *name), int64_t *bytes)
-{
-  if (!win_is_dir (g->w, dir))
-    return 0;
-  CLEANUP_FREE_STRING_LIST char **names = guestfs_ls (g->g, dir);
-  if (!names) {
-    ws_error ("%s: cannot list %s: %s", g->w->image, dir, appliance_error (g->g));
-    return -1;
-  }
-  long n = 0;
-  for (size_t i = 0; names[i]; ++i) {
-    if (!pred (names[i]))
-      continue;
-    CLEANUP_FREE char *p = ws_strconcat (dir, "/", names[i], NULL);
-    int64_t b = 0;
-    if (gen_rm_rf (g, p, &b) == -1)
-      return -1;
-    *bytes += b;
-    n++;
-  }
-  return n;
-}
-
 static int is_evtx (const char *n) { return has_suffix (n, ".evtx"); }
 static int is_evt (const char *n) { return has_suffix (n, ".evt"); }
 /* Everything in a Panther directory but the answer files. */
@@ -72,8 +47,8 @@ perform (struct gen *g)
   for (size_t i = 0; i < sizeof places / sizeof places[0]; ++i) {
     CLEANUP_FREE char *dir = win_sysroot_path (g->w, places[i].dir);
     int64_t bytes = 0;
-    long n = clean_dir (g, dir, places[i].pred, &bytes);
-    if (n < 0)
+    long n = 0;
+    if (gen_clear_matching (g, dir, places[i].pred, 0, &n, &bytes) == -1)
       return -1;
     if (n)
       gen_change (g, "%s: %ld %s removed (%" PRId64 " bytes)", dir, n, places[i].what, bytes);
@@ -87,13 +62,10 @@ static int
 count_matching (struct gen *g, const char *rel, int (*pred) (const char *))
 {
   CLEANUP_FREE char *dir = win_sysroot_path (g->w, rel);
-  if (!win_is_dir (g->w, dir))
-    return 0;
-  CLEANUP_FREE_STRING_LIST char **names = guestfs_ls (g->g, dir);
-  int n = 0;
-  for (size_t i = 0; names && names[i]; ++i)
-    n += pred (names[i]) != 0;
-  return n;
+  long n = 0;
+  int64_t b = 0;
+  (void) gen_clear_matching (g, dir, pred, 1, &n, &b);
+  return (int) n;
 }
 
 static void

@@ -7,7 +7,10 @@
 # to a fixed VHD — alternating the order.  virt-sysprep does far less to a
 # Windows guest (it has no SID, profile, answer-file or reseal operations
 # for Windows); the comparison is of the whole "image in, distributable
-# VHD out" step.
+# VHD out" step.  In the same loop, winseal again without the operations
+# that Sysprep parity added (machine-ids, network-state, secrets,
+# cleanup-files, cloud-agents, sysprep-providers): the time they add per
+# image.
 #
 # (2) Free space: a 4 GiB Windows disk (fixtures/images/bench-free.spec)
 # whose C: holds 128 MiB of live data and 2.75 GiB of deleted data (written
@@ -53,20 +56,29 @@ peer () {
 ours () {
   rm -f "$work/ours.vhd"
   local t0; t0=$(now)
-  "$winseal" generalize --no-progress "$abs" -o "$work/ours.vhd" >/dev/null
+  "$winseal" generalize --no-progress "$@" "$abs" -o "$work/ours.vhd" >/dev/null
   awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.2f\n", a - b }'
+}
+PARITY_OPS="machine-ids network-state secrets cleanup-files cloud-agents sysprep-providers"
+without_parity () {
+  local args=() op
+  for op in $PARITY_OPS; do args+=(--disable "$op"); done
+  ours "${args[@]}"
 }
 
 if [[ " $cases " == *" sysprep "* ]]; then
-: > "$work/p"; : > "$work/o"
+: > "$work/p"; : > "$work/o"; : > "$work/b"
 for i in $(seq "$runs"); do
-  if [ $((i % 2)) = 1 ]; then peer >> "$work/p"; ours >> "$work/o"
-  else ours >> "$work/o"; peer >> "$work/p"; fi
+  if [ $((i % 2)) = 1 ]; then peer >> "$work/p"; ours >> "$work/o"; without_parity >> "$work/b"
+  else without_parity >> "$work/b"; ours >> "$work/o"; peer >> "$work/p"; fi
 done
-p=$(median < "$work/p"); o=$(median < "$work/o")
+p=$(median < "$work/p"); o=$(median < "$work/o"); b=$(median < "$work/b")
 printf '%-44s %8.2fs\n' "virt-sysprep + qemu-img convert (+ sync)" "$p"
 printf '%-44s %8.2fs\n' "winseal generalize (-o fixed VHD)" "$o"
 printf '%-44s %8.2f\n' "ratio peer/winseal" "$(awk -v a="$p" -v b="$o" 'BEGIN { print a / b }')"
+printf '%-44s %8.2fs\n' "winseal without the Sysprep-parity operations" "$b"
+printf '%-44s %8.2fs (ratio %.3f)\n' "time they add per image" \
+  "$(awk -v a="$o" -v b="$b" 'BEGIN { print a - b }')" "$(awk -v a="$o" -v b="$b" 'BEGIN { print a / b }')"
 printf 'image %s, %d runs, median; sizes: peer %s, winseal %s bytes\n' "$img" "$runs" \
   "$(stat -c %s "$work/peer.vhd")" "$(stat -c %s "$work/ours.vhd")"
 fi

@@ -128,18 +128,27 @@ generalized () {
     rm -rf "$dir"
     mkdir -p "$dir/files"
     sha256sum < "$img" > "$dir/input.sha256"
+    # The image's spec names the cloud target it is generalized for.
+    local target; target=$(spec_get "$name" TEST_TARGET)
     winseal generalize --json --no-progress --keep-overlay "$dir/overlay.qcow2" \
-      "$img" -o "$dir/out.vhd" > "$dir/report.json" 2> "$dir/stderr" \
+      ${target:+--target "$target"} "$img" -o "$dir/out.vhd" > "$dir/report.json" 2> "$dir/stderr" \
       || { cat "$dir/stderr" >&2; return 1; }
     sha256sum < "$img" > "$dir/input.sha256.after"
-    guestfish --ro --format=vpc -a "$dir/out.vhd" > /dev/null <<EOS
+    mkdir -p "$dir/files/pf" "$dir/files/pd" "$dir/files/cb" "$dir/files/az"
+    # (The agents' folders are on some images only: their absence is not
+    # an error.)
+    guestfish --ro --format=vpc -a "$dir/out.vhd" > /dev/null 2> >(grep -v 'is not a file or directory$' >&2) <<EOS
 run
 mount-ro /dev/sda$(c_part "$name") /
 copy-out /Windows/System32/config $dir/files
 copy-out /Users $dir/files
-copy-out /Windows/Panther $dir/files
+-copy-out /Windows/Panther $dir/files
 copy-out /Windows/Setup $dir/files
 -copy-out /Windows/System32/winevt $dir/files
+-copy-out "/Program Files/Amazon" $dir/files/pf
+-copy-out /ProgramData/Amazon $dir/files/pd
+-copy-out "/Program Files/Cloudbase Solutions" $dir/files/cb
+-copy-out /WindowsAzure $dir/files/az
 EOS
     # C:'s NTFS security descriptors before and after, as ntfs-3g's
     # ntfssecaudit reads them from the volume, and the task file.

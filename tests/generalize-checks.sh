@@ -355,26 +355,101 @@ check_generalized () {
       || fail "$name: WindowsUpdate\\$v is still there"
   done
 
-  # The answer file: well-formed, and what generalize promised.
-  local ua="$f/Panther/unattend.xml"
-  xmllint --noout "$ua" || fail "$name: unattend.xml is not well-formed"
-  local x="declare namespace u='urn:schemas-microsoft-com:unattend';"
-  _xp () { xmllint --xpath "string($1)" "$ua" 2>/dev/null; }
-  local ns="*[local-name()='unattend' and namespace-uri()='urn:schemas-microsoft-com:unattend']"
-  local set="$ns/*[local-name()='settings']"
-  [ "$(_xp "count(/$ns)")" = 1 ] || fail "$name: unattend root/namespace"
-  [ "$(_xp "$set[@pass='generalize']/*[@name='Microsoft-Windows-PnpSysprep']/*[local-name()='PersistAllDeviceInstalls']")" = true ] \
-    || fail "$name: PersistAllDeviceInstalls"
-  [ "$(_xp "$set[@pass='generalize']/*[@name='Microsoft-Windows-PnpSysprep']/*[local-name()='DoNotCleanUpNonPresentDevices']")" = true ] \
-    || fail "$name: DoNotCleanUpNonPresentDevices"
-  [ "$(_xp "$set[@pass='specialize']/*[@name='Microsoft-Windows-Shell-Setup']/*[local-name()='ComputerName']")" = '*' ] \
-    || fail "$name: ComputerName is not *"
-  [ "$(_xp "$set[@pass='specialize']/*[@name='Microsoft-Windows-Shell-Setup']/*[local-name()='TimeZone']")" = UTC ] \
-    || fail "$name: TimeZone"
-  [ "$(_xp "$set[@pass='oobeSystem']/*[@name='Microsoft-Windows-International-Core']/*[local-name()='UserLocale']")" = "$(spec_get "$name" LOCALE)" ] \
-    || fail "$name: UserLocale is not the image's locale"
-  [ "$(_xp "count(//*[local-name()='component'][@processorArchitecture!='amd64'])")" = 0 ] \
-    || fail "$name: a component is not amd64"
+  # The answer file, by the target's policy.
+  local target; target=$(spec_get "$name" TEST_TARGET)
+  local cbua="$f/cb/Cloudbase Solutions/Cloudbase-Init/conf/Unattend.xml"
+  if [ "$target" = azure ]; then
+    # Azure provisions with its own answer file: none that Setup reads
+    # before it (the fixture had two stale ones and UnattendFile).
+    local p
+    for p in Panther/unattend.xml Panther/autounattend.xml Panther/Unattend/unattend.xml Panther/Unattend/autounattend.xml; do
+      [ ! -e "$f/$p" ] || fail "$name: --target azure left Windows\\$p"
+    done
+    [ -z "$(hivexget "$f/config/SYSTEM" 'Setup' UnattendFile 2>/dev/null)" ] \
+      || fail "$name: SYSTEM\\Setup UnattendFile still names an answer file"
+    [ "$(jq -r '.operations.unattend.target' "$r")" = azure ] || fail "$name: the report's unattend target"
+  elif [ "$target" = openstack ] && [ -f "$cbua" ]; then
+    # The image's own Cloudbase-Init answer file, byte for byte.
+    cmp -s "$cbua" "$f/Panther/unattend.xml" || fail "$name: Panther\\unattend.xml is not Cloudbase-Init's Unattend.xml"
+    xmllint --noout "$f/Panther/unattend.xml" || fail "$name: unattend.xml is not well-formed"
+  else
+    local ua="$f/Panther/unattend.xml"
+    xmllint --noout "$ua" || fail "$name: unattend.xml is not well-formed"
+    local x="declare namespace u='urn:schemas-microsoft-com:unattend';"
+    _xp () { xmllint --xpath "string($1)" "$ua" 2>/dev/null; }
+    local ns="*[local-name()='unattend' and namespace-uri()='urn:schemas-microsoft-com:unattend']"
+    local set="$ns/*[local-name()='settings']"
+    [ "$(_xp "count(/$ns)")" = 1 ] || fail "$name: unattend root/namespace"
+    [ "$(_xp "$set[@pass='generalize']/*[@name='Microsoft-Windows-PnpSysprep']/*[local-name()='PersistAllDeviceInstalls']")" = true ] \
+      || fail "$name: PersistAllDeviceInstalls"
+    [ "$(_xp "$set[@pass='generalize']/*[@name='Microsoft-Windows-PnpSysprep']/*[local-name()='DoNotCleanUpNonPresentDevices']")" = true ] \
+      || fail "$name: DoNotCleanUpNonPresentDevices"
+    [ "$(_xp "$set[@pass='specialize']/*[@name='Microsoft-Windows-Shell-Setup']/*[local-name()='ComputerName']")" = '*' ] \
+      || fail "$name: ComputerName is not *"
+    [ "$(_xp "$set[@pass='specialize']/*[@name='Microsoft-Windows-Shell-Setup']/*[local-name()='TimeZone']")" = UTC ] \
+      || fail "$name: TimeZone"
+    [ "$(_xp "$set[@pass='oobeSystem']/*[@name='Microsoft-Windows-International-Core']/*[local-name()='UserLocale']")" = "$(spec_get "$name" LOCALE)" ] \
+      || fail "$name: UserLocale is not the image's locale"
+    [ "$(_xp "count(//*[local-name()='component'][@processorArchitecture!='amd64'])")" = 0 ] \
+      || fail "$name: a component is not amd64"
+
+  fi
+
+  # Cloud agents back in their first-boot state (guestfish copied the
+  # output's agent folders; hivexsh/hivexget read the hives; xmllint
+  # EC2Config's settings).
+  local empty
+  empty () { [ -d "$1" ] && [ -z "$(ls -A "$1")" ]; }
+  if [ -n "$(spec_get "$name" EC2LAUNCH2)" ]; then
+    [ ! -e "$f/pd/Amazon/EC2Launch/state/.run-once" ] || fail "$name: EC2Launch v2's .run-once is still there"
+    [ ! -e "$f/pd/Amazon/EC2Launch/state/state.json" ] || fail "$name: EC2Launch v2's state.json is still there"
+    empty "$f/pd/Amazon/EC2Launch/log" || fail "$name: EC2Launch v2's log folder is not empty"
+    [ -f "$f/pd/Amazon/EC2Launch/config/agent-config.yml" ] || fail "$name: EC2Launch v2's config is gone"
+  fi
+  if [ -n "$(spec_get "$name" EC2LAUNCH1)" ]; then
+    grep -q 'InitializeInstance.ps1" -Schedule' "$f/Setup/Scripts/SetupComplete.cmd" \
+      || fail "$name: SetupComplete.cmd does not schedule EC2Launch v1's initialization"
+    empty "$f/pd/Amazon/EC2-Windows/Launch/Log" || fail "$name: EC2Launch v1's Log folder is not empty"
+    [ -f "$f/pd/Amazon/EC2-Windows/Launch/Config/LaunchConfig.json" ] || fail "$name: EC2Launch v1's config is gone"
+  fi
+  if [ -n "$(spec_get "$name" EC2CONFIG)" ]; then
+    local cx="$f/pf/Amazon/Ec2ConfigService/Settings/Config.xml" pl
+    for pl in Ec2SetPassword Ec2SetComputerName Ec2HandleUserData; do
+      [ "$(xmllint --xpath "string(//Plugin[Name='$pl']/State)" "$cx")" = Enabled ] \
+        || fail "$name: EC2Config's $pl is not Enabled"
+    done
+    [ "$(xmllint --xpath "string(//Plugin[Name='Ec2InitializeDrives']/State)" "$cx")" = Enabled ] \
+      || fail "$name: EC2Config's other plugin changed"
+    [ "$(xmllint --xpath "string(//GlobalSettings/ManageShutdown)" "$cx")" = true ] \
+      || fail "$name: EC2Config's GlobalSettings changed"
+    empty "$f/pf/Amazon/Ec2ConfigService/Logs" || fail "$name: EC2Config's Logs folder is not empty"
+  fi
+  if [ -n "$(spec_get "$name" CLOUDBASE)" ]; then
+    [ -z "$(printf 'cd Cloudbase Solutions\\Cloudbase-Init\nls\n' | hivexsh "$f/config/SOFTWARE" 2>/dev/null)" ] \
+      || fail "$name: Cloudbase-Init still has an instance's plugin state"
+    hivexget "$f/config/SOFTWARE" 'Cloudbase Solutions\Cloudbase-Init' > /dev/null 2>&1 \
+      || fail "$name: the Cloudbase-Init key itself is gone"
+    empty "$f/cb/Cloudbase Solutions/Cloudbase-Init/log" || fail "$name: Cloudbase-Init's log folder is not empty"
+    [ -f "$cbua" ] || fail "$name: Cloudbase-Init's Unattend.xml is gone"
+  fi
+  if [ -n "$(spec_get "$name" AZURE_AGENT)" ]; then
+    empty "$f/az/WindowsAzure/Logs" || fail "$name: the Azure VM agent's Logs folder is not empty"
+    ls "$f/az/WindowsAzure"/GuestAgent_*/WindowsAzureGuestAgent.exe > /dev/null 2>&1 \
+      || fail "$name: the Azure VM agent's program is gone"
+  fi
+  local nagents=0 v
+  for v in EC2LAUNCH2 EC2LAUNCH1 EC2CONFIG CLOUDBASE AZURE_AGENT; do
+    [ -n "$(spec_get "$name" $v)" ] && nagents=$((nagents + 1))
+  done
+  [ "$(jq '.operations["cloud-agents"].agents | length' "$r")" = "$nagents" ] \
+    || fail "$name: the report names $(jq -c '[.operations["cloud-agents"].agents[].agent]' "$r"), not $nagents agents"
+  if [ -n "$(spec_get "$name" PROVIDERS)" ]; then
+    [ "$(jq '.operations["sysprep-providers"].providers | length' "$r")" = 2 ] \
+      || fail "$name: the report does not list the 2 Sysprep providers"
+    [ "$(jq '.operations["sysprep-providers"].not_run' "$r")" = 1 ] || fail "$name: not_run is not 1"
+    jq -e '.warnings | map(select(test("Generalize provider VMAgentDisabler.dll"))) | length == 1' "$r" > /dev/null \
+      || fail "$name: no warning names the generalize provider VMAgentDisabler.dll"
+  fi
 
   # SetupComplete.cmd: CRLF everywhere, one winseal block, RDP re-opened.
   local sc="$f/Setup/Scripts/SetupComplete.cmd"
@@ -429,7 +504,10 @@ check_generalized () {
   fi
 
   # winseal's own verify agrees (with the old SID to look for).
-  winseal verify --old-sid "$old" "$dir/out.vhd" > "$tmp/verify" \
+  winseal verify ${target:+--target "$target"} --old-sid "$old" "$dir/out.vhd" > "$tmp/verify" \
     || { cat "$tmp/verify"; fail "$name: winseal verify fails on the output"; }
+  if [ -n "$target" ]; then
+    grep -q '^ok   target$' "$tmp/verify" || fail "$name: verify --target $target ran no readiness check"
+  fi
   echo "$name: generalized $old -> $new; all checks hold"
 }

@@ -44,7 +44,7 @@ cat > "$tmp/cat.json" <<EOF
   "images": [
     { "name": "server", "source": "$dirty", "repair-hives": true },
     { "name": "missing", "source": "$tmp/later.img" },
-    { "name": "desktop", "source": "$good2", "format": "vmdk", "vmdk-layout": "header-gd",
+    { "name": "desktop", "source": "$good2", "target": "aws", "vmdk-layout": "header-gd",
       "computer-name": "DESK-01" },
     { "name": "corrupt", "source": "$corrupt" } ] }
 EOF
@@ -76,7 +76,7 @@ jq -e '.last_run_uuid and (.builds[] | select(.name == "server")
 [ "$(st server source_sha256)" = "$(sha256sum < "$dirty" | cut -c1-64)" ] \
   || fail "source_sha256 of server is not the source's"
 [ "$(st desktop computer_name)" = DESK-01 ] || fail "per-image computer-name not applied"
-[ "$(st desktop format)" = vmdk ] || fail "per-image format not applied"
+[ "$(st desktop format)" = vmdk ] || fail "the aws target's format (vmdk) not applied"
 qemu-img check -q "$tmp/out/desktop.vmdk" || fail "qemu-img check fails on desktop.vmdk"
 # The importers' checks, and "vmdk-layout": "header-gd" taken: the
 # header's grain directory field is a sector, not "at the end" (-1).

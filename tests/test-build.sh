@@ -128,9 +128,10 @@ grep -q "Media size.*$vsize bytes" "$tmp/vhdi" || fail "vhdiinfo: media size is 
 # What the image holds, copied out by guestfish.
 part=$(c_part bad-dirty)
 mkdir "$tmp/got"
-guestfish --ro -a "$out" > /dev/null <<EOF
+guestfish --ro -a "$out" > /dev/null 2> >(grep -v 'unattend.xml' >&2) <<EOF
 run
 mount-ro /dev/sda$part /
+-download /Windows/Panther/unattend.xml $tmp/got/unattend.xml
 download /buildArtifacts/payload.bin $tmp/got/payload.bin
 download /Windows/Setup/Scripts/SetupComplete.cmd $tmp/got/SetupComplete.cmd
 download /Windows/Setup/Scripts/winseal-build/02-powershell.ps1 $tmp/got/02.ps1
@@ -142,6 +143,9 @@ download /Users/Administrator/AppData/Local/Microsoft/Windows/UsrClass.dat $tmp/
 EOF
 [ "$(hivexget "$tmp/got/SYSTEM" 'ControlSet001\Control\Windows' CSDVersion)" = 256 ] \
   || fail "SYSTEM lacks the value only its LOG1 had"
+# build's default target is azure: no answer file of winseal's.
+[ ! -e "$tmp/got/unattend.xml" ] || fail "build wrote Windows\\Panther\\unattend.xml (its default target is azure)"
+[ "$(jq -r .operations.unattend.target "$tmp/r.json")" = azure ] || fail "report: the unattend target is not azure"
 ! hivexget "$tmp/got/UsrClass.dat" 'Local Settings\Software\Microsoft\Windows\Shell\Bags\1\Desktop' ItemPos > /dev/null 2>&1 \
   && perl "$top_srcdir/tests/hive-consistency.pl" "$tmp/got/UsrClass.dat" > /dev/null \
   || fail "UsrClass.dat is not the repaired one"

@@ -53,6 +53,22 @@ check_usage_error convert -c a.raw b.vhd
 check_usage_error convert a.raw b.vhd c.vhd
 
 check_usage_error build
+# Cloud targets: an unknown one, and what Azure cannot take (a format
+# other than a fixed VHD, an answer file of winseal's).
+check_target_error () {
+  local want=$1; shift
+  status=0
+  winseal "$@" > "$tmp/out" 2> "$tmp/err" || status=$?
+  [ $status -eq 1 ] || fail "winseal $*: exit $status, not 1"
+  [ "$(wc -l < "$tmp/err")" = 1 ] && grep -q -- "$want" "$tmp/err" \
+    || fail "winseal $*: the error is not one line saying '$want': $(cat "$tmp/err")"
+}
+check_target_error "'mars' is not one of generic, azure, aws, openstack" generalize --target mars a.img -o b.vhd
+check_target_error "'mars' is not one of generic, azure, aws, openstack" verify --target mars a.img
+check_target_error "takes a fixed VHD (the output is qcow2)" generalize --target azure a.img -o b.qcow2
+check_target_error "takes a fixed VHD (the output is vhd-dynamic)" generalize --target azure --format vhd-dynamic a.img -o b.vhd
+check_target_error "writes no answer file" generalize --target azure --timezone UTC a.img -o b.vhd
+check_target_error "writes no answer file" clone --target azure --unattend x.xml -n 2 a.img -o 'c%d.vhd'
 check_usage_error build a.json b.json
 check_usage_error build --format vmdk a.json
 check_usage_error build --in-place a.json

@@ -31,7 +31,7 @@ done
 [ -z "$(ls "$tmp" | grep '^x')" ] || fail "a refused clone wrote files"
 
 sum=$(sha256sum < "$img")
-winseal clone "$img" -n 3 -o "$tmp/web-%02d.qcow2" --computer-name 'WEB-%02d' --json --no-progress --repair-hives \
+winseal clone "$img" -n 3 -o "$tmp/web-%02d.qcow2" --computer-name 'WEB-%02d' --target openstack --json --no-progress --repair-hives \
   > "$tmp/r.json" 2> "$tmp/err" || { cat "$tmp/err"; fail "winseal clone failed"; }
 [ "$(sha256sum < "$img")" = "$sum" ] || fail "the golden image changed"
 [ "$(jq -r .old_sid "$tmp/r.json")" = "$golden" ] || fail "report old_sid"
@@ -86,9 +86,14 @@ done
 [ "$(printf '%s\n' "${sids[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share a SID: ${sids[*]}"
 [ "$(printf '%s\n' "${names[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share a name: ${names[*]}"
 for i in 1 2 3; do
-  winseal verify --old-sid "$golden" "$tmp/web-0$i.qcow2" > "$tmp/v$i" \
+  winseal verify --target openstack --old-sid "$golden" "$tmp/web-0$i.qcow2" > "$tmp/v$i" \
     || { cat "$tmp/v$i"; fail "clone $i does not pass verify"; }
+  grep -q '^ok   target$' "$tmp/v$i" || fail "clone $i: verify --target openstack ran no readiness check"
 done
+# --target openstack without Cloudbase-Init in the image: a generated
+# answer file, as the report says.
+[ "$(jq -r '.clones[0].operations.unattend | "\(.target) \(.source)"' "$tmp/r.json")" = "openstack generated" ] \
+  || fail "clone 1's answer file: $(jq -c '.clones[0].operations.unattend' "$tmp/r.json")"
 # Clones after the first look only where the first found anything
 # (their file-system pass reads the entries it saved, not the whole tree):
 # the third clone holds no trace of the second's SID either.

@@ -116,3 +116,13 @@ printf '{ "defaults": { "timezone": "UTC", "run-sync": ["a", "b\\u00e9"] },
 ' > "$tmp/catalog.json"
 printf '{"type":"Microsoft.VirtualMachineImages/imageTemplates","properties":{"source":{"type":"LocalImage","path":"a.img"},"customize":[{"type":"Shell","name":"s","inline":["echo \\"x\\""]}],"distribute":[{"type":"VHD","runOutputName":"o"}]}}' > "$tmp/template.json"
 timeout 600 "$fz/fuzz-json" $((n * 4)) "$tmp/catalog.json" "$tmp/template.json" || fail "JSON reader"
+# Answer files (the generated one, with a password and RunSynchronous)
+# and an EC2Config Config.xml with plugins to enable.
+printf 'pw\n' > "$tmp/pw"
+"$top_builddir/winseal" unattend --admin-password-file "$tmp/pw" --run-sync 'cmd /c x' > "$tmp/ua.xml" \
+  || fail "winseal unattend"
+printf '<?xml version="1.0"?>\n<Ec2ConfigurationSettings><Plugins>
+<Plugin><Name>Ec2SetPassword</Name><State>Disabled</State></Plugin>
+<Plugin><Name>Ec2HandleUserData</Name><State>Enabled</State></Plugin>
+</Plugins><GlobalSettings/></Ec2ConfigurationSettings>\n' > "$tmp/ec2.xml"
+timeout 600 "$fz/fuzz-xml" $((n * 2)) "$tmp/ua.xml" "$tmp/ec2.xml" || fail "XML readers"

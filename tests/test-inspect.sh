@@ -74,7 +74,7 @@ $expect"
   eq .image_state IMAGE_STATE_COMPLETE
   eq .state_ini_image_state IMAGE_STATE_COMPLETE
   eq '.setup | "\(.CmdLine)|\(.SetupType)|\(.SystemSetupInProgress)|\(.OOBEInProgress)|\(.SetupPhase)"' '|0|0|0|0'
-  eq .unattend.present false
+  if [ -n "$(s STALE_ANSWERS)" ]; then eq .unattend.present true; else eq .unattend.present false; fi
   if [ -n "$(s SETUPCOMPLETE)" ]; then
     eq .setupcomplete.present true
     eq .setupcomplete.path /Windows/Setup/Scripts/SetupComplete.cmd
@@ -89,6 +89,28 @@ $expect"
   else
     eq .hiberfile.present false
   fi
+  # What provisions the image or identifies the golden machine.
+  local agents="" v id
+  for v in EC2LAUNCH2:ec2launch-v2 EC2LAUNCH1:ec2launch-v1 EC2CONFIG:ec2config CLOUDBASE:cloudbase-init AZURE_AGENT:azure-vm-agent; do
+    [ -n "$(s "${v%%:*}")" ] && agents="$agents${agents:+,}${v#*:}"
+  done
+  eq '[.cloud_agents[].agent] | join(",")' "$agents"
+  [ -z "$(s EC2LAUNCH2)" ] || eq '.cloud_agents[] | select(.agent == "ec2launch-v2") | .found_by' "service EC2Launch"
+  [ -z "$(s AZURE_AGENT)" ] || eq '.cloud_agents[] | select(.agent == "azure-vm-agent") | .found_by' "service WindowsAzureGuestAgent"
+  [ -z "$(s EC2CONFIG)" ] || eq '.cloud_agents[] | select(.agent == "ec2config") | .found_by' \
+    "file Program Files/Amazon/Ec2ConfigService/Settings/Config.xml"
+  eq '.autologon | "\(.enabled) \(.user) \(.winlogon_password) \(.lsa_secret)"' \
+    "true $(spec_users "$name" | awk '$1 == 1000 { print $2 }') true true"
+  eq .rdp_certificates 1
+  eq '.wsus_ids | join(",")' SusClientId,SusClientIdValidation
+  if [ -n "$(s PROVIDERS)" ]; then
+    eq '[.sysprep_providers[] | "\(.pass)=\(.provider)"] | join(";")' \
+      'Generalize=C:\WindowsAzure\GuestAgent_2.7.41491.1102\VMAgentDisabler.dll,DisableVMAgent;Specialize=C:\Program Files\Fabrikam\fabsysprep.dll,SpecializeFabrikam'
+  else
+    eq '.sysprep_providers | length' 0
+  fi
+  q .activation | grep -q 'KMS client machine id' || fail "$name: inspect does not say activation cannot be reset offline"
+  ! grep -q "$(s AUTOLOGON_PASSWORD)" "$j" || fail "$name: inspect printed the autologon password"
   eq '[.hives[] | select(.state != "clean")] | length' 0
   eq '.hives | length' $((5 + 2 * nprof))
   eq '.warnings | length' 0
@@ -105,6 +127,10 @@ grep -q "^Product: *$(spec_get ws2012r2 PRODUCT_NAME)\$" "$tmp/text" || fail "te
 grep -q "^Computer name: *$(spec_get ws2012r2 COMPUTERNAME)\$" "$tmp/text" || fail "text: computer name"
 grep -q "^Machine SID (SAM): *$(spec_get ws2012r2 MACHINE_SID)\$" "$tmp/text" || fail "text: SID"
 grep -q '^SetupComplete.cmd: */Windows/Setup/Scripts/SetupComplete.cmd$' "$tmp/text" || fail "text: SetupComplete"
+grep -q '^Cloud agents: *EC2Launch v1 (file .*); EC2Config (file .*)$' "$tmp/text" || fail "text: cloud agents: $(grep '^Cloud agents' "$tmp/text")"
+grep -q '^Autologon: *on, user .*LSA secret DefaultPassword set (secrets removes it)$' "$tmp/text" || fail "text: autologon"
+grep -q '^WSUS ids: *SusClientId, SusClientIdValidation$' "$tmp/text" || fail "text: WSUS ids"
+grep -q '^Activation: *not reset offline' "$tmp/text" || fail "text: activation"
 
 # What generalize refuses, reported: a domain member (JSON) and a domain
 # controller (text), as their specs made them.

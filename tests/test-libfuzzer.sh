@@ -54,6 +54,12 @@ printf '{ "images": [ { "name": "a", "source": "x", "t\\u0069mezone": "UTC" } ] 
 "$top_builddir/fuzz/libfuzzer-json" -max_total_time="$secs" "$tmp/corpus-json" > "$tmp/json.log" 2>&1 \
   || fail "libFuzzer found a problem in the JSON reader: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/json.log")"
 echo "json: $(grep -Eo 'Done [0-9]+ runs' "$tmp/json.log")"
+mkdir -p "$tmp/corpus-xml"
+"$top_builddir/winseal" unattend > "$tmp/corpus-xml/ua" || fail "winseal unattend"
+printf '<Ec2ConfigurationSettings><Plugins><Plugin><Name>Ec2SetPassword</Name><State>Disabled</State></Plugin></Plugins></Ec2ConfigurationSettings>' > "$tmp/corpus-xml/ec2"
+"$top_builddir/fuzz/libfuzzer-xml" -max_total_time="$secs" "$tmp/corpus-xml" > "$tmp/xml.log" 2>&1 \
+  || fail "libFuzzer found a problem in the XML readers: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/xml.log")"
+echo "xml: $(grep -Eo 'Done [0-9]+ runs' "$tmp/xml.log")"
 mkdir -p "$tmp/corpus-hivelog"
 # A length-prefixed hive (its base block and one bin) and a new-format log.
 { perl -e 'print pack("V", 8192)'; printf 'regf'; head -c 8188 /dev/zero; printf 'regf'; head -c 508 /dev/zero; printf 'HvLE'; } \

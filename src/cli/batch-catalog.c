@@ -31,7 +31,7 @@
 /* Options a catalog may not set: they belong to the batch itself. */
 static const char *const batch_owned[] = {
   "output", "in-place", "json", "progress", "no-progress", "keep-overlay", "dry-run",
-  "list-operations", "operations-pod", "help", "verbose", "trace", "force", "allow-dir", NULL,
+  "list-operations", "operations-pod", "targets-pod", "help", "verbose", "trace", "force", "allow-dir", NULL,
 };
 
 static int
@@ -233,7 +233,15 @@ load_image (const struct catalog *c, struct bimage *b, size_t i, json_object *im
       *missing_ret = 1;
     }
   }
-  b->format = "vhd";
+  /* Without "format": the target's (an unknown target is reported by
+   * the option parser below). */
+  const struct target *tg = NULL;
+  if (defaults && json_object_object_get_ex (defaults, "target", &v)
+      && json_object_is_type (v, json_type_string))
+    tg = target_by_name (json_object_get_string (v));
+  if (json_object_object_get_ex (im, "target", &v) && json_object_is_type (v, json_type_string))
+    tg = target_by_name (json_object_get_string (v));
+  b->format = tg ? tg->format : target_default ()->format;
   if (defaults && json_object_object_get_ex (defaults, "format", &v))
     b->format = json_object_get_string (v);
   if (json_object_object_get_ex (im, "format", &v))

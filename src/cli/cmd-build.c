@@ -37,7 +37,7 @@ const struct option build_options[] = {
 };
 const char build_short_options[] = "";
 static const char *const not_for_build[] = {
-  "format", "compress", "vmdk-layout", "in-place", "list-operations", "operations-pod", NULL,
+  "format", "compress", "vmdk-layout", "in-place", "list-operations", "operations-pod", "targets-pod", NULL,
 };
 
 int
@@ -67,6 +67,9 @@ help (void)
           "  -o, --output DIR           where the VHDs go (default: the current folder)\n"
           "  --skip-online-steps        build without the WindowsRestart/WindowsUpdate steps\n"
           "  --allow-dir DIR            the template's files may also be in DIR (repeatable)\n"
+          "  --target T                 azure (default: no answer file, the VHDs at least\n"
+          "                             20 MiB), generic, aws or openstack (winseal(1),\n"
+          "                             CLOUD TARGETS); the outputs stay fixed VHDs\n"
           "  --azure-min-size           the fixed VHDs at least 20 MiB (Azure's upload minimum)\n"
           "  --dry-run, --json, --progress, --no-progress, --repair-hives, and the\n"
           "                             operation options of `winseal generalize` (see\n"
@@ -154,6 +157,8 @@ cmd_build (int argc, char **argv)
       j.more_outputs = strv_push (j.more_outputs, t.outs[i].path);
   }
   j.format = "vhd";
+  if (!j.o.target)              /* Image Builder templates are Azure's */
+    j.o.target = target_by_name ("azure");
   struct guest_file *files = ws_malloc ((t.nsteps + 1) * sizeof *files);
   size_t nf = 0;
   for (size_t i = 0; i < t.nsteps; ++i) {

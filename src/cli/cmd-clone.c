@@ -52,7 +52,8 @@ help (void)
           "                           generated name each, and Setup picks one)\n"
           "  --json                   print the report as JSON\n\n"
           "Every other generalize option applies to all clones (see winseal generalize\n"
-          "--help); --sid, --in-place, --dry-run and --keep-overlay do not apply.\n"
+          "--help), --target too; --sid, --in-place, --dry-run and --keep-overlay do not\n"
+          "apply.\n"
           "Exit status as generalize.\n", CLONES_MAX);
 }
 
@@ -201,7 +202,7 @@ const struct option clone_options[] = {
 const char clone_short_options[] = "hn:o:";
 /* generalize options that do not apply to clones. */
 static const char *const not_for_clones[] = {
-  "in-place", "dry-run", "keep-overlay", "sid", "list-operations", "operations-pod", NULL,
+  "in-place", "dry-run", "keep-overlay", "sid", "list-operations", "operations-pod", "targets-pod", NULL,
 };
 
 int

@@ -32,9 +32,12 @@ help (void)
           "default).  IMAGE is never modified unless --in-place is given.\n\n"
           "Output:\n"
           "  -o, --output FILE          the image to write (temporary name, fsync, rename)\n"
+          "  --target T                 the cloud: generic (default), azure, aws, openstack;\n"
+          "                             sets the default format, the answer-file policy and\n"
+          "                             verify's checks (winseal(1), CLOUD TARGETS)\n"
           "  --format FMT               vhd, vhd-dynamic, vmdk, qcow2, vhdx or raw (default:\n"
           "                             from OUTPUT's extension .vhd/.vmdk/.qcow2/.vhdx/.raw/.img,\n"
-          "                             else vhd)\n"
+          "                             else the target's: vhd, vhd, vmdk, qcow2)\n"
           "  -c, --compress             qcow2: compressed clusters\n"
           "  --azure-min-size           vhd: at least 20 MiB (Azure's upload minimum)\n"
           "  --vmdk-layout L            vmdk: stream (default) or header-gd (the grain\n"
@@ -58,6 +61,7 @@ help (void)
           "Operations:\n"
           "  --list-operations          list them and exit\n"
           "  --operations-pod           print the manual's OPERATIONS section (POD) and exit\n"
+          "  --targets-pod              print the manual's CLOUD TARGETS section (POD) and exit\n"
           "  --operations A,B,...       run only these\n"
           "  --enable OP, --disable OP  add or remove one\n\n"
           "Operation options:\n"
@@ -88,9 +92,9 @@ list_operations (void)
 {
   for (size_t i = 0; i < n_operations; ++i) {
     const struct operation *op = operations[i];
-    printf ("%-16s %s %s\n", op->name, op->enabled_by_default ? "*" : " ", op->heading);
+    printf ("%-17s %s %s\n", op->name, op->enabled_by_default ? "*" : " ", op->heading);
     if (op->options)
-      printf ("%-18s options: %s\n", "", op->options);
+      printf ("%-19s options: %s\n", "", op->options);
   }
   printf ("\n* = enabled by default.  winseal(1) describes each operation.\n");
 }
@@ -112,6 +116,17 @@ operations_pod (void)
   printf ("=back\n");
 }
 
+/* The man page's CLOUD TARGETS section, from the target table. */
+static void
+targets_pod (void)
+{
+  printf ("=over 4\n\n");
+  for (size_t i = 0; i < n_targets; ++i)
+    printf ("=item B<%s>%s\n\n%s\n\n", targets[i].name,
+            &targets[i] == target_default () ? " (the default)" : "", targets[i].summary);
+  printf ("=back\n");
+}
+
 int
 cmd_generalize (int argc, char **argv)
 {
@@ -122,6 +137,8 @@ cmd_generalize (int argc, char **argv)
   if (r == 0 && special) {
     if (special == 'h')
       help ();
+    else if (special == 'T')
+      targets_pod ();
     else if (special == 'L')
       list_operations ();
     else

@@ -18,11 +18,12 @@
 #include "util/paths.h"
 #include "util/util.h"
 
-enum { O_OLD = 256, O_KEEP, O_OPS, O_ENABLE, O_DISABLE, O_INFMT, O_JSON };
+enum { O_OLD = 256, O_KEEP, O_OPS, O_ENABLE, O_DISABLE, O_INFMT, O_JSON, O_TARGET };
 const char verify_short_options[] = "vx";
 const struct option verify_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "old-sid", required_argument, NULL, O_OLD },
+  { "target", required_argument, NULL, O_TARGET },
   { "keep-profile", required_argument, NULL, O_KEEP },
   { "operations", required_argument, NULL, O_OPS },
   { "enable", required_argument, NULL, O_ENABLE },
@@ -40,10 +41,12 @@ help (void)
 {
   printf ("Usage: winseal verify [OPTIONS] IMAGE\n\n"
           "Check a generalized image (opened read-only): every enabled operation's\n"
-          "postcondition, and for a VHD file the Azure rules (fixed, virtual size a\n"
-          "whole number of MiB, file = size + 512 bytes).  Exit 0 when all hold, 1\n"
-          "otherwise, with one line per failed check.\n\n"
+          "postcondition, the target's readiness checks, and for a VHD file the Azure\n"
+          "rules (fixed, virtual size a whole number of MiB, file = size + 512 bytes).\n"
+          "Exit 0 when all hold, 1 otherwise, with one line per failed check.\n\n"
           "Options:\n"
+          "  --target T                 the target it was generalized for (generic, azure,\n"
+          "                             aws, openstack): its answer-file policy and checks\n"
           "  --old-sid SID              the SID before generalize: must be in no hive\n"
           "  --keep-profile NAME        a profile that was kept on purpose (repeatable)\n"
           "  --operations A,B, --enable OP, --disable OP\n"
@@ -107,6 +110,8 @@ verify_work (guestfs_h *g, void *opaque)
     if (gen_begin (&vw->gen, &w, vw->o, 1) == -1 || gen_load_hives (&vw->gen) == -1
         || gen_run (&vw->gen, vw->sel) == -1)
       r = WS_EXIT_ERROR;
+    else
+      gen_verify_target (&vw->gen);
   }
   windows_close (&w);
   vw->gen.w = NULL;             /* w is gone */
@@ -132,6 +137,10 @@ cmd_verify (int argc, char **argv)
       if (sid_parse (optarg, &o.old_sid) == -1 || !sid_is_machine_domain (&o.old_sid))
         return usage_error ("verify", "--old-sid: '%s' is not a machine SID S-1-5-21-X-Y-Z", optarg);
       o.have_old_sid = 1;
+      break;
+    case O_TARGET:
+      if (!(o.target = target_by_name (optarg)))
+        return usage_error ("verify", "--target: '%s' is not one of %s", optarg, target_names ());
       break;
     case O_KEEP: o.keep_profiles = strv_push (o.keep_profiles, optarg); break;
     case O_OPS: case O_ENABLE: case O_DISABLE:
@@ -177,11 +186,19 @@ cmd_verify (int argc, char **argv)
     return cli_exit (r);
   }
 
+  /* The Azure rules: for --target azure (whatever the file is), and for
+   * any VHD when no target is given. */
   json_object *azure = json_object_new_array ();
-  if (strcmp (qfmt, "vpc") == 0) {
-    azure_checks (image, azure);
-    gen->failed_checks += json_object_array_length (azure);
+  int is_vhd = strcmp (qfmt, "vpc") == 0;
+  int azure_rules = o.target ? (o.target->checks & TARGET_CHECK_FIXED_VHD) != 0 : is_vhd;
+  if (azure_rules && !is_vhd) {
+    char msg[200];
+    snprintf (msg, sizeof msg, "azure: the image is %s; Azure takes fixed VHDs only", qfmt);
+    json_object_array_add (azure, json_object_new_string (msg));
   }
+  else if (azure_rules)
+    azure_checks (image, azure);
+  gen->failed_checks += json_object_array_length (azure);
   json_object_object_add (gen->report, "azure", azure);
   jadd_str (gen->report, "image", image);
   jadd_int (gen->report, "failed", gen->failed_checks);
@@ -202,7 +219,7 @@ cmd_verify (int argc, char **argv)
     }
     for (size_t i = 0; i < json_object_array_length (azure); ++i)
       printf ("FAIL %s\n", json_object_get_string (json_object_array_get_idx (azure, i)));
-    if (strcmp (qfmt, "vpc") == 0 && json_object_array_length (azure) == 0)
+    if (azure_rules && json_object_array_length (azure) == 0)
       printf ("ok   azure\n");
     printf ("%s: %d check%s failed\n", image, gen->failed_checks,
             gen->failed_checks == 1 ? "" : "s");

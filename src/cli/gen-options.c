@@ -16,11 +16,12 @@ enum { O_FORMAT = 256, O_INFMT, O_INPLACE, O_DRYRUN, O_JSON, O_PROGRESS, O_NOPRO
        O_LIST, O_OPS, O_ENABLE, O_DISABLE, O_SID, O_CNAME, O_KEEP, O_RMACC, O_KEEPRDP,
        O_NOPERSIST, O_UNATTEND, O_TZ, O_LOCALE, O_ORG, O_OWNER, O_PWFILE, O_COPYPROF,
        O_RUNSYNC, O_SC, O_FIRSTBOOT, O_KEEPOV, O_OPSPOD, O_FORCE, O_ALLOW, O_REPAIR,
-       O_AZMIN, O_VMDKLAYOUT, O_KEEPFREE };
+       O_AZMIN, O_VMDKLAYOUT, O_KEEPFREE, O_TARGET, O_TGTPOD };
 const char job_short_options[] = "o:cvx";
 const struct option job_options[] = {
   { "help", no_argument, NULL, 'h' },
   { "output", required_argument, NULL, 'o' },
+  { "target", required_argument, NULL, O_TARGET },
   { "format", required_argument, NULL, O_FORMAT },
   { "compress", no_argument, NULL, 'c' },
   { "azure-min-size", no_argument, NULL, O_AZMIN },
@@ -57,6 +58,7 @@ const struct option job_options[] = {
   { "allow-dir", required_argument, NULL, O_ALLOW },
   { "repair-hives", no_argument, NULL, O_REPAIR },
   { "operations-pod", no_argument, NULL, O_OPSPOD },
+  { "targets-pod", no_argument, NULL, O_TGTPOD },
   { "verbose", no_argument, NULL, 'v' },
   { "trace", no_argument, NULL, 'x' },
   { NULL, 0, NULL, 0 },
@@ -94,8 +96,13 @@ job_parse (struct job *j, int argc, char **argv, const char *cmd, int *json_ret,
     case 'h': *special_ret = 'h'; return 0;
     case O_LIST: *special_ret = 'L'; return 0;
     case O_OPSPOD: *special_ret = 'P'; return 0;
+    case O_TGTPOD: *special_ret = 'T'; return 0;
     case 'o': j->output = optarg; break;
     case O_FORMAT: j->format = optarg; break;
+    case O_TARGET:
+      if (!(j->o.target = target_by_name (optarg)))
+        return usage_error (cmd, "--target: '%s' is not one of %s", optarg, target_names ());
+      break;
     case 'c': j->co.wopts.compress = 1; break;
     case O_AZMIN: j->co.wopts.min_size = AZURE_MIN_SIZE; break;
     case O_KEEPFREE: j->keep_free_space = 1; break;
@@ -173,20 +180,36 @@ job_check_options (struct job *j, const char *cmd)
                            || o->ua.password_file || o->ua.copy_profile || o->ua.run_sync))
     return usage_error (cmd, "--unattend takes the answer file as it is; the "
                         "options that build one do not apply");
-  /* No --format: the output's extension, else a fixed VHD. */
+  if (!o->target)
+    o->target = target_default ();
+  const struct target *t = o->target;
+  if (t->answer == ANSWER_NONE
+      && (o->unattend_file || o->ua.timezone || o->ua.locale || o->ua.org || o->ua.owner
+          || o->ua.password_file || o->ua.copy_profile || o->ua.run_sync))
+    return usage_error (cmd, "--target %s writes no answer file (the cloud provisions "
+                        "with its own): --unattend and the options that build one do not "
+                        "apply", t->name);
+  /* No --format: the output's extension, else the target's format. */
   if (!j->format && j->output)
-    j->format = format_output_guess (j->output) ? format_output_guess (j->output) : "vhd";
+    j->format = format_output_guess (j->output) ? format_output_guess (j->output) : t->format;
   if (!j->in_place && j->output && output_format_setup (cmd, j->format, j->output, &j->co) == -1)
     return WS_EXIT_ERROR;
+  if (!j->in_place && j->output && t->fixed_vhd_only
+      && (j->co.fmt != &format_vhd || j->co.wopts.variant))
+    return usage_error (cmd, "--target %s takes a fixed VHD (the output is %s): use "
+                        "--format vhd, or another target", t->name, format_output_name (&j->co));
+  if (!j->in_place && j->output && t->vhd_min_size && j->co.fmt == &format_vhd
+      && j->co.wopts.min_size < t->vhd_min_size)
+    j->co.wopts.min_size = t->vhd_min_size;
   if (!j->in_place && j->output && output_layout_check (cmd, &j->co, j->vmdk_layout_set) == -1)
     return WS_EXIT_ERROR;
   if (o->unattend_file && unattend_check_file (o->unattend_file, NULL) == -1)
     return WS_EXIT_ERROR;
   if (o->setupcomplete_file) {
-    char *t = ws_read_text ("--setupcomplete", o->setupcomplete_file, WS_TEXT_MAX, NULL);
-    if (!t)
+    char *text = ws_read_text ("--setupcomplete", o->setupcomplete_file, WS_TEXT_MAX, NULL);
+    if (!text)
       return WS_EXIT_ERROR;
-    free (t);
+    free (text);
   }
   if (input_format_qemu (cmd, j->infmt, &j->qfmt) == -1)
     return WS_EXIT_ERROR;

@@ -503,6 +503,8 @@ gen_end (struct gen *g)
   }
   free (g->task_copies);
   g->task_copies = NULL;
+  free_string_list (g->firstboot_extra);
+  g->firstboot_extra = NULL;
   g->n_task_copies = 0;
   for (size_t i = 0; i < g->nhives; ++i) {
     struct ghive *gh = &g->hives[i];

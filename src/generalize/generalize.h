@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "win/sid.h"
+#include "generalize/target.h"
 #include "generalize/unattend.h"
 #include "guest/windows.h"
 
@@ -35,6 +36,7 @@ struct gen_opts {
   size_t n_files;
   int dry_run;
   int repair_hives;             /* --repair-hives: hive_recover's HIVE_RECOVER_REPAIR */
+  const struct target *target;  /* --target (never NULL once parsed: generic) */
   /* verify only */
   struct sid old_sid;
   int have_old_sid;
@@ -90,6 +92,8 @@ struct gen {
   size_t n_task_copies;
   struct sid tasks_sid;
   int tasks_known;
+  /* Lines cloud-agents asks SetupComplete.cmd to run (owned). */
+  char **firstboot_extra;
 };
 
 struct op_selection;
@@ -113,6 +117,16 @@ extern const size_t n_operations;
 /* Check the table: unique, well-formed names.  Aborts on a bad table. */
 void operations_validate (void);
 const struct operation *operation_by_name (const char *name);
+
+/* The SetupComplete.cmd line that opens Remote Desktop again. */
+#define GEN_RDP_REOPEN_CMD \
+  "reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\" " \
+  "/v fDenyTSConnections /t REG_DWORD /d 0 /f"
+
+/* verify --target: the target's readiness checks inside the image (the
+ * answer-file policy is the unattend operation's check), recorded as the
+ * pseudo-operation "target" of the report.  Call after gen_run. */
+void gen_verify_target (struct gen *g);
 
 /* Profiles (generalize.c, for profile-cleanup and the hive loader). */
 struct sid;

@@ -16,6 +16,7 @@
 #include "guest/appliance.h"
 #include "registry/hive.h"
 #include "guest/hives.h"
+#include "guest/agents.h"
 #include "guest/inspect.h"
 #include "util/json-out.h"
 #include "registry/sam.h"
@@ -575,6 +576,64 @@ files (struct ctx *c)
   jadd_bool (hf, "hibernated", head && is_hibernation_header (head, len));
 }
 
+/* What else identifies the golden machine or provisions the image: the
+ * cloud agents, autologon, the RDP certificate, WSUS ids, external
+ * Sysprep providers, and what cannot be reset offline (activation). */
+static void
+provisioning (struct ctx *c, hive_h *sw, hive_h *sys, hive_h *sec)
+{
+  json_object *agents = json_object_new_array ();
+  char *ev[CLOUD_AGENTS_MAX];
+  agents_detect (c->w, sys, sw, ev);
+  for (size_t i = 0; i < n_cloud_agents; ++i)
+    if (ev[i]) {
+      json_object *a = json_object_new_object ();
+      jadd_str (a, "agent", cloud_agents[i].id);
+      jadd_str (a, "name", cloud_agents[i].title);
+      jadd_str (a, "found_by", ev[i]);
+      json_object_array_add (agents, a);
+      free (ev[i]);
+    }
+  json_object_object_add (c->r, "cloud_agents", agents);
+
+  json_object *al = json_object_new_object ();
+  hive_node_h wl = sw ? hive_walk (sw, hivex_root (sw), "Microsoft\\Windows NT\\CurrentVersion\\Winlogon") : 0;
+  CLEANUP_FREE char *aal = wl ? hive_get_string (sw, wl, "AutoAdminLogon") : NULL;
+  CLEANUP_FREE char *user = wl ? hive_get_string (sw, wl, "DefaultUserName") : NULL;
+  jadd_bool (al, "enabled", aal && strcmp (aal, "1") == 0);
+  jadd_str (al, "user", aal && strcmp (aal, "1") == 0 ? user : NULL);
+  /* Whether a password is stored, never the password. */
+  jadd_bool (al, "winlogon_password", wl && hivex_node_get_value (sw, wl, "DefaultPassword"));
+  jadd_bool (al, "lsa_secret", sec && hive_walk (sec, hivex_root (sec),
+                                                 "Policy\\Secrets\\DefaultPassword"));
+  json_object_object_add (c->r, "autologon", al);
+
+  hive_node_h store = sw ? hive_walk (sw, hivex_root (sw),
+                                      "Microsoft\\SystemCertificates\\Remote Desktop\\Certificates") : 0;
+  CLEANUP_FREE hive_node_h *certs = store ? hivex_node_children (sw, store) : NULL;
+  size_t ncerts = 0;
+  for (size_t i = 0; certs && certs[i]; ++i)
+    ncerts++;
+  jadd_int (c->r, "rdp_certificates", (int64_t) ncerts);
+
+  hive_node_h wu = sw ? hive_walk (sw, hivex_root (sw), "Microsoft\\Windows\\CurrentVersion\\WindowsUpdate") : 0;
+  json_object *wsus = json_object_new_array ();
+  static const char *const ids[] = { "SusClientId", "SusClientIdValidation", "PingID",
+                                     "AccountDomainSid" };
+  for (size_t i = 0; wu && i < sizeof ids / sizeof ids[0]; ++i)
+    if (hivex_node_get_value (sw, wu, ids[i]))
+      json_object_array_add (wsus, json_object_new_string (ids[i]));
+  json_object_object_add (c->r, "wsus_ids", wsus);
+
+  int truncated;
+  json_object *prov = sysprep_providers (sw, &truncated);
+  json_object_object_add (c->r, "sysprep_providers", prov);
+  if (truncated)
+    warn (c, "more than %d Sysprep providers are registered; the first %d are listed",
+          PROVIDERS_MAX, PROVIDERS_MAX);
+  jadd_str (c->r, "activation", ACTIVATION_OFFLINE);
+}
+
 json_object *
 inspect_windows (struct windows *w, const char *tmpdir, char **fatal)
 {
@@ -635,6 +694,7 @@ inspect_windows (struct windows *w, const char *tmpdir, char **fatal)
   char dsid[SID_STRING_MAX];
   jadd_str (c.r, "primary_domain_sid", role.domain_member ? sid_to_string (&role.domain_sid, dsid) : NULL);
   profiles (&c, sw, users);
+  provisioning (&c, sw, sys, sec);
 
   hive_node_h st = sw ? hive_walk (sw, hivex_root (sw), "Microsoft\\Windows\\CurrentVersion\\Setup\\State") : 0;
   CLEANUP_FREE char *is = st ? hive_get_string (sw, st, "ImageState") : NULL;
@@ -773,6 +833,36 @@ inspect_print_text (json_object *r)
   human (jget_int (hf, "bytes", -1), b2);
   printf ("Hiberfile:           %s%s\n", jget_bool (hf, "present") ? b2 : "absent",
           jget_bool (hf, "hibernated") ? " (hibernation image)" : "");
+  json_object *ag = jget (r, "cloud_agents");
+  printf ("Cloud agents:        %s", ag && json_object_array_length (ag) ? "" : "none\n");
+  for (size_t i = 0; ag && i < json_object_array_length (ag); ++i) {
+    json_object *a = json_object_array_get_idx (ag, i);
+    printf ("%s%s (%s)%s", i ? "; " : "", s_or (a, "name", "?"), s_or (a, "found_by", "?"),
+            i + 1 == json_object_array_length (ag) ? "\n" : "");
+  }
+  json_object *al = jget (r, "autologon");
+  printf ("Autologon:           %s%s%s%s%s\n", jget_bool (al, "enabled") ? "on, user " : "off",
+          jget_bool (al, "enabled") ? s_or (al, "user", "?") : "",
+          jget_bool (al, "winlogon_password") ? "; Winlogon DefaultPassword set" : "",
+          jget_bool (al, "lsa_secret") ? "; LSA secret DefaultPassword set" : "",
+          jget_bool (al, "enabled") || jget_bool (al, "winlogon_password")
+          || jget_bool (al, "lsa_secret") ? " (secrets removes it)" : "");
+  printf ("RDP certificates:    %s\n", int_or (r, "rdp_certificates", b1));
+  json_object *ws = jget (r, "wsus_ids");
+  printf ("WSUS ids:            %s", ws && json_object_array_length (ws) ? "" : "none\n");
+  for (size_t i = 0; ws && i < json_object_array_length (ws); ++i)
+    printf ("%s%s%s", i ? ", " : "", json_object_get_string (json_object_array_get_idx (ws, i)),
+            i + 1 == json_object_array_length (ws) ? "\n" : "");
+  json_object *sp = jget (r, "sysprep_providers");
+  printf ("Sysprep providers:   %zu\n", sp ? json_object_array_length (sp) : 0);
+  for (size_t i = 0; sp && i < json_object_array_length (sp); ++i) {
+    json_object *e = json_object_array_get_idx (sp, i);
+    printf ("  %-11s %s%s%s\n", s_or (e, "pass", "?"), s_or (e, "provider", "?"),
+            jget_str (e, "pass") && (!strcasecmp (jget_str (e, "pass"), "Generalize")
+                                     || !strcasecmp (jget_str (e, "pass"), "Cleanup"))
+            ? "  (not run offline)" : "", "");
+  }
+  printf ("Activation:          %s\n", s_or (r, "activation", "?"));
   json_object *hv = jget (r, "hives");
   printf ("Hives:\n");
   for (size_t i = 0; hv && i < json_object_array_length (hv); ++i) {

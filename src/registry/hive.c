@@ -252,9 +252,8 @@ hive_windows_version (hive_h *sw, int *major, int *minor)
   return 0;
 }
 
-/* The current control set's key path below path ("ControlSet001\\..."). */
-static hive_node_h
-current_set_walk (hive_h *sys, const char *path)
+hive_node_h
+hive_current_set_walk (hive_h *sys, const char *path)
 {
   CLEANUP_FREE int *sets = NULL;
   size_t n;
@@ -271,11 +270,11 @@ hive_windows_role (hive_h *sys, hive_h *sec, struct windows_role *r)
 {
   memset (r, 0, sizeof *r);
   if (sys) {
-    hive_node_h po = current_set_walk (sys, "Control\\ProductOptions");
+    hive_node_h po = hive_current_set_walk (sys, "Control\\ProductOptions");
     CLEANUP_FREE char *pt = po ? hive_get_string (sys, po, "ProductType") : NULL;
     if (pt && strcasecmp (pt, "LanmanNT") == 0)
       r->dc_why = "its ProductType is LanmanNT";
-    else if (current_set_walk (sys, "Services\\NTDS\\Parameters"))
+    else if (hive_current_set_walk (sys, "Services\\NTDS\\Parameters"))
       r->dc_why = "it has the NTDS (Active Directory) service's parameters";
   }
   if (!sec)

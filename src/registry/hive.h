@@ -50,6 +50,9 @@ uint8_t *hive_get_bytes (hive_h *h, hive_node_h node, const char *name,
  * one from Select\Current.  *sets_ret is caller-freed.  Returns -1 when
  * the hive has no Select key. */
 int hive_control_sets (hive_h *h, int **sets_ret, size_t *n_ret, int *current_ret);
+/* The key path below the current control set ("ControlSet00N\\path"),
+ * or 0. */
+hive_node_h hive_current_set_walk (hive_h *sys, const char *path);
 
 /* SOFTWARE's ProfileList: one key per profile, named by its SID, with
  * the profile's folder in ProfileImagePath. */

@@ -7,9 +7,17 @@
 #include <config.h>
 
 #include "generalize/generalize.h"
+#include "util/json-out.h"
 #include "util/util.h"
 
 #define WIN_KEY "Control\\Windows"
+
+/* Does the target get an answer file of winseal's (azure: none)? */
+static int
+has_answer_file (struct gen *g)
+{
+  return !g->o->target || g->o->target->answer != ANSWER_NONE;
+}
 
 static int
 perform (struct gen *g)
@@ -17,7 +25,9 @@ perform (struct gen *g)
   if (gen_set_all_sets (g, WIN_KEY, 1, "PersistAllDeviceInstalls", hive_t_REG_DWORD,
                         NULL, 1) == -1)
     return -1;
-  if (!op_enabled (g->sel, "unattend"))
+  if (op_enabled (g->sel, "unattend") && !has_answer_file (g))
+    jadd_str (g->op, "answer_file", "none: the cloud's own answer file decides");
+  else if (!op_enabled (g->sel, "unattend"))
     gen_warn (g, "persist-devices: the unattend operation is disabled, so the answer "
               "file's PnpSysprep settings are not written");
   return 0;
@@ -27,6 +37,8 @@ static void
 verify (struct gen *g)
 {
   gen_check_dword_all_sets (g, "persist-devices", WIN_KEY, "PersistAllDeviceInstalls", 1);
+  if (!has_answer_file (g))
+    return;
   CLEANUP_FREE char *path = win_sysroot_path (g->w, "Panther/unattend.xml");
   size_t len = 0;
   CLEANUP_FREE char *xml = gen_read_file (g, path, &len);
@@ -44,7 +56,8 @@ const struct operation op_persist_devices = {
     "Microsoft-Windows-PnpSysprep (generalize pass) of the answer file, and "
     "PersistAllDeviceInstalls=1 under Control\\Windows in every control set (the "
     "registry form given by the reference-image checklist this project started "
-    "from, not by Microsoft documentation).  --no-persist-devices turns it off.",
+    "from, not by Microsoft documentation).  With --target azure there is no "
+    "answer file of winseal's: Azure's own decides.  --no-persist-devices turns it off.",
   .enabled_by_default = 1,
   .options = "--no-persist-devices",
   .perform = perform,

@@ -72,8 +72,7 @@ perform (struct gen *g)
   append_line (&buf, &len, SC_BEGIN);
   if (op_enabled (g->sel, "rdp-deny") && !g->o->keep_rdp_closed) {
     append_line (&buf, &len, "REM Remote Desktop was closed for the first boot; open it again.");
-    append_line (&buf, &len, "reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\" "
-                 "/v fDenyTSConnections /t REG_DWORD /d 0 /f");
+    append_line (&buf, &len, GEN_RDP_REOPEN_CMD);
   }
   append_line (&buf, &len, "REM The answer file can hold the administrator password.");
   append_line (&buf, &len, "del /q /f \"%WINDIR%\\Panther\\unattend.xml\" "
@@ -87,6 +86,8 @@ perform (struct gen *g)
       return -1;
     append_crlf (&buf, &len, text, n);
   }
+  for (size_t i = 0; g->firstboot_extra && g->firstboot_extra[i]; ++i)
+    append_line (&buf, &len, g->firstboot_extra[i]);
   for (size_t i = 0; g->o->firstboot && g->o->firstboot[i]; ++i)
     append_line (&buf, &len, g->o->firstboot[i]);
   append_line (&buf, &len, SC_END);
@@ -133,6 +134,7 @@ const struct operation op_setupcomplete = {
     "old script cannot skip it), replaced on a second run.  The block opens "
     "Remote Desktop again (unless --keep-rdp-closed or rdp-deny is off), deletes "
     "the answer-file copies that can hold the administrator password, then runs "
+    "what cloud-agents asks for (EC2Launch v1's InitializeInstance.ps1 -Schedule), "
     "the lines of --setupcomplete FILE and each --firstboot-command in order.  "
     "Windows does not run it on images activated with OEM keys.",
   .enabled_by_default = 1,

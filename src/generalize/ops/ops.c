@@ -8,7 +8,7 @@
 
 extern const struct operation op_sid_reset, op_computer_name, op_machine_ids, op_network_state,
   op_secrets, op_profile_cleanup,
-  op_event_logs, op_cleanup_files, op_rdp_deny, op_persist_devices, op_unattend, op_setupcomplete,
+  op_event_logs, op_cleanup_files, op_cloud_agents, op_sysprep_providers, op_rdp_deny, op_persist_devices, op_unattend, op_setupcomplete,
   op_reseal;
 
 /* sid-reset runs first: it edits hive files raw, before libhivex handles
@@ -16,7 +16,7 @@ extern const struct operation op_sid_reset, op_computer_name, op_machine_ids, op
 const struct operation *const operations[] = {
   &op_sid_reset, &op_computer_name, &op_machine_ids, &op_network_state,
   &op_secrets, &op_profile_cleanup, &op_event_logs, &op_cleanup_files,
-  &op_rdp_deny, &op_persist_devices, &op_unattend, &op_setupcomplete, &op_reseal,
+  &op_cloud_agents, &op_sysprep_providers, &op_rdp_deny, &op_persist_devices, &op_unattend, &op_setupcomplete, &op_reseal,
 };
 const size_t n_operations = sizeof operations / sizeof operations[0];
 

@@ -408,7 +408,8 @@ check_generalized () {
   fi
   if [ -n "$(spec_get "$name" EC2LAUNCH1)" ]; then
     grep -q 'InitializeInstance.ps1" -Schedule' "$f/Setup/Scripts/SetupComplete.cmd" \
-      || fail "$name: SetupComplete.cmd does not schedule EC2Launch v1's initialization"
+      && grep -q '^schtasks.exe /Run /TN "Amazon Ec2 Launch - Instance Initialization"' "$f/Setup/Scripts/SetupComplete.cmd" \
+      || fail "$name: SetupComplete.cmd does not schedule and start EC2Launch v1's initialization"
     empty "$f/pd/Amazon/EC2-Windows/Launch/Log" || fail "$name: EC2Launch v1's Log folder is not empty"
     [ -f "$f/pd/Amazon/EC2-Windows/Launch/Config/LaunchConfig.json" ] || fail "$name: EC2Launch v1's config is gone"
   fi

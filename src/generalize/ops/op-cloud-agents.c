@@ -11,7 +11,9 @@
  *   EC2Launch v1: instance initialization runs from the task that
  *     `InitializeInstance.ps1 -Schedule` registers; the task removes
  *     itself after the first run.  Offline, SetupComplete.cmd runs
- *     -Schedule (a task cannot be registered in an offline image).
+ *     -Schedule (winseal does not register tasks in an offline image) and
+ *     then starts the task, which would otherwise first run at the next
+ *     boot (its trigger is startup, and SetupComplete.cmd runs after it).
  *   EC2Config: sets Ec2SetPassword (and the user-data and computer-name
  *     plugins) to Disabled in Settings\Config.xml after the first launch.
  *   Cloudbase-Init: one key per instance id under SOFTWARE\Cloudbase
@@ -36,6 +38,11 @@
 #define EC2V1_SCHEDULE \
   "powershell.exe -NoProfile -ExecutionPolicy Bypass -File " \
   "\"%SystemDrive%\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Scripts\\InitializeInstance.ps1\" -Schedule"
+/* A task with a startup trigger registered after startup would first run
+ * at the next boot: start it now (SetupComplete.cmd runs as LocalSystem,
+ * as the task does). */
+#define EC2V1_TASK "Amazon Ec2 Launch - Instance Initialization"
+#define EC2V1_RUN "schtasks.exe /Run /TN \"" EC2V1_TASK "\""
 #define EC2CONFIG_XML "Program Files/Amazon/Ec2ConfigService/Settings/Config.xml"
 #define CLOUDBASE_KEY "Cloudbase Solutions\\Cloudbase-Init"
 
@@ -177,14 +184,16 @@ reset_agent (struct gen *g, const struct cloud_agent *a, int count_only, json_ob
   }
   if (strcmp (a->id, "ec2launch-v1") == 0) {
     if (count_only) {
-      if (op_enabled (g->sel, "setupcomplete") && !setupcomplete_has (g, EC2V1_SCHEDULE))
-        gen_fail (g, "cloud-agents: EC2Launch v1: SetupComplete.cmd does not schedule "
-                  "InitializeInstance.ps1");
+      if (op_enabled (g->sel, "setupcomplete")
+          && (!setupcomplete_has (g, EC2V1_SCHEDULE) || !setupcomplete_has (g, EC2V1_RUN)))
+        gen_fail (g, "cloud-agents: EC2Launch v1: SetupComplete.cmd does not schedule and "
+                  "start InitializeInstance.ps1");
     }
     else if (op_enabled (g->sel, "setupcomplete")) {
       g->firstboot_extra = strv_push (g->firstboot_extra, ws_strdup (EC2V1_SCHEDULE));
+      g->firstboot_extra = strv_push (g->firstboot_extra, ws_strdup (EC2V1_RUN));
       gen_change (g, "EC2Launch v1: SetupComplete.cmd schedules instance initialization "
-                  "(InitializeInstance.ps1 -Schedule)");
+                  "(InitializeInstance.ps1 -Schedule) and starts the task (" EC2V1_TASK ")");
       jadd_bool (rep, "initialization_scheduled", 1);
     }
     else {
@@ -246,7 +255,9 @@ const struct operation op_cloud_agents = {
     "each one, whatever the target: EC2Launch v2 (ProgramData\\Amazon\\EC2Launch\\"
     "state\\.run-once and state.json removed, its log folder emptied, as `ec2launch "
     "reset -c` does); EC2Launch v1 (SetupComplete.cmd runs InitializeInstance.ps1 "
-    "-Schedule, as a task cannot be registered offline; its Log folder emptied); "
+    "-Schedule and starts the task it registers, \"Amazon Ec2 Launch - Instance "
+    "Initialization\", which would otherwise first run at the next boot; its Log "
+    "folder emptied); "
     "EC2Config (Settings\\Config.xml: Ec2SetPassword, Ec2HandleUserData and "
     "Ec2SetComputerName back to Enabled, a Config.xml winseal cannot read refused; "
     "its Logs emptied); Cloudbase-Init (the per-instance keys under SOFTWARE\\"

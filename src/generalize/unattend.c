@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -216,25 +217,59 @@ silent (void *ctx, const char *msg, ...)
   (void) msg;
 }
 
+/* The first problem libxml2 reports while parsing (errors, and the
+ * namespace warnings: an undeclared prefix makes a document that is not
+ * namespace-well-formed). */
+struct first_error {
+  int set, line;
+  char msg[200];
+};
+
+#if LIBXML_VERSION >= 21200
+static void
+on_error (void *ctx, const xmlError *e)
+#else
+static void
+on_error (void *ctx, xmlErrorPtr e)
+#endif
+{
+  struct first_error *fe = ctx;
+  if (fe->set || !e)
+    return;
+  if (e->level < XML_ERR_ERROR && e->domain != XML_FROM_NAMESPACE)
+    return;
+  fe->set = 1;
+  fe->line = e->line;
+  const char *m = e->message ? e->message : "not well-formed XML";
+  /* libxml2 prefixes some messages with its function's name
+   * ("xmlParseCharRef: ..."): not for people. */
+  if (strncmp (m, "xml", 3) == 0) {
+    const char *colon = strstr (m, ": ");
+    if (colon && (size_t) (colon - m) < 40 && !memchr (m, ' ', (size_t) (colon - m)))
+      m = colon + 2;
+  }
+  snprintf (fe->msg, sizeof fe->msg, "%s", m);
+  fe->msg[strcspn (fe->msg, "\n")] = '\0';
+}
+
 static xmlDocPtr
 parse (const char *buf, size_t len, const char *name)
 {
-  if (len > 16 << 20) {
-    ws_error ("%s: an answer file of %zu bytes is too large", name, len);
+  if (len > UNATTEND_MAX) {
+    ws_error ("%s: an answer file of %zu bytes is larger than the limit (%d MiB)", name, len,
+              UNATTEND_MAX >> 20);
     return NULL;
   }
+  struct first_error fe = { 0 };
   xmlSetGenericErrorFunc (NULL, silent);
-  xmlResetLastError ();
-  xmlDocPtr doc = xmlReadMemory (buf, (int) len, name, NULL,
-                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-  if (!doc) {
-    const xmlError *e = xmlGetLastError ();
-    char msg[200] = "not well-formed XML";
-    if (e && e->message) {
-      snprintf (msg, sizeof msg, "%s", e->message);
-      msg[strcspn (msg, "\n")] = '\0';
-    }
-    ws_error ("%s:%d: not a valid answer file: %s", name, e ? e->line : 0, msg);
+  xmlSetStructuredErrorFunc (&fe, on_error);
+  xmlDocPtr doc = xmlReadMemory (buf, (int) len, name, NULL, XML_PARSE_NONET);
+  xmlSetStructuredErrorFunc (NULL, NULL);
+  if (!doc || fe.set) {
+    ws_error ("%s:%d: not a valid answer file: %s", name, fe.set ? fe.line : 0,
+              fe.set ? fe.msg : "not well-formed XML");
+    if (doc)
+      xmlFreeDoc (doc);
     return NULL;
   }
   if (doc->intSubset || doc->extSubset) {
@@ -246,9 +281,116 @@ parse (const char *buf, size_t len, const char *name)
   return doc;
 }
 
-static const char *const comp_attrs[] = {
-  "name", "processorArchitecture", "publicKeyToken", "language", "versionScope", NULL,
+/* processorArchitecture values of the unattend schema (Windows ADK,
+ * "Components" reference: the attribute's enumeration). */
+static const char *const schema_arches[] = {
+  "x86", "ia64", "amd64", "wow64", "msil", "shx", "arm", "arm64", "data", "neutral", NULL,
 };
+
+/* Setup applies a component whose architecture is the image's; wow64
+ * components (32-bit parts of a 64-bit system) apply on amd64; neutral,
+ * msil and data ones on any. */
+static int
+arch_applies (const char *comp, const char *image)
+{
+  return strcasecmp (comp, image) == 0
+    || (strcasecmp (comp, "wow64") == 0 && strcasecmp (image, "amd64") == 0)
+    || strcasecmp (comp, "neutral") == 0 || strcasecmp (comp, "msil") == 0
+    || strcasecmp (comp, "data") == 0;
+}
+
+/* An unfilled template placeholder ("%arch%", "{{ architecture }}",
+ * "${arch}", "$(arch)") in an attribute value. */
+static int
+placeholder (const char *v)
+{
+  if (strstr (v, "{{") || strstr (v, "}}") || strstr (v, "${") || strstr (v, "$("))
+    return 1;
+  const char *p = strchr (v, '%');
+  if (!p)
+    return 0;
+  const char *q = strchr (p + 1, '%');
+  if (!q || q == p + 1)
+    return 0;
+  for (const char *x = p + 1; x < q; ++x)
+    if (!(*x == '_' || *x == '-' || *x == '.' || (*x >= 'a' && *x <= 'z')
+          || (*x >= 'A' && *x <= 'Z') || (*x >= '0' && *x <= '9')))
+      return 0;
+  return 1;
+}
+
+static int
+in_unattend_ns (xmlNodePtr n)
+{
+  return n->ns && n->ns->href && strcmp ((const char *) n->ns->href, UNATTEND_NS) == 0;
+}
+
+/* The component's attributes: present where the schema requires them,
+ * with values the schema allows.  Returns 0 or -1 (reported). */
+static int
+check_component (xmlNodePtr c, const char *name)
+{
+  static const char *const attrs[] = {
+    "name", "processorArchitecture", "publicKeyToken", "language", "versionScope", NULL,
+  };
+  for (size_t i = 0; attrs[i]; ++i) {
+    CLEANUP_FREE xmlChar *xv = xmlGetProp (c, BAD_CAST attrs[i]);
+    const char *v = (const char *) xv;
+    if (!v && i == 4)
+      continue;                 /* versionScope is optional (default nonSxS) */
+    if (!v || !*v) {
+      ws_error ("%s:%d: not a valid answer file: a component lacks the %s attribute",
+                name, c->line, attrs[i]);
+      return -1;
+    }
+    if (placeholder (v)) {
+      ws_error ("%s:%d: not a valid answer file: %s=\"%s\" is an unfilled template "
+                "placeholder", name, c->line, attrs[i], v);
+      return -1;
+    }
+    if (i == 1) {
+      size_t k = 0;
+      while (schema_arches[k] && strcasecmp (schema_arches[k], v))
+        k++;
+      if (!schema_arches[k]) {
+        ws_error ("%s:%d: not a valid answer file: processorArchitecture \"%s\" is not one "
+                  "of x86, ia64, amd64, wow64, msil, shx, arm, arm64, data, neutral%s", name,
+                  c->line, v, strcasecmp (v, "x64") == 0 ? " (64-bit x86 is amd64)" : "");
+        return -1;
+      }
+    }
+    if (i == 2 && (strlen (v) != 16 || strspn (v, "0123456789abcdefABCDEF") != 16)) {
+      ws_error ("%s:%d: not a valid answer file: publicKeyToken \"%s\" is not 16 hex digits",
+                name, c->line, v);
+      return -1;
+    }
+    if (i == 4 && strcasecmp (v, "nonSxS") && strcasecmp (v, "SxS")) {
+      ws_error ("%s:%d: not a valid answer file: versionScope \"%s\" is not nonSxS or SxS",
+                name, c->line, v);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Warn about passwords in clear text (<PlainText>true</PlainText>), never
+ * naming the password. */
+static void
+plaintext_passwords (xmlNodePtr n, const char *name)
+{
+  for (; n; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE)
+      continue;
+    if (strcmp ((const char *) n->name, "PlainText") == 0) {
+      CLEANUP_FREE xmlChar *t = xmlNodeGetContent (n);
+      if (t && strcasecmp ((const char *) t, "true") == 0)
+        ws_warning ("%s:%d: the password in <%s> is in clear text (PlainText true): it is in "
+                    "the image as it is until the first boot deletes the answer file",
+                    name, n->line, n->parent ? (const char *) n->parent->name : "?");
+    }
+    plaintext_passwords (n->children, name);
+  }
+}
 
 int
 unattend_check_buffer (const char *buf, size_t len, const char *name, const char *arch)
@@ -257,8 +399,7 @@ unattend_check_buffer (const char *buf, size_t len, const char *name, const char
   if (!doc)
     return -1;
   xmlNodePtr root = xmlDocGetRootElement (doc);
-  if (!root || strcmp ((const char *) root->name, "unattend") != 0
-      || !root->ns || strcmp ((const char *) root->ns->href, UNATTEND_NS) != 0) {
+  if (!root || strcmp ((const char *) root->name, "unattend") != 0 || !in_unattend_ns (root)) {
     ws_error ("%s:%d: not a valid answer file: the root element must be 'unattend' "
               "in the namespace %s", name, root ? root->line : 0, UNATTEND_NS);
     return -1;
@@ -269,6 +410,11 @@ unattend_check_buffer (const char *buf, size_t len, const char *name, const char
       continue;
     if (strcmp ((const char *) s->name, "settings") != 0)
       continue;                 /* servicing, cpi:offlineImage: not checked */
+    if (!in_unattend_ns (s)) {
+      ws_error ("%s:%d: not a valid answer file: <settings> is not in the namespace %s",
+                name, s->line, UNATTEND_NS);
+      return -1;
+    }
     settings++;
     CLEANUP_FREE xmlChar *pass = xmlGetProp (s, BAD_CAST "pass");
     if (!pass || !known_pass ((const char *) pass)) {
@@ -277,6 +423,8 @@ unattend_check_buffer (const char *buf, size_t len, const char *name, const char
                 "auditUser, oobeSystem", name, s->line, pass ? (char *) pass : "");
       return -1;
     }
+    size_t comps = 0, applies = 0;
+    char others[64] = "";
     for (xmlNodePtr c = s->children; c; c = c->next) {
       if (c->type != XML_ELEMENT_NODE)
         continue;
@@ -285,25 +433,39 @@ unattend_check_buffer (const char *buf, size_t len, const char *name, const char
                   "<component> belongs there)", name, c->line, c->name);
         return -1;
       }
-      for (size_t i = 0; comp_attrs[i]; ++i) {
-        CLEANUP_FREE xmlChar *v = xmlGetProp (c, BAD_CAST comp_attrs[i]);
-        if (!v || !*v) {
-          ws_error ("%s:%d: not a valid answer file: a component lacks the %s attribute",
-                    name, c->line, comp_attrs[i]);
-          return -1;
-        }
-        if (arch && i == 1 && strcmp ((const char *) v, arch) != 0) {
-          ws_error ("%s:%d: answer file component is for processorArchitecture \"%s\" "
-                    "but the image is %s", name, c->line, v, arch);
-          return -1;
-        }
+      if (!in_unattend_ns (c)) {
+        ws_error ("%s:%d: not a valid answer file: <component> is not in the namespace %s",
+                  name, c->line, UNATTEND_NS);
+        return -1;
+      }
+      if (check_component (c, name) == -1)
+        return -1;
+      comps++;
+      CLEANUP_FREE xmlChar *ca = xmlGetProp (c, BAD_CAST "processorArchitecture");
+      if (!arch || arch_applies ((const char *) ca, arch))
+        applies++;
+      else if (!strstr (others, (const char *) ca) && strlen (others) + strlen ((char *) ca) + 3 < sizeof others) {
+        if (*others)
+          strcat (others, ", ");
+        strcat (others, (const char *) ca);
       }
     }
+    /* Setup applies the components of the image's architecture and
+     * ignores the others (files written for several architectures). */
+    if (comps && !applies) {
+      ws_error ("%s:%d: answer file settings pass \"%s\": no component is for the image's "
+                "processorArchitecture %s (they are for %s)", name, s->line, pass, arch, others);
+      return -1;
+    }
+    if (applies < comps)
+      ws_warning ("%s:%d: pass \"%s\": %zu of %zu components are for %s, not the image's %s; "
+                  "Setup ignores them", name, s->line, pass, comps - applies, comps, others, arch);
   }
   if (!settings) {
     ws_error ("%s: not a valid answer file: no <settings> element", name);
     return -1;
   }
+  plaintext_passwords (root->children, name);
   return 0;
 }
 
@@ -311,7 +473,7 @@ int
 unattend_check_file (const char *path, const char *arch)
 {
   size_t len;
-  CLEANUP_FREE char *buf = ws_read_file (path, 16 << 20, &len);
+  CLEANUP_FREE char *buf = ws_read_file (path, UNATTEND_MAX, &len);
   if (!buf)
     return -1;
   return unattend_check_buffer (buf, len, path, arch);

@@ -19,6 +19,8 @@ struct unattend_opts {
 };
 
 #define UNATTEND_NS "urn:schemas-microsoft-com:unattend"
+/* The largest answer file read (real ones are a few KiB). */
+#define UNATTEND_MAX (16 << 20)
 #define WCM_NS "http://schemas.microsoft.com/WMIConfig/2002/State"
 
 /* Read the administrator password (first line of the file, without its
@@ -32,11 +34,15 @@ void unattend_clear_password (struct unattend_opts *o);
 /* The answer file as UTF-8 XML text: caller frees; *len_ret set. */
 char *unattend_generate (const struct unattend_opts *o, size_t *len_ret);
 
-/* Validate an answer file: well-formed, no DTD, root 'unattend' in the
- * unattend namespace, known pass names, every component with name,
- * processorArchitecture (equal to arch unless arch is NULL),
- * publicKeyToken, language and versionScope.  Returns 0, or -1 with one
- * line reported naming the file (and line). */
+/* Validate an answer file: well-formed and namespace-well-formed, no
+ * DTD, root 'unattend' and its settings and components in the unattend
+ * namespace, known pass names, every component with a name, a schema
+ * processorArchitecture, a 16-hex-digit publicKeyToken, a language and
+ * an optional versionScope (nonSxS or SxS), no unfilled placeholders.
+ * With arch, a pass whose components are all for other architectures is
+ * refused (wow64 applies on amd64; neutral, msil and data anywhere) and
+ * the ignored ones get a warning.  PlainText passwords get a warning.
+ * Returns 0, or -1 with one line reported naming the file (and line). */
 int unattend_check_buffer (const char *buf, size_t len, const char *name, const char *arch);
 int unattend_check_file (const char *path, const char *arch);
 

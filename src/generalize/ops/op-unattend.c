@@ -137,7 +137,12 @@ perform (struct gen *g)
   if (xml)
     ;
   else if (g->o->unattend_file) {
-    if (!(xml = ws_read_file (g->o->unattend_file, 16 << 20, &len)))
+    if (!(xml = ws_read_file (g->o->unattend_file, UNATTEND_MAX, &len)))
+      return -1;
+    /* Checked before the appliance without the image's architecture:
+     * now with it (a pass none of whose components Setup would apply
+     * is refused, the ignored ones named). */
+    if (unattend_check_buffer (xml, len, g->o->unattend_file, image_unattend_arch (g->w->arch)) == -1)
       return -1;
     jadd_str (g->op, "source", g->o->unattend_file);
   }

@@ -90,11 +90,38 @@ for want in "customize[0].sourceUri: \"https://example.com/a\": winseal builds o
   grep -qF -- "$want" "$tmp/err" || { cat "$tmp/err"; fail "many.json: no '$want'"; }
 done
 echo '{"properties": {"source": {"path": "x"}, "distribute": []}, "resources": 1' > "$tmp/tpl/broken.json"
-refused "$tmp/tpl/broken.json" "not a JSON file"
+refused "$tmp/tpl/broken.json" "broken.json: line 2, column 1: not a JSON file"
+printf '{\n  "type": "Microsoft.VirtualMachineImages/imageTemplates",\n  "properties": {"source": [1 2]}\n}\n' > "$tmp/tpl/broken2.json"
+refused "$tmp/tpl/broken2.json" "broken2.json: line 3, column 31: not a JSON file"
+# In-VM validation needs the running machine, as WindowsRestart does.
+jq '.properties.validate = {inVMValidations: [{type: "PowerShell", name: "v", inline: ["x"]}]}' \
+  "$tmp/tpl/online.json" > "$tmp/tpl/validate.json"
+refused "$tmp/tpl/validate.json" "properties.validate: in-VM validation needs the running machine"
+# A Linux template: one line saying so, before any other check.
+jq -n '{type: "Microsoft.VirtualMachineImages/imageTemplates", properties: {
+  source: {type: "PlatformImage", publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts"},
+  customize: [{type: "Shell", name: "s", inline: ["#!/bin/bash", "sudo apt-get update"]},
+              {type: "File", name: "f", sourceUri: "https://example.com/x", destination: "/tmp/x"}],
+  distribute: [{type: "ManagedImage", runOutputName: "u", imageId: "x", location: "y"}]}}' > "$tmp/tpl/linux.json"
+refused "$tmp/tpl/linux.json" 'a Linux template (properties.source.publisher is "Canonical"): winseal build builds Windows images'
+[ "$(wc -l < "$tmp/err")" = 1 ] || fail "linux.json: more than one line: $(cat "$tmp/err")"
+jq '.properties.source = {type: "LocalImage", path: "x.img"}' "$tmp/tpl/linux.json" > "$tmp/tpl/linux2.json"
+refused "$tmp/tpl/linux2.json" 'a Linux template (properties.customize[0].inline starts with "#!/bin/bash")'
+[ "$(wc -l < "$tmp/err")" = 1 ] || fail "linux2.json: more than one line: $(cat "$tmp/err")"
 
 # ---- the build ----
-template "$tmp/tpl/web.json" "$good" '[{"type": "VHD", "runOutputName": "win10-web", "tags": {"build": "42"}},
+# As exported from Azure (read-only fields, placement fields, a VHD
+# entry's uri) and saved by a Windows editor (a UTF-8 BOM): the fields
+# are noted and ignored.
+template "$tmp/tpl/web0.json" "$good" '[{"type": "VHD", "runOutputName": "win10-web", "tags": {"build": "42"},
+                                         "uri": "https://example.blob.core.windows.net/vhds/x.vhd"},
                                         {"type": "VHD", "runOutputName": "win10-web-copy.vhd"}]'
+{ printf '\xef\xbb\xbf'; jq '.systemData = {createdBy: "someone"}
+  | .properties += {stagingResourceGroup: "/subscriptions/x/resourceGroups/y", optimize: {vmBoot: {state: "Enabled"}},
+                    errorHandling: {onCustomizerError: "abort"}, autoRun: {state: "Disabled"},
+                    managedResourceTags: {a: "b"}, provisioningState: "Succeeded",
+                    lastRunStatus: {runState: "Succeeded"}, exactStagingResourceGroup: "/x"}
+  | .properties.source.exactVersion = "19045.1.1"' "$tmp/tpl/web0.json"; } > "$tmp/tpl/web.json"
 sum=$(sha256sum < "$img")
 # The source image is in the fixtures' folder, not the template's: --allow-dir.
 winseal build "$tmp/tpl/web.json" -o "$tmp/out" --allow-dir "$FIXTURES_DIR" --skip-online-steps --json --no-progress --repair-hives \
@@ -114,7 +141,12 @@ qemu-img compare -q -f vpc -F vpc "$out" "$tmp/out/win10-web-copy.vhd" || fail "
 [ "$(jq -r '.build.steps | map(.type) | join(",")' "$tmp/r.json")" = "File,PowerShell,WindowsRestart,PowerShell,Shell,Shell" ] \
   || fail "report: steps $(jq -c .build.steps "$tmp/r.json")"
 [ "$(jq -r .build.steps[0].sha256 "$tmp/r.json")" = "$payload_sum" ] || fail "report: the File's sha256"
-jq -e '.build.ignored_fields | index("location") and index("properties.vmProfile.vmSize") and index("properties.source.offer")' \
+jq -e '.build.ignored_fields | index("location") and index("properties.vmProfile.vmSize") and index("properties.source.offer")
+       and index("systemData") and index("properties.stagingResourceGroup") and index("properties.optimize")
+       and index("properties.errorHandling") and index("properties.autoRun") and index("properties.managedResourceTags")
+       and index("properties.provisioningState") and index("properties.lastRunStatus")
+       and index("properties.exactStagingResourceGroup") and index("properties.source.exactVersion")
+       and index("properties.distribute[0].uri")' \
   "$tmp/r.json" > /dev/null || fail "report: ignored fields $(jq -c .build.ignored_fields "$tmp/r.json")"
 
 # The VHD, read by libvhdi and qemu-img: a fixed VHD of the reported size.

@@ -98,6 +98,18 @@ for c in $commands; do
       || problem "winseal $c --help documents $o, which it does not take"
   done
 done
+# Every pointer into the manual from the program's messages and --help
+# ("winseal(1), SECTION", "winseal(1), section SECTION") names a section
+# or command heading that exists.
+refs=0
+while IFS= read -r ref; do
+  refs=$((refs + 1))
+  sec=${ref#winseal(1), }; sec=${sec#section }
+  grep -qE "^=head[12] $sec\$" "$top_srcdir/man/winseal.pod" \
+    || problem "the program points to winseal(1), $sec, which the manual does not have"
+done < <(cat "$top_srcdir"/src/*/*.c "$top_srcdir"/src/*/*/*.c 2>/dev/null \
+         | grep -oE 'winseal\(1\), (section )?[A-Za-z][A-Za-z ]*[A-Za-z]' | sort -u)
+[ "$refs" -ge 3 ] || problem "only $refs pointers into the manual found"
 [ "$checked" -gt 80 ] || problem "only $checked options checked"
 [ "$problems" -eq 0 ] || fail "$problems undocumented or misdocumented options"
 echo "test-docs: $checked options of $(wc -w <<<"$commands") commands checked"

@@ -63,7 +63,7 @@ check_keys (struct tmpl *t, json_object *obj, const char *prefix,
       }
     if (!ok) {
       CLEANUP_FREE char *f = prefix[0] ? ws_asprintf ("%s.%s", prefix, key) : ws_strdup (key);
-      terr (t, f, "not a field winseal build knows (see winseal(1), BUILD TEMPLATES)");
+      terr (t, f, "not a field winseal build knows (see winseal(1), build)");
     }
   }
 }
@@ -478,7 +478,8 @@ load_distribute (struct tmpl *t, json_object *props)
       continue;
     }
     static const char *const keys[] = { "type", "runOutputName", "tags", "artifactTags", NULL };
-    check_keys (t, e, prefix, keys, NULL);
+    static const char *const ign[] = { "uri", NULL };   /* where Azure would put it */
+    check_keys (t, e, prefix, keys, ign);
     const char *name = str_field (t, e, prefix, "runOutputName", 1);
     CLEANUP_FREE char *nf = ws_asprintf ("%s.runOutputName", prefix);
     int ok = name != NULL;
@@ -537,6 +538,58 @@ find_resource (struct tmpl *t)
   return found;
 }
 
+/* Is this a template for a Linux image (a Linux publisher or offer, a
+ * shell script with a #! line or a .sh script, a File put at a POSIX
+ * path)?  Then it is refused with one line before anything else: winseal
+ * builds Windows images.  Returns 1 (reported) or 0. */
+static int
+linux_template (struct tmpl *t, json_object *props)
+{
+  static const char *const distros[] = {
+    "canonical", "redhat", "openlogic", "suse", "debian", "credativ", "almalinux",
+    "kinvolk", "erockyenterprisesoftwarefoundationinc1653071250513", "ubuntu", "rhel",
+    "centos", "sles", "rocky", "flatcar", "mariner", "azure-linux", "oracle-linux", NULL,
+  };
+  char why[200] = "";
+  json_object *src, *v;
+  if (json_object_object_get_ex (props, "source", &src) && json_object_is_type (src, json_type_object))
+    for (const char *const *f = (const char *const[]) { "publisher", "offer", NULL }; *f && !*why; ++f)
+      if (json_object_object_get_ex (src, *f, &v) && json_object_is_type (v, json_type_string))
+        for (size_t i = 0; distros[i] && !*why; ++i)
+          if (strcasestr (json_object_get_string (v), distros[i]))
+            snprintf (why, sizeof why, "properties.source.%s is \"%s\"", *f,
+                      json_object_get_string (v));
+  json_object *cust;
+  if (!*why && json_object_object_get_ex (props, "customize", &cust)
+      && json_object_is_type (cust, json_type_array))
+    for (size_t i = 0; i < json_object_array_length (cust) && !*why; ++i) {
+      json_object *c = json_object_array_get_idx (cust, i), *in;
+      if (!json_object_is_type (c, json_type_object))
+        continue;
+      const char *dest = json_object_object_get_ex (c, "destination", &v)
+                         && json_object_is_type (v, json_type_string) ? json_object_get_string (v) : NULL;
+      const char *uri = json_object_object_get_ex (c, "scriptUri", &v)
+                        && json_object_is_type (v, json_type_string) ? json_object_get_string (v) : NULL;
+      const char *first = NULL;
+      if (json_object_object_get_ex (c, "inline", &in))
+        first = json_object_is_type (in, json_type_array) && json_object_array_length (in)
+                ? json_object_get_string (json_object_array_get_idx (in, 0))
+                : json_object_is_type (in, json_type_string) ? json_object_get_string (in) : NULL;
+      size_t ul = uri ? strlen (uri) : 0;
+      if (dest && dest[0] == '/')
+        snprintf (why, sizeof why, "properties.customize[%zu].destination is \"%.100s\"", i, dest);
+      else if (first && strncmp (first, "#!", 2) == 0)
+        snprintf (why, sizeof why, "properties.customize[%zu].inline starts with \"%.40s\"", i, first);
+      else if (ul > 3 && strcasecmp (uri + ul - 3, ".sh") == 0)
+        snprintf (why, sizeof why, "properties.customize[%zu].scriptUri is a .sh script", i);
+    }
+  if (!*why)
+    return 0;
+  ws_error ("%s: a Linux template (%s): winseal build builds Windows images", t->path, why);
+  t->errors = -1;               /* reported: no summary line */
+  return 1;
+}
+
 /* Load and check the whole template.  Returns 0, or -1 after reporting
  * every problem. */
 int
@@ -559,11 +612,17 @@ load_template (struct tmpl *t)
   json_object *r = t->res = find_resource (t);
   if (!r)
     goto out;
+  json_object *lp;
+  if (json_object_object_get_ex (r, "properties", &lp) && json_object_is_type (lp, json_type_object)
+      && linux_template (t, lp))
+    goto out;
   int wrapped = r != t->root;
   const char *pre = wrapped ? "resources[]" : "";
   static const char *const top[] = { "type", "properties", NULL };
+  /* Fields that place or describe the Azure resource, and the read-only
+   * ones of a template exported from Azure: noted and ignored. */
   static const char *const azure[] = { "apiVersion", "location", "name", "tags", "identity",
-                                       "dependsOn", "id", NULL };
+                                       "dependsOn", "id", "systemData", "etag", NULL };
   check_keys (t, r, pre, top, azure);
   json_object *v;
   if (json_object_object_get_ex (r, "type", &v)
@@ -577,8 +636,21 @@ load_template (struct tmpl *t)
     goto out;
   }
   static const char *const pkeys[] = { "source", "customize", "distribute",
-                                       "buildTimeoutInMinutes", "vmProfile", NULL };
-  check_keys (t, props, "properties", pkeys, NULL);
+                                       "buildTimeoutInMinutes", "vmProfile", "validate", NULL };
+  static const char *const pignored[] = { "stagingResourceGroup", "optimize", "errorHandling",
+                                          "autoRun", "managedResourceTags",
+                                          "exactStagingResourceGroup", "provisioningState",
+                                          "provisioningError", "lastRunStatus", NULL };
+  check_keys (t, props, "properties", pkeys, pignored);
+  /* In-VM validation runs on the built VM: like WindowsRestart. */
+  json_object *val;
+  if (json_object_object_get_ex (props, "validate", &val)) {
+    if (!t->skip_online)
+      terr (t, "properties.validate", "in-VM validation needs the running machine and cannot "
+            "be done offline; pass --skip-online-steps to build without it");
+    else
+      t->validate_skipped = 1;
+  }
   int64_t to = int_field (t, props, "properties", "buildTimeoutInMinutes", 0, TIMEOUT_MAX, 0);
   t->timeout = to ? (int) to : TIMEOUT_DEFAULT;
 
@@ -604,7 +676,8 @@ load_template (struct tmpl *t)
     static const char *const sk[] = { "type", "path", "format", NULL };
     /* A cloud source with a local copy of it: the cloud fields are notes. */
     static const char *const si[] = { "publisher", "offer", "sku", "version", "planInfo",
-                                      "imageId", "imageVersionID", "imageVersionId", NULL };
+                                      "imageId", "imageVersionID", "imageVersionId",
+                                      "exactVersion", NULL };
     check_keys (t, src, "properties.source", sk, si);
     if (type && strcasecmp (type, "LocalImage") && strcasecmp (type, "PlatformImage")
         && strcasecmp (type, "ManagedImage") && strcasecmp (type, "SharedImageVersion"))
@@ -645,6 +718,8 @@ load_template (struct tmpl *t)
   }
   load_distribute (t, props);
  out:
+  if (t->errors < 0)
+    return -1;
   if (t->errors) {
     ws_error ("%s: %d problem%s in the template; nothing was done", t->path, t->errors,
               t->errors == 1 ? "" : "s");

@@ -42,6 +42,7 @@ struct tmpl {
   size_t nouts;
   json_object *ignored;         /* the Azure-only fields, by path */
   int skip_online, errors;
+  int validate_skipped;         /* properties.validate left out (--skip-online-steps) */
 };
 
 /* Read, check and prepare t->path (the local files hashed, the inline

@@ -75,7 +75,7 @@ help (void)
           "                             operation options of `winseal generalize` (see\n"
           "                             its --help)\n\n"
           "Exit status: 0 done, 1 a bad template or another error, 2-5 and 7 as generalize.\n"
-          "See winseal(1), section BUILD TEMPLATES.\n");
+          "See winseal(1), section build.\n");
 }
 
 /* Inside the appliance: the job, unless the time limit was reached while
@@ -182,6 +182,9 @@ cmd_build (int argc, char **argv)
     if (t.steps[i].kind == S_ONLINE)
       ws_warning ("%s: customize step %zu (%s) is not done: it needs the running machine",
                   t.path, i + 1, t.steps[i].type);
+  if (t.validate_skipped)
+    ws_warning ("%s: properties.validate is not done: in-VM validation needs the running "
+                "machine", t.path);
 
   r = job_check_options (&j, "build");
   if (r == 0)

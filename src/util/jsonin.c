@@ -275,9 +275,27 @@ json_find_duplicate (const char *text, size_t len, char **key_ret, size_t *line_
   return r == -1 ? -1 : 0;
 }
 
+/* The line and column (from 1) of byte off of text. */
+static void
+line_col (const char *text, size_t off, size_t *line, size_t *col)
+{
+  *line = 1;
+  *col = 1;
+  for (size_t i = 0; i < off; ++i)
+    if (text[i] == '\n')
+      ++*line, *col = 1;
+    else if (((unsigned char) text[i] & 0xC0) != 0x80)   /* count characters */
+      ++*col;
+}
+
 json_object *
 json_parse_strict (const char *name, const char *text, size_t len)
 {
+  /* A UTF-8 byte-order mark (Windows editors write one) is not JSON text
+   * but does no harm. */
+  if (len >= 3 && (unsigned char) text[0] == 0xEF && (unsigned char) text[1] == 0xBB
+      && (unsigned char) text[2] == 0xBF)
+    text += 3, len -= 3;
   if (len > INT_MAX) {
     ws_error ("%s: not a JSON file: too large", name);
     return NULL;
@@ -289,25 +307,32 @@ json_parse_strict (const char *name, const char *text, size_t len)
   enum json_tokener_error e = json_tokener_get_error (tok);
   size_t used = tok->char_offset;
   json_tokener_free (tok);
+  size_t line, col;
   if (!o || e != json_tokener_success) {
-    ws_error ("%s: not a JSON file: %s", name,
-              json_tokener_error_desc (e == json_tokener_success ? json_tokener_error_parse_eof : e));
+    line_col (text, used > len ? len : used, &line, &col);
+    ws_error ("%s: line %zu, column %zu: not a JSON file: %s", name, line, col,
+              e == json_tokener_continue || e == json_tokener_success
+              ? "the text ends inside a value" : json_tokener_error_desc (e));
     json_object_put (o);
     return NULL;
   }
   for (size_t i = used; i < len; ++i)
     if (!strchr (" \t\r\n", text[i])) {
-      ws_error ("%s: not a JSON file: text after the JSON value", name);
+      line_col (text, i, &line, &col);
+      ws_error ("%s: line %zu, column %zu: not a JSON file: text after the JSON value",
+                name, line, col);
       json_object_put (o);
       return NULL;
     }
-  if (memchr (text, '\0', len)) {
-    ws_error ("%s: not a JSON file: a NUL byte", name);
+  const char *nul = memchr (text, '\0', len);
+  if (nul) {
+    line_col (text, (size_t) (nul - text), &line, &col);
+    ws_error ("%s: line %zu, column %zu: not a JSON file: a NUL byte", name, line, col);
     json_object_put (o);
     return NULL;
   }
   char *key = NULL;
-  size_t line = 0;
+  line = 0;
   if (json_find_duplicate (text, len, &key, &line) == 1) {
     ws_error ("%s: line %zu: the key \"%s\" appears twice in one object; say it once",
               name, line, key);

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/jsonin.h"
 #include "util/util.h"
@@ -23,5 +24,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   json_object *o = json_parse_strict ("fuzz", text, size);
   json_object_put (o);
   (void) utf8_count (text, size);
+  /* ARM references (winseal build's expressions), on the input as a
+   * string. */
+  char *str = malloc (size + 1);
+  if (str) {
+    memcpy (str, data, size);
+    str[size] = '\0';
+    char name[128];
+    (void) json_arm_reference (str, name, sizeof name);
+    free (str);
+  }
   return 0;
 }

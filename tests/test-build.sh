@@ -108,14 +108,52 @@ refused "$tmp/tpl/linux.json" 'a Linux template (properties.source.publisher is 
 jq '.properties.source = {type: "LocalImage", path: "x.img"}' "$tmp/tpl/linux.json" > "$tmp/tpl/linux2.json"
 refused "$tmp/tpl/linux2.json" 'a Linux template (properties.customize[0].inline starts with "#!/bin/bash")'
 [ "$(wc -l < "$tmp/err")" = 1 ] || fail "linux2.json: more than one line: $(cat "$tmp/err")"
+# ARM expressions: only parameters() and variables(); another is refused
+# by its field (inside an inline list too) with no follow-on problem.
+jq -n --arg src "$img" '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+  parameters: {who: {type: "string"}}, variables: {greeting: "[concat('"'"'hi '"'"', parameters('"'"'who'"'"'))]"},
+  resources: [{type: "Microsoft.VirtualMachineImages/imageTemplates", apiVersion: "2022-02-14", location: "x",
+    properties: {source: {type: "LocalImage", path: $src},
+      customize: [{type: "PowerShell", name: "p", inline: ["echo ok", "[variables('"'"'greeting'"'"')]"]},
+                  {type: "Shell", name: "s", inline: "[parameters('"'"'who'"'"')]"}],
+      distribute: [{type: "VHD", runOutputName: "o"}]}}]}' > "$tmp/tpl/expr.json"
+refused "$tmp/tpl/expr.json" "resources[].properties.customize[0].inline[1]: \"[concat('hi ', parameters('who'))]\" is an ARM template expression winseal does not evaluate"
+grep -qF "resources[].properties.customize[1].inline: \"[parameters('who')]\": parameter 'who' has no value" "$tmp/err" \
+  || fail "expr.json: the parameter without a value is not named: $(cat "$tmp/err")"
+[ "$(grep -c 'expr.json: resources' "$tmp/err")" = 2 ] && grep -q '2 problems in the template' "$tmp/err" || fail "expr.json: follow-on problems: $(cat "$tmp/err")"
+printf '{"parameters": {"who": {"reference": {"keyVault": {"id": "x"}, "secretName": "s"}}}}' > "$tmp/kv.json"
+refused "$tmp/tpl/expr.json" "parameters.who: a Key Vault reference needs Azure" --parameters "$tmp/kv.json"
+# Downloads: --uri-cache needs the step's sha256Checksum; a ManagedImage
+# entry needs --vhd-for-all-distribute.
+template "$tmp/tpl/dl.json" '[{"type": "PowerShell", "name": "x", "scriptUri": "https://example.com/x.ps1"}]' \
+  '[{"type": "ManagedImage", "runOutputName": "m", "imageId": "i", "location": "l"}]'
+refused "$tmp/tpl/dl.json" 'customize[0].scriptUri: "https://example.com/x.ps1": --uri-cache finds files by the step'"'"'s sha256Checksum' --uri-cache "$tmp"
+grep -qF 'distribute[0].type: "ManagedImage" needs Azure; winseal build writes VHD entries only (--vhd-for-all-distribute writes a VHD for it)' "$tmp/err" \
+  || fail "dl.json: the ManagedImage entry's message: $(cat "$tmp/err")"
+refused "$tmp/tpl/dl.json" 'customize[0].scriptUri: "https://example.com/x.ps1": winseal builds offline and downloads nothing' --vhd-for-all-distribute
 
 # ---- the build ----
 # As exported from Azure (read-only fields, placement fields, a VHD
 # entry's uri) and saved by a Windows editor (a UTF-8 BOM): the fields
-# are noted and ignored.
-template "$tmp/tpl/web0.json" "$good" '[{"type": "VHD", "runOutputName": "win10-web", "tags": {"build": "42"},
+# are noted and ignored.  Two downloads resolved locally (--uri-map, and
+# --uri-cache by sha256Checksum), a destination from --parameters, and a
+# ManagedImage entry written as a VHD (--vhd-for-all-distribute).
+mkdir -p "$tmp/dl" "$tmp/cache"
+printf 'mapped download\r\n' > "$tmp/dl/extra.txt"
+printf 'Write-Output "from the cache"\r\n' > "$tmp/cached.ps1"
+cached_sum=$(sha256sum < "$tmp/cached.ps1" | cut -c1-64)
+cp "$tmp/cached.ps1" "$tmp/cache/$cached_sum"
+printf '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
+  "contentVersion": "1.0.0.0", "parameters": {"extraDest": {"value": "C:\\\\buildArtifacts\\\\extra.txt"}}}' > "$tmp/params.json"
+good_dl=$(jq --arg s "$cached_sum" '. + [
+  {type: "File", name: "mapped", sourceUri: "https://example.com/files/extra.txt", destination: "[parameters('"'"'extraDest'"'"')]"},
+  {type: "PowerShell", name: "cached", scriptUri: "https://example.com/scripts/cached.ps1", sha256Checksum: $s}]' <<<"$good")
+template "$tmp/tpl/web0.json" "$good_dl" '[{"type": "VHD", "runOutputName": "win10-web", "tags": {"build": "42"},
                                          "uri": "https://example.blob.core.windows.net/vhds/x.vhd"},
-                                        {"type": "VHD", "runOutputName": "win10-web-copy.vhd"}]'
+                                        {"type": "VHD", "runOutputName": "win10-web-copy.vhd"},
+                                        {"type": "ManagedImage", "runOutputName": "win10-managed",
+                                         "imageId": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Compute/images/z",
+                                         "location": "westeurope"}]'
 { printf '\xef\xbb\xbf'; jq '.systemData = {createdBy: "someone"}
   | .properties += {stagingResourceGroup: "/subscriptions/x/resourceGroups/y", optimize: {vmBoot: {state: "Enabled"}},
                     errorHandling: {onCustomizerError: "abort"}, autoRun: {state: "Disabled"},
@@ -125,12 +163,14 @@ template "$tmp/tpl/web0.json" "$good" '[{"type": "VHD", "runOutputName": "win10-
 sum=$(sha256sum < "$img")
 # The source image is in the fixtures' folder, not the template's: --allow-dir.
 winseal build "$tmp/tpl/web.json" -o "$tmp/out" --allow-dir "$FIXTURES_DIR" --skip-online-steps --json --no-progress --repair-hives \
+  --uri-map "https://example.com/files/extra.txt=$tmp/dl/extra.txt" --uri-cache "$tmp/cache" \
+  --parameters "$tmp/params.json" --vhd-for-all-distribute \
   > "$tmp/r.json" 2> "$tmp/err" || { cat "$tmp/err"; fail "winseal build failed"; }
 [ "$(sha256sum < "$img")" = "$sum" ] || fail "the source image changed"
 grep -q "customize step 3 (WindowsRestart) is not done" "$tmp/err" || fail "no warning for the skipped restart"
 out="$tmp/out/win10-web.vhd"
 [ -f "$out" ] || fail "no $out"
-[ "$(ls -A "$tmp/out" | tr '\n' ' ')" = "win10-web-copy.vhd win10-web.vhd " ] \
+[ "$(ls -A "$tmp/out" | tr '\n' ' ')" = "win10-managed.vhd win10-web-copy.vhd win10-web.vhd " ] \
   || fail "the output folder holds: $(ls -A "$tmp/out")"
 # The same disk (each VHD has its own footer identifier).
 qemu-img compare -q -f vpc -F vpc "$out" "$tmp/out/win10-web-copy.vhd" || fail "the two VHD distribute entries hold different disks"
@@ -138,7 +178,8 @@ qemu-img compare -q -f vpc -F vpc "$out" "$tmp/out/win10-web-copy.vhd" || fail "
 [ "$(jq -r .build.outputs[1].path "$tmp/r.json")" = "$tmp/out/win10-web-copy.vhd" ] || fail "report: outputs[1].path"
 [ "$(jq -r .build.outputs[0].path "$tmp/r.json")" = "$out" ] || fail "report: outputs[0].path"
 [ "$(jq -r .build.outputs[0].tags.build "$tmp/r.json")" = 42 ] || fail "report: the tags"
-[ "$(jq -r '.build.steps | map(.type) | join(",")' "$tmp/r.json")" = "File,PowerShell,WindowsRestart,PowerShell,Shell,Shell" ] \
+qemu-img compare -q -f vpc -F vpc "$out" "$tmp/out/win10-managed.vhd" || fail "the ManagedImage entry's VHD holds another disk"
+[ "$(jq -r '.build.steps | map(.type) | join(",")' "$tmp/r.json")" = "File,PowerShell,WindowsRestart,PowerShell,Shell,Shell,File,PowerShell" ] \
   || fail "report: steps $(jq -c .build.steps "$tmp/r.json")"
 [ "$(jq -r .build.steps[0].sha256 "$tmp/r.json")" = "$payload_sum" ] || fail "report: the File's sha256"
 jq -e '.build.ignored_fields | index("location") and index("properties.vmProfile.vmSize") and index("properties.source.offer")
@@ -165,6 +206,8 @@ run
 mount-ro /dev/sda$part /
 -download /Windows/Panther/unattend.xml $tmp/got/unattend.xml
 download /buildArtifacts/payload.bin $tmp/got/payload.bin
+download /buildArtifacts/extra.txt $tmp/got/extra.txt
+download /Windows/Setup/Scripts/winseal-build/08-powershell.ps1 $tmp/got/08.ps1
 download /Windows/Setup/Scripts/SetupComplete.cmd $tmp/got/SetupComplete.cmd
 download /Windows/Setup/Scripts/winseal-build/02-powershell.ps1 $tmp/got/02.ps1
 download /Windows/Setup/Scripts/winseal-build/04-powershell.ps1 $tmp/got/04.ps1
@@ -186,6 +229,8 @@ EOF
 [ "$(sha256sum < "$tmp/got/payload.bin" | cut -c1-64)" = "$payload_sum" ] \
   || fail "the file in the image does not match its sha256Checksum"
 cmp -s "$tmp/got/04.ps1" "$tmp/tpl/scripts/setup.ps1" || fail "04-powershell.ps1 is not scripts/setup.ps1"
+cmp -s "$tmp/got/extra.txt" "$tmp/dl/extra.txt" || fail "the --uri-map download is not the mapped file at the --parameters destination"
+cmp -s "$tmp/got/08.ps1" "$tmp/cached.ps1" || fail "the --uri-cache script is not the cached file"
 # The inline PowerShell: a UTF-8 BOM, then the commands, CRLF.
 [ "$(head -c3 "$tmp/got/02.ps1" | od -An -tx1 | tr -d ' ')" = efbbbf ] || fail "02.ps1 has no BOM"
 printf '\xef\xbb\xbfNew-Item -ItemType Directory -Force C:\\logs\r\nSet-Content C:\\logs\\a.txt '"'"'first'"'"'\r\n' \
@@ -201,16 +246,16 @@ sc="$tmp/got/SetupComplete.cmd"
 tr -d '\r' < "$sc" > "$tmp/sc"
 grep -n 'winseal-build\\0[0-9]-\|^REM step' "$tmp/sc" | grep -v '^.*rmdir' > "$tmp/order"
 seq_got=$(sed -n 's/.*\(REM step [0-9]\).*/\1/p; s/.*winseal-build\\\(0[0-9]\)-\(powershell\|shell\).*/\1-\2/p' "$tmp/order" | tr '\n' ' ')
-[ "$seq_got" = "REM step 1 02-powershell REM step 3 04-powershell 05-shell 06-shell " ] \
+[ "$seq_got" = "REM step 1 02-powershell REM step 3 04-powershell 05-shell 06-shell REM step 7 08-powershell " ] \
   || { cat "$tmp/sc"; fail "SetupComplete.cmd runs the steps as: $seq_got"; }
 for n in 02 04; do
   grep -q "powershell.exe\" .*-ExecutionPolicy Bypass -File \"%WINDIR%\\\\Setup\\\\Scripts\\\\winseal-build\\\\$n-powershell.ps1\"" "$tmp/sc" \
     || fail "step $n is not run by powershell.exe -ExecutionPolicy Bypass"
 done
 grep -q '^if "%WINSEAL_RC%"=="3" goto winseal_build_4_ok$' "$tmp/sc" || fail "step 4's exit code 3 is not accepted"
-[ "$(grep -c '^goto winseal_build_end$' "$tmp/sc")" = 4 ] || fail "not every script step stops the build when it fails"
+[ "$(grep -c '^goto winseal_build_end$' "$tmp/sc")" = 5 ] || fail "not every script step stops the build when it fails"
 # The build's lines are inside winseal's block, which opens the file.
 head -n1 "$tmp/sc" | grep -q '^REM >>> winseal' || fail "winseal's block does not open SetupComplete.cmd"
 awk '/^REM <<< winseal/ { end = NR } /winseal-build\\06-shell/ { last = NR } END { exit !(last && last < end) }' "$tmp/sc" \
   || fail "the build's steps are outside winseal's block"
-echo "build: 6 steps (File, 2 PowerShell, 2 Shell, 1 skipped), payload $payload_sum, $vsize-byte fixed VHD"
+echo "build: 8 steps (2 File, one of them --uri-map, 3 PowerShell, one of them --uri-cache, 2 Shell, 1 skipped), 3 VHDs (one for a ManagedImage entry), payload $payload_sum, $vsize-byte fixed VHD"

@@ -115,7 +115,8 @@ printf '{ "defaults": { "timezone": "UTC", "run-sync": ["a", "b\\u00e9"] },
  { "name": "b", "source": "y", "n\\u0061me": "c" } ] }
 ' > "$tmp/catalog.json"
 printf '{"type":"Microsoft.VirtualMachineImages/imageTemplates","properties":{"source":{"type":"LocalImage","path":"a.img"},"customize":[{"type":"Shell","name":"s","inline":["echo \\"x\\""]}],"distribute":[{"type":"VHD","runOutputName":"o"}]}}' > "$tmp/template.json"
-timeout 600 "$fz/fuzz-json" $((n * 4)) "$tmp/catalog.json" "$tmp/template.json" || fail "JSON reader"
+printf "[parameters('osDisk')]" > "$tmp/arm.txt"
+timeout 600 "$fz/fuzz-json" $((n * 4)) "$tmp/catalog.json" "$tmp/template.json" "$tmp/arm.txt" || fail "JSON reader"
 # Answer files (the generated one, with a password and RunSynchronous)
 # and an EC2Config Config.xml with plugins to enable.
 printf 'pw\n' > "$tmp/pw"

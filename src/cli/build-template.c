@@ -69,7 +69,7 @@ check_keys (struct tmpl *t, json_object *obj, const char *prefix,
 }
 
 /* A string field (NULL when absent; reported when required or not a
- * string, or an ARM expression). */
+ * string). */
 static const char *
 str_field (struct tmpl *t, json_object *obj, const char *prefix, const char *key, int required)
 {
@@ -84,12 +84,8 @@ str_field (struct tmpl *t, json_object *obj, const char *prefix, const char *key
     terr (t, f, "must be a string");
     return NULL;
   }
+  /* (ARM expressions were evaluated or refused before: resolve_value.) */
   const char *s = json_object_get_string (v);
-  if (s[0] == '[' && s[strlen (s) - 1] == ']') {
-    terr (t, f, "\"%s\" is an ARM template expression; winseal does not evaluate them "
-          "(put the value itself)", s);
-    return NULL;
-  }
   if (required && !s[0]) {
     terr (t, f, "empty");
     return NULL;
@@ -129,12 +125,62 @@ bool_field (struct tmpl *t, json_object *obj, const char *prefix, const char *ke
   return json_object_get_boolean (v);
 }
 
-/* A local file named by a URI field: a path (relative to the template's
- * folder) or file:///path.  Downloads are refused.  Caller frees. */
+/* A download URI resolved to a local file given on the command line:
+ * --uri-map URL=PATH, else --uri-cache DIR (the file named by the step's
+ * sha256Checksum).  NULL and *tried 0 when neither applies. */
 static char *
-local_file (struct tmpl *t, const char *field, const char *uri)
+mapped_file (struct tmpl *t, const char *field, const char *uri, const char *sum, int *tried)
+{
+  *tried = 0;
+  for (size_t i = 0; i < t->n_uri_map; ++i)
+    if (strcmp (t->uri_map[i].url, uri) == 0) {
+      *tried = 1;
+      const char *why = ws_input_refused (t->uri_map[i].path);
+      if (why) {
+        terr (t, field, "\"%s\" (--uri-map): %s: %s", uri, t->uri_map[i].path, why);
+        return NULL;
+      }
+      return ws_strdup (t->uri_map[i].path);
+    }
+  if (!t->uri_cache)
+    return NULL;
+  *tried = 1;
+  size_t n = sum ? strlen (sum) : 0;
+  int hex = n == 64;
+  for (size_t i = 0; hex && i < n; ++i)
+    hex = isxdigit ((unsigned char) sum[i]);
+  if (!hex) {
+    terr (t, field, "\"%s\": --uri-cache finds files by the step's sha256Checksum, which it "
+          "does not have; use --uri-map URL=PATH", uri);
+    return NULL;
+  }
+  char low[65];
+  for (size_t i = 0; i < 64; ++i)
+    low[i] = (char) tolower ((unsigned char) sum[i]);
+  low[64] = '\0';
+  char *path = ws_asprintf ("%s/%s", t->uri_cache, low);
+  const char *why = ws_input_refused (path);
+  if (why) {
+    terr (t, field, "\"%s\": not in --uri-cache (%s: %s)", uri, path, why);
+    free (path);
+    return NULL;
+  }
+  return path;
+}
+
+/* A local file named by a URI field: a path (relative to the template's
+ * folder) or file:///path; a download only through --uri-map or
+ * --uri-cache (nothing is fetched).  Caller frees. */
+static char *
+local_file (struct tmpl *t, const char *field, const char *uri, const char *sum)
 {
   char *path;
+  if (strstr (uri, "://") && strncasecmp (uri, "file://", 7) != 0) {
+    int tried;
+    char *m = mapped_file (t, field, uri, sum, &tried);
+    if (m || tried)
+      return m;
+  }
   if (strncasecmp (uri, "file://", 7) == 0) {
     const char *p = uri + 7;
     if (strncasecmp (p, "localhost/", 10) == 0)
@@ -164,7 +210,7 @@ local_file (struct tmpl *t, const char *field, const char *uri)
   }
   else if (strstr (uri, "://")) {
     terr (t, field, "\"%s\": winseal builds offline and downloads nothing; fetch the file "
-          "and give its local path", uri);
+          "and give its local path, or map it with --uri-map URL=PATH or --uri-cache DIR", uri);
     return NULL;
   }
   else
@@ -371,7 +417,7 @@ load_step (struct tmpl *t, size_t i, json_object *c, struct step *s)
             "%%SystemDrive%%\\..., %%SystemRoot%%\\...)", s->dest);
       s->dest = NULL;
     }
-    if (src && (s->host = local_file (t, sf, src)))
+    if (src && (s->host = local_file (t, sf, src, sum)))
       check_sha256 (t, cf, s->host, sum, s->sha256);
     return;
   }
@@ -432,7 +478,7 @@ load_step (struct tmpl *t, size_t i, json_object *c, struct step *s)
     free (text);
   }
   else {
-    CLEANUP_FREE char *p = local_file (t, uf, uri);
+    CLEANUP_FREE char *p = local_file (t, uf, uri, sum);
     if (p && check_sha256 (t, cf, p, sum, s->sha256) == 0) {
       if (ps)
         s->host = ws_strdup (p);        /* PowerShell reads LF line ends */
@@ -473,13 +519,23 @@ load_distribute (struct tmpl *t, json_object *props)
     }
     const char *type = str_field (t, e, prefix, "type", 1);
     CLEANUP_FREE char *tf = ws_asprintf ("%s.type", prefix);
-    if (type && strcasecmp (type, "VHD")) {
-      terr (t, tf, "\"%s\" needs Azure; winseal build writes VHD entries only", type);
+    int azure = type && (!strcasecmp (type, "ManagedImage") || !strcasecmp (type, "SharedImage"));
+    if (type && strcasecmp (type, "VHD") && !(azure && t->vhd_for_all)) {
+      terr (t, tf, "\"%s\" needs Azure; winseal build writes VHD entries only%s", type,
+            azure ? " (--vhd-for-all-distribute writes a VHD for it)" : "");
       continue;
     }
     static const char *const keys[] = { "type", "runOutputName", "tags", "artifactTags", NULL };
-    static const char *const ign[] = { "uri", NULL };   /* where Azure would put it */
-    check_keys (t, e, prefix, keys, ign);
+    /* Where Azure would put it: noted (a VHD's uri; a managed or
+     * gallery image's place, with --vhd-for-all-distribute). */
+    static const char *const ign[] = { "uri", NULL };
+    static const char *const ign_azure[] = { "imageId", "location", "galleryImageId",
+                                             "replicationRegions", "targetRegions",
+                                             "excludeFromLatest", "storageAccountType",
+                                             "versioning", "uri", NULL };
+    check_keys (t, e, prefix, keys, azure ? ign_azure : ign);
+    if (azure)
+      t->outs_from_azure++;
     const char *name = str_field (t, e, prefix, "runOutputName", 1);
     CLEANUP_FREE char *nf = ws_asprintf ("%s.runOutputName", prefix);
     int ok = name != NULL;
@@ -536,6 +592,145 @@ find_resource (struct tmpl *t)
   if (!found)
     terr (t, "resources", "holds no %s resource", TEMPLATE_TYPE);
   return found;
+}
+
+/* ---- ARM template expressions ----
+ * A string value "[...]" is an expression (ARM template syntax; "[[" at
+ * the start is a literal "[").  winseal evaluates only
+ * [parameters('NAME')] (from --parameters, else the template's
+ * defaultValue) and [variables('NAME')] (the template's variables); any
+ * other is refused by its field. */
+
+#define EXPR_DEPTH 8
+
+/* The value an expression string stands for (a new reference), or NULL
+ * (reported at field). */
+static json_object *resolve_value (struct tmpl *t, json_object *v, const char *field, int depth);
+
+static json_object *
+expr_value (struct tmpl *t, const char *s, const char *field, int depth)
+{
+  char name[128];
+  int kind = json_arm_reference (s, name, sizeof name);
+  if (!kind) {
+    terr (t, field, "\"%s\" is an ARM template expression winseal does not evaluate (only "
+          "[parameters('NAME')] and [variables('NAME')]); put the value itself", s);
+    return NULL;
+  }
+  json_object *found = NULL, *o, *x;
+  if (kind == 'p') {
+    if (t->params && json_object_object_get_ex (t->params, name, &o)
+        && json_object_object_get_ex (o, "value", &x))
+      found = x;
+    else if (t->root != t->res && json_object_object_get_ex (t->root, "parameters", &o)
+             && json_object_is_type (o, json_type_object) && json_object_object_get_ex (o, name, &o)
+             && json_object_is_type (o, json_type_object)
+             && json_object_object_get_ex (o, "defaultValue", &x))
+      found = x;
+    if (!found) {
+      terr (t, field, "\"%s\": parameter '%s' has no value (give it in --parameters FILE, or "
+            "a defaultValue)", s, name);
+      return NULL;
+    }
+  }
+  else {
+    if (t->root != t->res && json_object_object_get_ex (t->root, "variables", &o)
+        && json_object_is_type (o, json_type_object) && json_object_object_get_ex (o, name, &x))
+      found = x;
+    if (!found) {
+      terr (t, field, "\"%s\": the template has no variable '%s'", s, name);
+      return NULL;
+    }
+  }
+  /* A value may itself hold expressions (a variable naming a parameter). */
+  return resolve_value (t, found, field, depth + 1);
+}
+
+/* A deep copy of v with every expression evaluated, or NULL (reported). */
+static json_object *
+resolve_value (struct tmpl *t, json_object *v, const char *field, int depth)
+{
+  if (depth > EXPR_DEPTH) {
+    terr (t, field, "expressions nested more than %d deep", EXPR_DEPTH);
+    return NULL;
+  }
+  if (json_object_is_type (v, json_type_string)) {
+    const char *s = json_object_get_string (v);
+    size_t l = strlen (s);
+    if (l >= 2 && s[0] == '[' && s[1] == '[')
+      return json_object_new_string (s + 1);
+    if (l >= 2 && s[0] == '[' && s[l - 1] == ']')
+      return expr_value (t, s, field, depth);
+    return json_object_get (v);
+  }
+  if (json_object_is_type (v, json_type_array)) {
+    json_object *a = json_object_new_array ();
+    int bad = 0;
+    for (size_t i = 0; i < json_object_array_length (v); ++i) {
+      CLEANUP_FREE char *f = ws_asprintf ("%s[%zu]", field, i);
+      json_object *e = resolve_value (t, json_object_array_get_idx (v, i), f, depth);
+      bad |= !e;
+      json_object_array_add (a, e ? e : json_object_new_string (""));
+    }
+    if (bad) {
+      json_object_put (a);
+      return NULL;
+    }
+    return a;
+  }
+  if (json_object_is_type (v, json_type_object)) {
+    json_object *o = json_object_new_object ();
+    int bad = 0;
+    json_object_object_foreach (v, key, val) {
+      CLEANUP_FREE char *f = field[0] ? ws_asprintf ("%s.%s", field, key) : ws_strdup (key);
+      json_object *e = resolve_value (t, val, f, depth);
+      bad |= !e;
+      json_object_object_add (o, key, e);
+    }
+    if (bad) {
+      json_object_put (o);
+      return NULL;
+    }
+    return o;
+  }
+  return json_object_get (v);
+}
+
+/* --parameters FILE: an ARM deployment parameters file. 0 or -1. */
+static int
+load_parameters (struct tmpl *t)
+{
+  if (!t->params_path)
+    return 0;
+  json_object *p = json_read_strict (t->params_path, WS_TEXT_MAX), *ps;
+  if (!p)
+    return -1;
+  if (!json_object_is_type (p, json_type_object) || !json_object_object_get_ex (p, "parameters", &ps)
+      || !json_object_is_type (ps, json_type_object)) {
+    ws_error ("%s: not an ARM parameters file (an object with \"parameters\": {NAME: "
+              "{\"value\": ...}})", t->params_path);
+    json_object_put (p);
+    return -1;
+  }
+  int bad = 0;
+  json_object_object_foreach (ps, key, val) {
+    json_object *x;
+    if (!json_object_is_type (val, json_type_object) || !json_object_object_get_ex (val, "value", &x)) {
+      ws_error ("%s: parameters.%s: %s", t->params_path, key,
+                json_object_is_type (val, json_type_object)
+                && json_object_object_get_ex (val, "reference", &x)
+                ? "a Key Vault reference needs Azure; give the value itself"
+                : "has no \"value\"");
+      bad = 1;
+    }
+  }
+  if (bad) {
+    json_object_put (p);
+    return -1;
+  }
+  t->params_file = p;
+  t->params = ps;
+  return 0;
 }
 
 /* Is this a template for a Linux image (a Linux publisher or offer, a
@@ -612,11 +807,27 @@ load_template (struct tmpl *t)
   json_object *r = t->res = find_resource (t);
   if (!r)
     goto out;
+  if (load_parameters (t) == -1) {
+    t->errors = -1;
+    goto out;
+  }
+  /* Expressions first: an unresolved one is reported by its field alone
+   * (not again as the wrong type or a missing value). */
+  int wrapped = r != t->root;
+  {
+    int before = t->errors;
+    json_object *resolved = resolve_value (t, r, wrapped ? "resources[]" : "", 0);
+    if (!resolved || t->errors > before) {
+      json_object_put (resolved);
+      goto out;
+    }
+    t->resolved = resolved;
+    r = t->res = resolved;
+  }
   json_object *lp;
   if (json_object_object_get_ex (r, "properties", &lp) && json_object_is_type (lp, json_type_object)
       && linux_template (t, lp))
     goto out;
-  int wrapped = r != t->root;
   const char *pre = wrapped ? "resources[]" : "";
   static const char *const top[] = { "type", "properties", NULL };
   /* Fields that place or describe the Azure resource, and the read-only
@@ -731,6 +942,12 @@ load_template (struct tmpl *t)
 void
 free_template (struct tmpl *t)
 {
+  if (t->resolved)
+    json_object_put (t->resolved);
+  if (t->params_file)
+    json_object_put (t->params_file);
+  free (t->uri_map);
+  free_string_list (t->owned);
   for (size_t i = 0; i < t->nsteps; ++i) {
     free (t->steps[i].host);
     free (t->steps[i].script);

@@ -43,6 +43,17 @@ struct tmpl {
   json_object *ignored;         /* the Azure-only fields, by path */
   int skip_online, errors;
   int validate_skipped;         /* properties.validate left out (--skip-online-steps) */
+  /* Command-line inputs (cmd-build.c). */
+  struct uri_map { const char *url, *path; } *uri_map;   /* --uri-map URL=PATH */
+  size_t n_uri_map;
+  const char *uri_cache;        /* --uri-cache DIR */
+  const char *params_path;      /* --parameters FILE */
+  int vhd_for_all;              /* --vhd-for-all-distribute */
+  /* Owned. */
+  json_object *params_file, *params;    /* the parameters file; its "parameters" */
+  json_object *resolved;        /* the resource with its expressions evaluated */
+  int outs_from_azure;          /* ManagedImage/SharedImage entries written as VHDs */
+  char **owned;                 /* strings made from the command line */
 };
 
 /* Read, check and prepare t->path (the local files hashed, the inline

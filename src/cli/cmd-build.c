@@ -33,8 +33,62 @@
 /* build's own option; the rest are generalize's, but for these. */
 const struct option build_options[] = {
   { "skip-online-steps", no_argument, NULL, 0 },
+  { "uri-map", required_argument, NULL, 0 },
+  { "uri-cache", required_argument, NULL, 0 },
+  { "parameters", required_argument, NULL, 0 },
+  { "vhd-for-all-distribute", no_argument, NULL, 0 },
   { NULL, 0, NULL, 0 },
 };
+
+/* build's own option at argv[*i] ("--opt VALUE" or "--opt=VALUE"): taken
+ * into t (1), not build's (0), or a usage error (-1, reported). */
+static int
+build_option (struct tmpl *t, int argc, char **argv, int *i)
+{
+  const char *a = argv[*i];
+  if (strncmp (a, "--", 2) != 0)
+    return 0;
+  for (size_t k = 0; build_options[k].name; ++k) {
+    const char *n = build_options[k].name;
+    size_t l = strlen (n);
+    if (strncmp (a + 2, n, l) != 0 || (a[2 + l] != '\0' && a[2 + l] != '='))
+      continue;
+    const char *val = NULL;
+    if (build_options[k].has_arg) {
+      if (a[2 + l] == '=')
+        val = a + 3 + l;
+      else if (*i + 1 < argc)
+        val = argv[++*i];
+      else
+        return usage_error ("build", "option '--%s' needs a value", n), -1;
+    }
+    else if (a[2 + l] == '=')
+      return usage_error ("build", "option '--%s' takes no value", n), -1;
+    if (!strcmp (n, "skip-online-steps"))
+      t->skip_online = 1;
+    else if (!strcmp (n, "vhd-for-all-distribute"))
+      t->vhd_for_all = 1;
+    else if (!strcmp (n, "uri-cache"))
+      t->uri_cache = val;
+    else if (!strcmp (n, "parameters"))
+      t->params_path = val;
+    else {
+      /* URL=PATH split at the last '=' (a URL's query may hold others;
+       * a path seldom does). */
+      const char *sep = strrchr (val, '=');
+      if (!sep || sep == val || !sep[1] || !strstr (val, "://"))
+        return usage_error ("build", "--uri-map: '%s' is not URL=PATH", val), -1;
+      t->uri_map = ws_realloc (t->uri_map, (t->n_uri_map + 1) * sizeof *t->uri_map);
+      char *url = ws_asprintf ("%.*s", (int) (sep - val), val);
+      t->uri_map[t->n_uri_map].url = url;
+      t->uri_map[t->n_uri_map].path = sep + 1;
+      t->n_uri_map++;
+      t->owned = strv_push (t->owned, url);
+    }
+    return 1;
+  }
+  return 0;
+}
 const char build_short_options[] = "";
 static const char *const not_for_build[] = {
   "format", "compress", "vmdk-layout", "in-place", "list-operations", "operations-pod", "targets-pod", NULL,
@@ -66,6 +120,14 @@ help (void)
           "Options:\n"
           "  -o, --output DIR           where the VHDs go (default: the current folder)\n"
           "  --skip-online-steps        build without the WindowsRestart/WindowsUpdate steps\n"
+          "                             and properties.validate\n"
+          "  --uri-map URL=PATH         a download URI of the template is this local file\n"
+          "                             (repeatable; nothing is fetched)\n"
+          "  --uri-cache DIR            download URIs are files of DIR named by the step's\n"
+          "                             sha256Checksum\n"
+          "  --parameters FILE          an ARM parameters file for [parameters('x')]\n"
+          "  --vhd-for-all-distribute   write a VHD for each ManagedImage/SharedImage entry\n"
+          "                             under its runOutputName\n"
           "  --allow-dir DIR            the template's files may also be in DIR (repeatable)\n"
           "  --target T                 azure (default: no answer file, the VHDs at least\n"
           "                             20 MiB), generic, aws or openstack (winseal(1),\n"
@@ -97,9 +159,13 @@ cmd_build (int argc, char **argv)
   char **rest = strv_push (NULL, argv[0]);
   int nrest = 1;
   for (int i = 1; i < argc; ++i) {
-    if (!strcmp (argv[i], "--skip-online-steps"))
-      t.skip_online = 1;
-    else {
+    int b = build_option (&t, argc, argv, &i);
+    if (b == -1) {
+      free (rest);
+      free_template (&t);
+      return WS_EXIT_ERROR;
+    }
+    if (b == 0) {
       rest = strv_push (rest, argv[i]);
       nrest++;
     }

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/jsonin.h"
 #include "util/util.h"
@@ -341,4 +342,45 @@ json_parse_strict (const char *name, const char *text, size_t len)
     return NULL;
   }
   return o;
+}
+
+int
+json_arm_reference (const char *s, char *name, size_t n)
+{
+  static const char *const fns[] = { "parameters", "variables" };
+  if (s[0] != '[')
+    return 0;
+  const char *p = s + 1;
+  while (*p == ' ')
+    p++;
+  for (size_t k = 0; k < 2; ++k) {
+    size_t l = strlen (fns[k]);
+    if (strncasecmp (p, fns[k], l) != 0)
+      continue;
+    const char *q = p + l;
+    while (*q == ' ')
+      q++;
+    if (*q++ != '(')
+      return 0;
+    while (*q == ' ')
+      q++;
+    if (*q++ != '\'')
+      return 0;
+    const char *e = strchr (q, '\'');
+    if (!e || (size_t) (e - q) >= n || e == q)
+      return 0;
+    memcpy (name, q, (size_t) (e - q));
+    name[e - q] = '\0';
+    e++;
+    while (*e == ' ')
+      e++;
+    if (*e++ != ')')
+      return 0;
+    while (*e == ' ')
+      e++;
+    if (strcmp (e, "]") != 0)
+      return 0;
+    return k == 0 ? 'p' : 'v';
+  }
+  return 0;
 }

@@ -16,4 +16,9 @@ json_object *json_parse_strict (const char *name, const char *text, size_t len);
  * FIFOs or devices). */
 json_object *json_read_strict (const char *path, size_t max);
 
+/* An ARM template expression that only names a value:
+ * "[parameters('NAME')]" ('p') or "[variables('NAME')]" ('v'), NAME
+ * (non-empty, shorter than n) into name; 0 for any other string. */
+int json_arm_reference (const char *s, char *name, size_t n);
+
 #endif

@@ -131,6 +131,8 @@ refused "$tmp/tpl/dl.json" 'customize[0].scriptUri: "https://example.com/x.ps1":
 grep -qF 'distribute[0].type: "ManagedImage" needs Azure; winseal build writes VHD entries only (--vhd-for-all-distribute writes a VHD for it)' "$tmp/err" \
   || fail "dl.json: the ManagedImage entry's message: $(cat "$tmp/err")"
 refused "$tmp/tpl/dl.json" 'customize[0].scriptUri: "https://example.com/x.ps1": winseal builds offline and downloads nothing' --vhd-for-all-distribute
+template "$tmp/tpl/wu.json" '[{"type": "WindowsUpdate", "filters": ["maybe:$true"]}]' "$vhd"
+refused "$tmp/tpl/wu.json" 'customize[0].filters: [0]: "maybe:$true" is not "include:EXPR" or "exclude:EXPR"' --first-boot-updates
 
 # ---- the build ----
 # As exported from Azure (read-only fields, placement fields, a VHD
@@ -147,7 +149,9 @@ printf '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/depl
   "contentVersion": "1.0.0.0", "parameters": {"extraDest": {"value": "C:\\\\buildArtifacts\\\\extra.txt"}}}' > "$tmp/params.json"
 good_dl=$(jq --arg s "$cached_sum" '. + [
   {type: "File", name: "mapped", sourceUri: "https://example.com/files/extra.txt", destination: "[parameters('"'"'extraDest'"'"')]"},
-  {type: "PowerShell", name: "cached", scriptUri: "https://example.com/scripts/cached.ps1", sha256Checksum: $s}]' <<<"$good")
+  {type: "PowerShell", name: "cached", scriptUri: "https://example.com/scripts/cached.ps1", sha256Checksum: $s},
+  {type: "WindowsUpdate", searchCriteria: "IsInstalled=0 and Type='"'"'Software'"'"'",
+   filters: ["exclude:$_.Title -like '"'"'*Preview*'"'"'", "include:$true"], updateLimit: 5}]' <<<"$good")
 template "$tmp/tpl/web0.json" "$good_dl" '[{"type": "VHD", "runOutputName": "win10-web", "tags": {"build": "42"},
                                          "uri": "https://example.blob.core.windows.net/vhds/x.vhd"},
                                         {"type": "VHD", "runOutputName": "win10-web-copy.vhd"},
@@ -164,7 +168,7 @@ sum=$(sha256sum < "$img")
 # The source image is in the fixtures' folder, not the template's: --allow-dir.
 winseal build "$tmp/tpl/web.json" -o "$tmp/out" --allow-dir "$FIXTURES_DIR" --skip-online-steps --json --no-progress --repair-hives \
   --uri-map "https://example.com/files/extra.txt=$tmp/dl/extra.txt" --uri-cache "$tmp/cache" \
-  --parameters "$tmp/params.json" --vhd-for-all-distribute \
+  --parameters "$tmp/params.json" --vhd-for-all-distribute --first-boot-updates \
   > "$tmp/r.json" 2> "$tmp/err" || { cat "$tmp/err"; fail "winseal build failed"; }
 [ "$(sha256sum < "$img")" = "$sum" ] || fail "the source image changed"
 grep -q "customize step 3 (WindowsRestart) is not done" "$tmp/err" || fail "no warning for the skipped restart"
@@ -179,7 +183,7 @@ qemu-img compare -q -f vpc -F vpc "$out" "$tmp/out/win10-web-copy.vhd" || fail "
 [ "$(jq -r .build.outputs[0].path "$tmp/r.json")" = "$out" ] || fail "report: outputs[0].path"
 [ "$(jq -r .build.outputs[0].tags.build "$tmp/r.json")" = 42 ] || fail "report: the tags"
 qemu-img compare -q -f vpc -F vpc "$out" "$tmp/out/win10-managed.vhd" || fail "the ManagedImage entry's VHD holds another disk"
-[ "$(jq -r '.build.steps | map(.type) | join(",")' "$tmp/r.json")" = "File,PowerShell,WindowsRestart,PowerShell,Shell,Shell,File,PowerShell" ] \
+[ "$(jq -r '.build.steps | map(.type) | join(",")' "$tmp/r.json")" = "File,PowerShell,WindowsRestart,PowerShell,Shell,Shell,File,PowerShell,WindowsUpdate" ] \
   || fail "report: steps $(jq -c .build.steps "$tmp/r.json")"
 [ "$(jq -r .build.steps[0].sha256 "$tmp/r.json")" = "$payload_sum" ] || fail "report: the File's sha256"
 jq -e '.build.ignored_fields | index("location") and index("properties.vmProfile.vmSize") and index("properties.source.offer")
@@ -208,6 +212,7 @@ mount-ro /dev/sda$part /
 download /buildArtifacts/payload.bin $tmp/got/payload.bin
 download /buildArtifacts/extra.txt $tmp/got/extra.txt
 download /Windows/Setup/Scripts/winseal-build/08-powershell.ps1 $tmp/got/08.ps1
+download /Windows/Setup/Scripts/winseal-build/09-powershell.ps1 $tmp/got/09.ps1
 download /Windows/Setup/Scripts/SetupComplete.cmd $tmp/got/SetupComplete.cmd
 download /Windows/Setup/Scripts/winseal-build/02-powershell.ps1 $tmp/got/02.ps1
 download /Windows/Setup/Scripts/winseal-build/04-powershell.ps1 $tmp/got/04.ps1
@@ -231,6 +236,14 @@ EOF
 cmp -s "$tmp/got/04.ps1" "$tmp/tpl/scripts/setup.ps1" || fail "04-powershell.ps1 is not scripts/setup.ps1"
 cmp -s "$tmp/got/extra.txt" "$tmp/dl/extra.txt" || fail "the --uri-map download is not the mapped file at the --parameters destination"
 cmp -s "$tmp/got/08.ps1" "$tmp/cached.ps1" || fail "the --uri-cache script is not the cached file"
+# --first-boot-updates: the WindowsUpdate step is a script for the Windows
+# Update Agent API with the template's criteria, filters (in order) and limit.
+tr -d '\r' < "$tmp/got/09.ps1" | sed '1s/^\xef\xbb\xbf//' > "$tmp/09"
+grep -qxF "\$criteria = 'IsInstalled=0 and Type=''Software'''" "$tmp/09" || fail "09.ps1: the search criteria: $(grep criteria "$tmp/09")"
+grep -qxF '$limit = 5' "$tmp/09" || fail "09.ps1: the update limit"
+grep -qF 'New-Object -ComObject Microsoft.Update.Session' "$tmp/09" || fail "09.ps1 does not use the Windows Update Agent API"
+[ "$(sed -n 's/^ *\(else\)\{0,1\}if (@(\$u | Where-Object { \(.*\) })\.Count) { \$take = \(.*\) }$/\2 -> \3/p' "$tmp/09" | tr '\n' '|')" \
+  = "\$_.Title -like '*Preview*' -> \$false|\$true -> \$true|" ] || { cat "$tmp/09"; fail "09.ps1: the filters are not applied in order"; }
 # The inline PowerShell: a UTF-8 BOM, then the commands, CRLF.
 [ "$(head -c3 "$tmp/got/02.ps1" | od -An -tx1 | tr -d ' ')" = efbbbf ] || fail "02.ps1 has no BOM"
 printf '\xef\xbb\xbfNew-Item -ItemType Directory -Force C:\\logs\r\nSet-Content C:\\logs\\a.txt '"'"'first'"'"'\r\n' \
@@ -246,16 +259,16 @@ sc="$tmp/got/SetupComplete.cmd"
 tr -d '\r' < "$sc" > "$tmp/sc"
 grep -n 'winseal-build\\0[0-9]-\|^REM step' "$tmp/sc" | grep -v '^.*rmdir' > "$tmp/order"
 seq_got=$(sed -n 's/.*\(REM step [0-9]\).*/\1/p; s/.*winseal-build\\\(0[0-9]\)-\(powershell\|shell\).*/\1-\2/p' "$tmp/order" | tr '\n' ' ')
-[ "$seq_got" = "REM step 1 02-powershell REM step 3 04-powershell 05-shell 06-shell REM step 7 08-powershell " ] \
+[ "$seq_got" = "REM step 1 02-powershell REM step 3 04-powershell 05-shell 06-shell REM step 7 08-powershell 09-powershell " ] \
   || { cat "$tmp/sc"; fail "SetupComplete.cmd runs the steps as: $seq_got"; }
 for n in 02 04; do
   grep -q "powershell.exe\" .*-ExecutionPolicy Bypass -File \"%WINDIR%\\\\Setup\\\\Scripts\\\\winseal-build\\\\$n-powershell.ps1\"" "$tmp/sc" \
     || fail "step $n is not run by powershell.exe -ExecutionPolicy Bypass"
 done
 grep -q '^if "%WINSEAL_RC%"=="3" goto winseal_build_4_ok$' "$tmp/sc" || fail "step 4's exit code 3 is not accepted"
-[ "$(grep -c '^goto winseal_build_end$' "$tmp/sc")" = 5 ] || fail "not every script step stops the build when it fails"
+[ "$(grep -c '^goto winseal_build_end$' "$tmp/sc")" = 6 ] || fail "not every script step stops the build when it fails"
 # The build's lines are inside winseal's block, which opens the file.
 head -n1 "$tmp/sc" | grep -q '^REM >>> winseal' || fail "winseal's block does not open SetupComplete.cmd"
 awk '/^REM <<< winseal/ { end = NR } /winseal-build\\06-shell/ { last = NR } END { exit !(last && last < end) }' "$tmp/sc" \
   || fail "the build's steps are outside winseal's block"
-echo "build: 8 steps (2 File, one of them --uri-map, 3 PowerShell, one of them --uri-cache, 2 Shell, 1 skipped), 3 VHDs (one for a ManagedImage entry), payload $payload_sum, $vsize-byte fixed VHD"
+echo "build: 9 steps (2 File, one of them --uri-map, 3 PowerShell, one of them --uri-cache, 2 Shell, WindowsUpdate at first boot, 1 skipped), 3 VHDs (one for a ManagedImage entry), payload $payload_sum, $vsize-byte fixed VHD"

@@ -371,6 +371,118 @@ exit_codes (struct tmpl *t, struct step *s, json_object *c, const char *prefix)
     terr (t, f, "an empty list");
 }
 
+/* A PowerShell single-quoted string literal of v ('' for '). */
+static void
+ps_quote (char **buf, size_t *len, const char *v)
+{
+  size_t n = strlen (v);
+  *buf = ws_realloc (*buf, *len + 2 * n + 3);
+  (*buf)[(*len)++] = '\'';
+  for (size_t i = 0; i < n; ++i) {
+    if (v[i] == '\'')
+      (*buf)[(*len)++] = '\'';
+    (*buf)[(*len)++] = v[i];
+  }
+  (*buf)[(*len)++] = '\'';
+  (*buf)[*len] = '\0';
+}
+
+static void
+ps_add (char **buf, size_t *len, const char *s)
+{
+  size_t n = strlen (s);
+  *buf = ws_realloc (*buf, *len + n + 1);
+  memcpy (*buf + *len, s, n + 1);
+  *len += n;
+}
+
+/* WindowsUpdate with --first-boot-updates: a PowerShell step that
+ * searches, downloads and installs updates through the Windows Update
+ * Agent API (Microsoft.Update.Session) at first boot, honouring
+ * searchCriteria (default "IsInstalled=0"), filters ("include:EXPR" /
+ * "exclude:EXPR", PowerShell over the update as $_, the first that
+ * matches decides; none matching: not installed) and updateLimit
+ * (default 1000), as Image Builder's Windows Update customizer reads
+ * them. */
+static void
+windows_update_step (struct tmpl *t, size_t i, json_object *c, struct step *s, const char *prefix)
+{
+  static const char *const keys[] = { "type", "name", "searchCriteria", "filters",
+                                      "updateLimit", NULL };
+  check_keys (t, c, prefix, keys, NULL);
+  const char *crit = str_field (t, c, prefix, "searchCriteria", 0);
+  int64_t limit = int_field (t, c, prefix, "updateLimit", 1, 100000, 1000);
+  char *text = NULL;
+  size_t len = 0;
+  ps_add (&text, &len, "# winseal build: Image Builder's WindowsUpdate step, at first boot, through\n"
+          "# the Windows Update Agent API.  Updates that need a restart finish at the\n"
+          "# next restart (SetupComplete.cmd must not restart the machine).\n"
+          "$ErrorActionPreference = 'Stop'\n$criteria = ");
+  ps_quote (&text, &len, crit && *crit ? crit : "IsInstalled=0");
+  char lim[64];
+  snprintf (lim, sizeof lim, "\n$limit = %" PRId64 "\n", limit);
+  ps_add (&text, &len, lim);
+  ps_add (&text, &len, "$session = New-Object -ComObject Microsoft.Update.Session\n"
+          "Write-Output \"searching for updates: $criteria\"\n"
+          "$found = $session.CreateUpdateSearcher().Search($criteria).Updates\n"
+          "$chosen = New-Object -ComObject Microsoft.Update.UpdateColl\n"
+          "foreach ($u in $found) {\n"
+          "  if ($chosen.Count -ge $limit) { break }\n");
+  json_object *f;
+  CLEANUP_FREE char *ff = ws_asprintf ("%s.filters", prefix);
+  size_t nf = 0;
+  if (json_object_object_get_ex (c, "filters", &f)) {
+    if (!json_object_is_type (f, json_type_array)) {
+      terr (t, ff, "must be a list of \"include:EXPR\" or \"exclude:EXPR\"");
+      free (text);
+      return;
+    }
+    nf = json_object_array_length (f);
+  }
+  if (nf == 0)
+    ps_add (&text, &len, "  $take = $true\n");
+  else {
+    ps_add (&text, &len, "  $take = $false\n");
+    for (size_t k = 0; k < nf; ++k) {
+      json_object *e = json_object_array_get_idx (f, k);
+      const char *v = json_object_is_type (e, json_type_string) ? json_object_get_string (e) : NULL;
+      int inc = v && strncasecmp (v, "include:", 8) == 0, exc = v && strncasecmp (v, "exclude:", 8) == 0;
+      if ((!inc && !exc) || !v[8] || strchr (v, '\n') || strchr (v, '\r')) {
+        terr (t, ff, "[%zu]: \"%s\" is not \"include:EXPR\" or \"exclude:EXPR\" (one line)", k,
+              v ? v : "");
+        free (text);
+        return;
+      }
+      char head[96];
+      snprintf (head, sizeof head, "  %sif (@($u | Where-Object { ", k ? "else" : "");
+      ps_add (&text, &len, head);
+      ps_add (&text, &len, v + 8);
+      ps_add (&text, &len, inc ? " }).Count) { $take = $true }\n" : " }).Count) { $take = $false }\n");
+    }
+  }
+  ps_add (&text, &len, "  if (-not $take) { Write-Output \"not chosen: $($u.Title)\"; continue }\n"
+          "  if (-not $u.EulaAccepted) { $u.AcceptEula() }\n"
+          "  [void]$chosen.Add($u)\n"
+          "}\n"
+          "Write-Output \"$($chosen.Count) of $($found.Count) updates chosen\"\n"
+          "if ($chosen.Count -eq 0) { exit 0 }\n"
+          "$dl = $session.CreateUpdateDownloader(); $dl.Updates = $chosen; [void]$dl.Download()\n"
+          "$inst = $session.CreateUpdateInstaller(); $inst.Updates = $chosen\n"
+          "$res = $inst.Install()\n"
+          "Write-Output \"installed: result $($res.ResultCode), restart needed: $($res.RebootRequired)\"\n"
+          "# OperationResultCode: 2 succeeded, 3 succeeded with errors.\n"
+          "if ($res.ResultCode -eq 2 -or $res.ResultCode -eq 3) { exit 0 }\n"
+          "exit 1\n");
+  s->kind = S_POWERSHELL;
+  if (!s->name)
+    s->name = "WindowsUpdate";
+  s->host = write_script (t, i, 1, text, len);
+  if (!s->host)
+    t->errors++;
+  s->script = ws_asprintf (SCRIPT_DIR "\\%02zu-powershell.ps1", i + 1);
+  free (text);
+}
+
 /* One customize entry. */
 static void
 load_step (struct tmpl *t, size_t i, json_object *c, struct step *s)
@@ -387,6 +499,10 @@ load_step (struct tmpl *t, size_t i, json_object *c, struct step *s)
   s->name = str_field (t, c, prefix, "name", 0);
   CLEANUP_FREE char *tf = ws_asprintf ("%s.type", prefix);
   CLEANUP_FREE char *nf = ws_asprintf ("%s.name", prefix);
+  if (!strcasecmp (s->type, "WindowsUpdate") && t->first_boot_updates) {
+    windows_update_step (t, i, c, s, prefix);
+    return;
+  }
   if (!strcasecmp (s->type, "WindowsRestart") || !strcasecmp (s->type, "WindowsUpdate")) {
     static const char *const restart[] = { "type", "name", "restartCommand",
                                            "restartCheckCommand", "restartTimeout", NULL };

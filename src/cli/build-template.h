@@ -49,6 +49,7 @@ struct tmpl {
   const char *uri_cache;        /* --uri-cache DIR */
   const char *params_path;      /* --parameters FILE */
   int vhd_for_all;              /* --vhd-for-all-distribute */
+  int first_boot_updates;       /* --first-boot-updates */
   /* Owned. */
   json_object *params_file, *params;    /* the parameters file; its "parameters" */
   json_object *resolved;        /* the resource with its expressions evaluated */

@@ -37,6 +37,7 @@ const struct option build_options[] = {
   { "uri-cache", required_argument, NULL, 0 },
   { "parameters", required_argument, NULL, 0 },
   { "vhd-for-all-distribute", no_argument, NULL, 0 },
+  { "first-boot-updates", no_argument, NULL, 0 },
   { NULL, 0, NULL, 0 },
 };
 
@@ -68,6 +69,8 @@ build_option (struct tmpl *t, int argc, char **argv, int *i)
       t->skip_online = 1;
     else if (!strcmp (n, "vhd-for-all-distribute"))
       t->vhd_for_all = 1;
+    else if (!strcmp (n, "first-boot-updates"))
+      t->first_boot_updates = 1;
     else if (!strcmp (n, "uri-cache"))
       t->uri_cache = val;
     else if (!strcmp (n, "parameters"))
@@ -128,6 +131,8 @@ help (void)
           "  --parameters FILE          an ARM parameters file for [parameters('x')]\n"
           "  --vhd-for-all-distribute   write a VHD for each ManagedImage/SharedImage entry\n"
           "                             under its runOutputName\n"
+          "  --first-boot-updates       WindowsUpdate steps run at first boot (Windows Update\n"
+          "                             Agent API: searchCriteria, filters, updateLimit)\n"
           "  --allow-dir DIR            the template's files may also be in DIR (repeatable)\n"
           "  --target T                 azure (default: no answer file, the VHDs at least\n"
           "                             20 MiB), generic, aws or openstack (winseal(1),\n"

@@ -63,7 +63,6 @@ refused () {            # refused NAME EXPECTED-TEXT [build options]
   [ -z "$(ls -A "$tmp/out")" ] || fail "$(basename "$f"): something was written"
 }
 template "$tmp/tpl/online.json" "$good" "$vhd"
-refused "$tmp/tpl/online.json" "properties.customize[2].type: WindowsRestart needs the running machine"
 bad_sum=$(echo "$good" | sed "s/$payload_sum/$(printf '%064d' 0)/")
 template "$tmp/tpl/sum.json" "$bad_sum" "$vhd"
 refused "$tmp/tpl/sum.json" "properties.customize[0].sha256Checksum: $tmp/tpl/payload.bin does not match: its SHA-256 is $payload_sum" --skip-online-steps
@@ -171,7 +170,7 @@ winseal build "$tmp/tpl/web.json" -o "$tmp/out" --allow-dir "$FIXTURES_DIR" --sk
   --parameters "$tmp/params.json" --vhd-for-all-distribute --first-boot-updates \
   > "$tmp/r.json" 2> "$tmp/err" || { cat "$tmp/err"; fail "winseal build failed"; }
 [ "$(sha256sum < "$img")" = "$sum" ] || fail "the source image changed"
-grep -q "customize step 3 (WindowsRestart) is not done" "$tmp/err" || fail "no warning for the skipped restart"
+! grep -q "WindowsRestart" "$tmp/err" || fail "a warning about the WindowsRestart step: $(cat "$tmp/err")"
 out="$tmp/out/win10-web.vhd"
 [ -f "$out" ] || fail "no $out"
 [ "$(ls -A "$tmp/out" | tr '\n' ' ')" = "win10-managed.vhd win10-web-copy.vhd win10-web.vhd " ] \
@@ -214,6 +213,7 @@ download /buildArtifacts/extra.txt $tmp/got/extra.txt
 download /Windows/Setup/Scripts/winseal-build/08-powershell.ps1 $tmp/got/08.ps1
 download /Windows/Setup/Scripts/winseal-build/09-powershell.ps1 $tmp/got/09.ps1
 download /Windows/Setup/Scripts/SetupComplete.cmd $tmp/got/SetupComplete.cmd
+download /Windows/Setup/Scripts/winseal-build/continue-2.cmd $tmp/got/continue-2.cmd
 download /Windows/Setup/Scripts/winseal-build/02-powershell.ps1 $tmp/got/02.ps1
 download /Windows/Setup/Scripts/winseal-build/04-powershell.ps1 $tmp/got/04.ps1
 download /Windows/Setup/Scripts/winseal-build/05-shell.cmd $tmp/got/05.cmd
@@ -253,22 +253,44 @@ sed 's/$/\r/' "$tmp/tpl/scripts/setup.cmd" | cmp -s - "$tmp/got/05.cmd" || fail 
 printf 'echo last step\r\n' | cmp -s - "$tmp/got/06.cmd" || fail "06-shell.cmd is not the inline line"
 
 # SetupComplete.cmd: CRLF, and the steps invoked in template order, each
-# checked against its valid exit codes before the next one.
-sc="$tmp/got/SetupComplete.cmd"
-[ "$(grep -c $'\r$' "$sc")" = "$(wc -l < "$sc")" ] || fail "SetupComplete.cmd has lines without CRLF"
+# checked against its valid exit codes before the next one; at the
+# WindowsRestart (step 3) it registers a startup task for the rest and
+# restarts later, and continue-2.cmd (run by that task) does steps 4-9.
+sc="$tmp/got/SetupComplete.cmd" cc="$tmp/got/continue-2.cmd"
+for f in "$sc" "$cc"; do
+  [ "$(grep -c $'\r$' "$f")" = "$(wc -l < "$f")" ] || fail "$(basename "$f") has lines without CRLF"
+done
 tr -d '\r' < "$sc" > "$tmp/sc"
-grep -n 'winseal-build\\0[0-9]-\|^REM step' "$tmp/sc" | grep -v '^.*rmdir' > "$tmp/order"
-seq_got=$(sed -n 's/.*\(REM step [0-9]\).*/\1/p; s/.*winseal-build\\\(0[0-9]\)-\(powershell\|shell\).*/\1-\2/p' "$tmp/order" | tr '\n' ' ')
-[ "$seq_got" = "REM step 1 02-powershell REM step 3 04-powershell 05-shell 06-shell REM step 7 08-powershell 09-powershell " ] \
-  || { cat "$tmp/sc"; fail "SetupComplete.cmd runs the steps as: $seq_got"; }
+tr -d '\r' < "$cc" > "$tmp/cc"
+order () {
+  grep 'winseal-build\\0[0-9]-\|^REM step' "$1" | grep -v 'rmdir' \
+    | sed -n 's/.*\(REM step [0-9]\).*/\1/p; s/.*winseal-build\\\(0[0-9]\)-\(powershell\|shell\).*/\1-\2/p' | tr '\n' ' '
+}
+seq_got=$(order "$tmp/sc")
+[ "$seq_got" = "REM step 1 02-powershell REM step 3 " ] || { cat "$tmp/sc"; fail "SetupComplete.cmd runs the steps as: $seq_got"; }
+seq_got=$(order "$tmp/cc")
+[ "$seq_got" = "04-powershell 05-shell 06-shell REM step 7 08-powershell 09-powershell " ] \
+  || { cat "$tmp/cc"; fail "continue-2.cmd runs the steps as: $seq_got"; }
+grep -q '^schtasks.exe /Create /F /TN "winseal-build-continue-1" /SC ONSTART /RU SYSTEM /RL HIGHEST /TR "%WINDIR%\\Setup\\Scripts\\winseal-build\\continue-2.cmd"' "$tmp/sc" \
+  || fail "SetupComplete.cmd does not register the startup task for part 2"
+grep -q '^shutdown.exe /r /f /t 60 ' "$tmp/sc" || fail "SetupComplete.cmd does not restart (later) at the WindowsRestart step"
+# The restart comes after the task, the scripts are not removed before it.
+awk '/schtasks.exe \/Create/ { c = NR } /^shutdown.exe/ { s = NR } /^goto winseal_build_restart$/ { g = NR }
+     /^:winseal_build_restart$/ { l = NR } END { exit !(c && c < s && s < g && g < l) }' "$tmp/sc" \
+  || fail "SetupComplete.cmd: task, restart, jump past the clean-up are not in that order"
+sed -n '2,3p' "$tmp/cc" | grep -q '^schtasks.exe /Delete /F /TN "winseal-build-continue-1"' \
+  || fail "continue-2.cmd does not remove its task first (it must run once)"
+tail -n 2 "$tmp/cc" | grep -q 'rmdir /s /q "%WINDIR%\\Setup\\Scripts\\winseal-build"' \
+  || fail "continue-2.cmd does not remove the scripts at the end"
 for n in 02 04; do
-  grep -q "powershell.exe\" .*-ExecutionPolicy Bypass -File \"%WINDIR%\\\\Setup\\\\Scripts\\\\winseal-build\\\\$n-powershell.ps1\"" "$tmp/sc" \
+  grep -q "powershell.exe\" .*-ExecutionPolicy Bypass -File \"%WINDIR%\\\\Setup\\\\Scripts\\\\winseal-build\\\\$n-powershell.ps1\"" "$tmp/sc" "$tmp/cc" \
     || fail "step $n is not run by powershell.exe -ExecutionPolicy Bypass"
 done
-grep -q '^if "%WINSEAL_RC%"=="3" goto winseal_build_4_ok$' "$tmp/sc" || fail "step 4's exit code 3 is not accepted"
-[ "$(grep -c '^goto winseal_build_end$' "$tmp/sc")" = 6 ] || fail "not every script step stops the build when it fails"
+grep -q '^if "%WINSEAL_RC%"=="3" goto winseal_build_4_ok$' "$tmp/cc" || fail "step 4's exit code 3 is not accepted"
+[ "$(grep -c '^goto winseal_build_end$' "$tmp/sc")" = 2 ] && [ "$(grep -c '^goto winseal_build_end$' "$tmp/cc")" = 5 ] \
+  || fail "not every script step stops the build when it fails"
 # The build's lines are inside winseal's block, which opens the file.
 head -n1 "$tmp/sc" | grep -q '^REM >>> winseal' || fail "winseal's block does not open SetupComplete.cmd"
-awk '/^REM <<< winseal/ { end = NR } /winseal-build\\06-shell/ { last = NR } END { exit !(last && last < end) }' "$tmp/sc" \
+awk '/^REM <<< winseal/ { end = NR } /winseal-build\\02-powershell/ { last = NR } END { exit !(last && last < end) }' "$tmp/sc" \
   || fail "the build's steps are outside winseal's block"
-echo "build: 9 steps (2 File, one of them --uri-map, 3 PowerShell, one of them --uri-cache, 2 Shell, WindowsUpdate at first boot, 1 skipped), 3 VHDs (one for a ManagedImage entry), payload $payload_sum, $vsize-byte fixed VHD"
+echo "build: 9 steps (2 File, one of them --uri-map, 3 PowerShell, one of them --uri-cache, 2 Shell, WindowsUpdate at first boot, a WindowsRestart between them), 3 VHDs (one for a ManagedImage entry), payload $payload_sum, $vsize-byte fixed VHD"

@@ -7,7 +7,7 @@ requires command -v clang
 requires command -v qemu-img
 
 make -s -C "$top_builddir" fuzz > "$tmp/build.log" 2>&1 || skip "clang cannot build libFuzzer targets here: $(tail -n 2 "$tmp/build.log")"
-secs=${FUZZ_SECONDS:-8}
+secs=${FUZZ_SECONDS:-5}
 truncate -s 2M "$tmp/in.raw"
 head -c 100K /dev/urandom | dd of="$tmp/in.raw" bs=64K seek=3 conv=notrunc status=none
 compressible 200K | dd of="$tmp/in.raw" bs=64K seek=10 conv=notrunc status=none

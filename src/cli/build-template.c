@@ -314,10 +314,21 @@ has_non_ascii (const char *s, size_t n)
  * ps: PowerShell (UTF-8 with a BOM, which Windows PowerShell 5.1 needs
  * for non-ASCII text); else cmd.  Line ends become CRLF.  Returns the
  * path or NULL. */
+static char *write_named_script (struct tmpl *t, const char *name, int ps, const char *text,
+                                 size_t len);
+
 static char *
 write_script (struct tmpl *t, size_t idx, int ps, const char *text, size_t len)
 {
-  char *path = ws_asprintf ("%s/%02zu.%s", t->tmp, idx + 1, ps ? "ps1" : "cmd");
+  char name[32];
+  snprintf (name, sizeof name, "%02zu.%s", idx + 1, ps ? "ps1" : "cmd");
+  return write_named_script (t, name, ps, text, len);
+}
+
+static char *
+write_named_script (struct tmpl *t, const char *name, int ps, const char *text, size_t len)
+{
+  char *path = ws_asprintf ("%s/%s", t->tmp, name);
   FILE *fp = fopen (path, "wb");
   if (!fp) {
     ws_error ("%s: %s", path, strerror (errno));
@@ -503,13 +514,27 @@ load_step (struct tmpl *t, size_t i, json_object *c, struct step *s)
     windows_update_step (t, i, c, s, prefix);
     return;
   }
-  if (!strcasecmp (s->type, "WindowsRestart") || !strcasecmp (s->type, "WindowsUpdate")) {
+  if (!strcasecmp (s->type, "WindowsRestart")) {
+    /* A restart point of the first-boot sequence (first_boot_lines). */
     static const char *const restart[] = { "type", "name", "restartCommand",
                                            "restartCheckCommand", "restartTimeout", NULL };
+    s->kind = S_RESTART;
+    check_keys (t, c, prefix, restart, NULL);
+    s->restart_cmd = str_field (t, c, prefix, "restartCommand", 0);
+    CLEANUP_FREE char *rf = ws_asprintf ("%s.restartCommand", prefix);
+    if (s->restart_cmd && (strpbrk (s->restart_cmd, "\r\n") || !*s->restart_cmd)) {
+      terr (t, rf, "must be one command line");
+      s->restart_cmd = NULL;
+    }
+    (void) str_field (t, c, prefix, "restartCheckCommand", 0);
+    (void) str_field (t, c, prefix, "restartTimeout", 0);
+    return;
+  }
+  if (!strcasecmp (s->type, "WindowsUpdate")) {
     static const char *const update[] = { "type", "name", "searchCriteria", "filters",
                                           "updateLimit", NULL };
     s->kind = S_ONLINE;
-    check_keys (t, c, prefix, s->type[7] == 'R' || s->type[7] == 'r' ? restart : update, NULL);
+    check_keys (t, c, prefix, update, NULL);
     if (!t->skip_online)
       terr (t, tf, "%s needs the running machine and cannot be done offline; pass "
             "--skip-online-steps to build without it", s->type);
@@ -539,8 +564,9 @@ load_step (struct tmpl *t, size_t i, json_object *c, struct step *s)
   }
   int ps = !strcasecmp (s->type, "PowerShell");
   if (!ps && strcasecmp (s->type, "Shell")) {
-    terr (t, tf, "\"%s\" is not a step winseal build runs (File, PowerShell, Shell; "
-          "WindowsRestart and WindowsUpdate with --skip-online-steps)", s->type);
+    terr (t, tf, "\"%s\" is not a step winseal build runs (File, PowerShell, Shell, "
+          "WindowsRestart; WindowsUpdate with --first-boot-updates or --skip-online-steps)",
+          s->type);
     return;
   }
   static const char *const pskeys[] = { "type", "name", "inline", "scriptUri", "sha256Checksum",
@@ -1063,6 +1089,11 @@ free_template (struct tmpl *t)
   if (t->params_file)
     json_object_put (t->params_file);
   free (t->uri_map);
+  for (size_t i = 0; i < t->nextra; ++i) {
+    free (t->extra[i].host);
+    free (t->extra[i].dest);
+  }
+  free (t->extra);
   free_string_list (t->owned);
   for (size_t i = 0; i < t->nsteps; ++i) {
     free (t->steps[i].host);
@@ -1086,25 +1117,39 @@ free_template (struct tmpl *t)
 
 /* The SetupComplete.cmd lines that run the script steps in template order
  * (File steps are in place already; skipped online steps are noted). */
-char **
-first_boot_lines (struct tmpl *t)
+#define CONTINUE_TASK "winseal-build-continue-%zu"
+#define CONTINUE_SCRIPT "continue-%zu.cmd"
+
+/* The lines of one part of the first-boot sequence: the steps from
+ * *i up to the next WindowsRestart (or the end), then either the restart
+ * point (a startup task for part + 1, the restart) or the end (the
+ * scripts removed).  *i is left after the restart step. */
+static char **
+part_lines (struct tmpl *t, size_t part, size_t *i, size_t nscripts, int *restarts)
 {
   char **l = NULL;
-  size_t nscripts = 0;
-  for (size_t i = 0; i < t->nsteps; ++i)
-    nscripts += t->steps[i].kind == S_POWERSHELL || t->steps[i].kind == S_SHELL;
-  if (!nscripts)
-    return NULL;
 #define ADD(...) (l = strv_push (l, ws_asprintf (__VA_ARGS__)))
-  ADD ("REM winseal build: the template's customize steps, in template order; "
-       "output in " BUILD_LOG);
-  ADD ("set \"WINSEAL_BUILD_LOG=" BUILD_LOG "\"");
-  ADD ("echo [%%DATE%% %%TIME%%] winseal build: %zu first-boot step%s >> \"%%WINSEAL_BUILD_LOG%%\"",
-       nscripts, nscripts == 1 ? "" : "s");
-  for (size_t i = 0; i < t->nsteps; ++i) {
-    struct step *s = &t->steps[i];
+  if (part == 0) {
+    ADD ("REM winseal build: the template's customize steps, in template order; "
+         "output in " BUILD_LOG);
+    ADD ("set \"WINSEAL_BUILD_LOG=" BUILD_LOG "\"");
+    ADD ("echo [%%DATE%% %%TIME%%] winseal build: %zu first-boot step%s >> \"%%WINSEAL_BUILD_LOG%%\"",
+         nscripts, nscripts == 1 ? "" : "s");
+  }
+  else {
+    ADD ("@echo off");
+    ADD ("REM winseal build: part %zu of the first-boot steps, after a WindowsRestart; run "
+         "once by the startup task " CONTINUE_TASK ", as LocalSystem", part + 1, part);
+    ADD ("schtasks.exe /Delete /F /TN \"" CONTINUE_TASK "\" >nul 2>&1", part);
+    ADD ("set \"WINSEAL_BUILD_LOG=" BUILD_LOG "\"");
+    ADD ("echo [%%DATE%% %%TIME%%] winseal build: continuing after the restart (part %zu) "
+         ">> \"%%WINSEAL_BUILD_LOG%%\"", part + 1);
+  }
+  *restarts = 0;
+  for (; *i < t->nsteps; ++*i) {
+    struct step *s = &t->steps[*i];
     CLEANUP_FREE char *nm = safe_name (s->name);
-    size_t no = i + 1;
+    size_t no = *i + 1;
     if (s->kind == S_FILE) {
       ADD ("REM step %zu (File \"%s\"): copied to %s when the image was built", no, nm, s->dest);
       continue;
@@ -1112,6 +1157,30 @@ first_boot_lines (struct tmpl *t)
     if (s->kind == S_ONLINE) {
       ADD ("REM step %zu (%s): not done (--skip-online-steps)", no, s->type);
       continue;
+    }
+    if (s->kind == S_RESTART) {
+      /* SetupComplete.cmd must not restart the machine while it runs
+       * (Setup has not finished): a delayed restart, after a startup
+       * task for the next part is registered. */
+      ADD ("REM step %zu (WindowsRestart): the next steps run after a restart, from the "
+           "startup task " CONTINUE_TASK, no, part + 1);
+      ADD ("schtasks.exe /Create /F /TN \"" CONTINUE_TASK "\" /SC ONSTART /RU SYSTEM /RL HIGHEST "
+           "/TR \"%%WINDIR%%\\Setup\\Scripts\\winseal-build\\" CONTINUE_SCRIPT "\" "
+           ">> \"%%WINSEAL_BUILD_LOG%%\" 2>&1", part + 1, part + 2);
+      ADD ("if errorlevel 1 goto winseal_build_%zu_noresume", no);
+      ADD ("echo [%%DATE%% %%TIME%%] step %zu: restarting >> \"%%WINSEAL_BUILD_LOG%%\"", no);
+      if (s->restart_cmd)
+        ADD ("%s", s->restart_cmd);
+      else
+        ADD ("shutdown.exe /r /f /t 60 /d p:4:1 /c \"winseal build: WindowsRestart (step %zu)\"", no);
+      ADD ("goto winseal_build_restart");
+      ADD (":winseal_build_%zu_noresume", no);
+      ADD ("echo [%%DATE%% %%TIME%%] step %zu: cannot register the startup task; the later "
+           "steps are not run >> \"%%WINSEAL_BUILD_LOG%%\"", no);
+      ADD ("goto winseal_build_end");
+      ++*i;
+      *restarts = 1;
+      break;
     }
     ADD ("echo [%%DATE%% %%TIME%%] step %zu (%s \"%s\"): starting >> \"%%WINSEAL_BUILD_LOG%%\"",
          no, s->kind == S_POWERSHELL ? "PowerShell" : "Shell", nm);
@@ -1136,10 +1205,52 @@ first_boot_lines (struct tmpl *t)
   ADD (":winseal_build_end");
   ADD ("REM The scripts may hold what the image should not keep.");
   ADD ("rmdir /s /q \"" SCRIPT_DIR "\"");
+  if (*restarts)
+    ADD (":winseal_build_restart");
 #undef ADD
   return l;
 }
 
+char **
+first_boot_lines (struct tmpl *t)
+{
+  size_t nscripts = 0;
+  for (size_t i = 0; i < t->nsteps; ++i)
+    nscripts += t->steps[i].kind == S_POWERSHELL || t->steps[i].kind == S_SHELL;
+  if (!nscripts)
+    return NULL;
+  size_t i = 0;
+  int restarts;
+  char **first = part_lines (t, 0, &i, nscripts, &restarts);
+  for (size_t part = 1; restarts; ++part) {
+    char **l = part_lines (t, part, &i, nscripts, &restarts);
+    size_t len = 0;
+    char *text = NULL;
+    for (size_t k = 0; l[k]; ++k) {
+      size_t n = strlen (l[k]);
+      text = ws_realloc (text, len + n + 2);
+      memcpy (text + len, l[k], n);
+      len += n;
+      text[len++] = '\n';
+      text[len] = '\0';
+    }
+    free_string_list (l);
+    char name[64];
+    snprintf (name, sizeof name, CONTINUE_SCRIPT, part + 1);
+    char *host = write_named_script (t, name, 0, text, len);
+    free (text);
+    if (!host) {
+      t->errors++;
+      free_string_list (first);
+      return NULL;
+    }
+    t->extra = ws_realloc (t->extra, (t->nextra + 1) * sizeof *t->extra);
+    t->extra[t->nextra].host = host;
+    t->extra[t->nextra].dest = ws_asprintf ("%%WINDIR%%\\Setup\\Scripts\\winseal-build\\%s", name);
+    t->nextra++;
+  }
+  return first;
+}
 
 json_object *
 build_report (struct tmpl *t)
@@ -1166,6 +1277,10 @@ build_report (struct tmpl *t)
       break;
     case S_ONLINE:
       jadd_str (o, "action", "skipped: needs the running machine (--skip-online-steps)");
+      break;
+    case S_RESTART:
+      jadd_str (o, "action", "restarts at first boot; the later steps run after it, from a "
+                "startup task");
       break;
     }
     json_object_array_add (steps, o);

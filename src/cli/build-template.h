@@ -13,7 +13,7 @@
 #define SCRIPT_DIR "%%WINDIR%%\\Setup\\Scripts\\winseal-build"    /* printf formats */
 #define BUILD_LOG "%%WINDIR%%\\Panther\\winseal-build.log"
 
-enum step_kind { S_FILE, S_POWERSHELL, S_SHELL, S_ONLINE };
+enum step_kind { S_FILE, S_POWERSHELL, S_SHELL, S_ONLINE, S_RESTART };
 
 struct step {
   enum step_kind kind;
@@ -23,6 +23,7 @@ struct step {
   char *script;                 /* scripts: the Windows path of the copy */
   char sha256[65];              /* of the host file */
   char **codes;                 /* PowerShell validExitCodes (strings) */
+  const char *restart_cmd;      /* WindowsRestart: restartCommand, or NULL */
 };
 
 struct output { const char *name; char *path; json_object *tags; };
@@ -55,6 +56,10 @@ struct tmpl {
   json_object *resolved;        /* the resource with its expressions evaluated */
   int outs_from_azure;          /* ManagedImage/SharedImage entries written as VHDs */
   char **owned;                 /* strings made from the command line */
+  /* The continuation scripts after each WindowsRestart (first_boot_lines):
+   * host copies in tmp, and where they go in the image. */
+  struct extra_file { char *host, *dest; } *extra;
+  size_t nextra;
 };
 
 /* Read, check and prepare t->path (the local files hashed, the inline
@@ -62,7 +67,10 @@ struct tmpl {
 int load_template (struct tmpl *t);
 void free_template (struct tmpl *t);
 /* The SetupComplete.cmd lines that run the script steps in template order
- * (NULL when there are none); caller frees the list and its strings. */
+ * (NULL when there are none); caller frees the list and its strings.  The
+ * steps after each WindowsRestart go into a continuation script run by a
+ * startup task (t->extra, to copy into the image).  NULL and t->errors
+ * set when a continuation script cannot be written. */
 char **first_boot_lines (struct tmpl *t);
 /* The "build" part of the report. */
 json_object *build_report (struct tmpl *t);

@@ -116,14 +116,15 @@ help (void)
           "fixed VHD).  customize steps: File (copied into the image now, after its\n"
           "sha256Checksum is checked), PowerShell and Shell (inline or a local\n"
           "scriptUri; copied in now and run at first boot from SetupComplete.cmd in\n"
-          "template order; Shell lines run under cmd.exe).  WindowsRestart and\n"
-          "WindowsUpdate need the running machine: refused unless --skip-online-steps.\n"
+          "template order; Shell lines run under cmd.exe).  WindowsRestart: the steps\n"
+          "after it run after a restart, from a startup task.  WindowsUpdate needs the\n"
+          "running machine: refused unless --first-boot-updates or --skip-online-steps.\n"
           "Relative paths are relative to the template's folder; the source image and\n"
           "every local file must be in that folder or under --allow-dir DIR.\n\n"
           "Options:\n"
           "  -o, --output DIR           where the VHDs go (default: the current folder)\n"
-          "  --skip-online-steps        build without the WindowsRestart/WindowsUpdate steps\n"
-          "                             and properties.validate\n"
+          "  --skip-online-steps        build without the WindowsUpdate steps and\n"
+          "                             properties.validate\n"
           "  --uri-map URL=PATH         a download URI of the template is this local file\n"
           "                             (repeatable; nothing is fetched)\n"
           "  --uri-cache DIR            download URIs are files of DIR named by the step's\n"
@@ -230,18 +231,24 @@ cmd_build (int argc, char **argv)
   j.format = "vhd";
   if (!j.o.target)              /* Image Builder templates are Azure's */
     j.o.target = target_by_name ("azure");
-  struct guest_file *files = ws_malloc ((t.nsteps + 1) * sizeof *files);
+  char **lines = first_boot_lines (&t);
+  if (t.errors) {
+    r = WS_EXIT_ERROR;
+    goto out;
+  }
+  struct guest_file *files = ws_malloc ((t.nsteps + t.nextra + 1) * sizeof *files);
   size_t nf = 0;
   for (size_t i = 0; i < t.nsteps; ++i) {
     struct step *s = &t.steps[i];
     if (s->kind == S_FILE)
       files[nf++] = (struct guest_file) { s->host, s->dest };
-    else if (s->kind != S_ONLINE)
+    else if (s->kind == S_POWERSHELL || s->kind == S_SHELL)
       files[nf++] = (struct guest_file) { s->host, s->script };
   }
+  for (size_t i = 0; i < t.nextra; ++i)
+    files[nf++] = (struct guest_file) { t.extra[i].host, t.extra[i].dest };
   j.o.files = files;
   j.o.n_files = nf;
-  char **lines = first_boot_lines (&t);
   for (size_t i = 0; lines && lines[i]; ++i)
     job_keep (&j, lines[i]);
   char **user_lines = j.o.firstboot;    /* the build's steps go first */
@@ -286,6 +293,7 @@ cmd_build (int argc, char **argv)
         printf ("step %-2zu %-14s %s\n", i + 1, t.steps[i].type,
                 t.steps[i].kind == S_FILE ? t.steps[i].dest
                 : t.steps[i].kind == S_ONLINE ? "(skipped: needs the running machine)"
+                : t.steps[i].kind == S_RESTART ? "(restart at first boot; the next steps after it)"
                 : t.steps[i].script);
       for (size_t i = 1; i < t.nouts && !j.o.dry_run; ++i)
         printf ("%-14s %s\n", "output", t.outs[i].path);

@@ -45,9 +45,10 @@ int runs_pread (struct vol *v, const struct run *r, size_t nr, uint64_t voff, ui
 int record_check (const uint8_t *rec, uint64_t rsz, uint32_t *uso_ret);
 /* restore 1: put back the bytes the sequence number replaced; 0: stamp. */
 void record_fixup (uint8_t *rec, uint64_t rsz, uint32_t uso, int restore);
-/* The unnamed attribute of a type, or NULL (*bad set when malformed). */
-const uint8_t *find_attr (const uint8_t *rec, uint64_t rsz, uint32_t type, uint32_t *alen_ret,
-                          int *bad);
+/* The attribute of a type, unnamed (name NULL) or of that ASCII name, or
+ * NULL (*bad set when malformed); a pointer into rec. */
+uint8_t *find_attr (const uint8_t *rec, uint64_t rsz, uint32_t type, const char *name,
+                    uint32_t *alen_ret, int *bad);
 int attr_runs (struct vol *v, const char *what, const uint8_t *a, uint32_t alen,
                struct run **runs, size_t *nruns, char *why, size_t whylen);
 int attr_value (struct vol *v, const char *what, const uint8_t *a, uint32_t alen, uint64_t max,

@@ -61,46 +61,6 @@
 #define IE_END 2u
 #define PIECE 4096
 
-/* The attribute of type named name (ASCII) in a record; NULL when there is none, *bad set when the list is malformed. */
-static uint8_t *
-find_named (uint8_t *rec, uint64_t rsz, uint32_t type, const char *name, uint32_t *alen_ret,
-            int *bad)
-{
-  size_t nl = strlen (name);
-  *bad = 0;
-  for (uint64_t a = rd_le16 (rec + 0x14); a + 16 <= rsz;) {
-    uint32_t t = rd_le32 (rec + a);
-    if (t == AT_END)
-      return NULL;
-    uint32_t alen = rd_le32 (rec + a + 4);
-    if (alen < 16 || alen % 8 || alen > rsz - a) {
-      *bad = 1;
-      return NULL;
-    }
-    if (t == AT_ATTRIBUTE_LIST) {
-      *bad = 2;
-      return NULL;
-    }
-    if (t == type && rec[a + 9] == nl) {
-      uint32_t no = rd_le16 (rec + a + 0x0A);
-      if (no > alen || 2 * nl > alen - no) {
-        *bad = 1;
-        return NULL;
-      }
-      size_t k = 0;
-      while (k < nl && rd_le16 (rec + a + no + 2 * k) == (unsigned char) name[k])
-        ++k;
-      if (k == nl) {
-        *alen_ret = alen;
-        return rec + a;
-      }
-    }
-    a += alen;
-  }
-  *bad = 1;
-  return NULL;
-}
-
 static uint32_t
 sd_hash (const uint8_t *p, size_t len)
 {
@@ -285,7 +245,7 @@ index_open (struct vol *v, uint8_t *rec, const char *name, uint32_t key_len, str
   x->key_len = key_len;
   uint32_t alen;
   int bad;
-  uint8_t *a = find_named (rec, v->rsz, AT_INDEX_ROOT, name, &alen, &bad);
+  uint8_t *a = find_attr (rec, v->rsz, AT_INDEX_ROOT, name, &alen, &bad);
   if (!a || a[8])
     return WHY ("$Secure has no %s index root", name);
   uint32_t vl = rd_le32 (a + 0x10), vo = rd_le16 (a + 0x14);
@@ -297,7 +257,7 @@ index_open (struct vol *v, uint8_t *rec, const char *name, uint32_t key_len, str
   if (x->bsize < 512 || x->bsize > 65536 || (x->bsize & (x->bsize - 1)))
     return WHY ("$Secure's %s has blocks of %" PRIu32 " bytes", name, x->bsize);
   x->vcn_size = x->bsize >= v->cs ? v->cs : 512;
-  const uint8_t *ia = find_named (rec, v->rsz, AT_INDEX_ALLOCATION, name, &alen, &bad);
+  const uint8_t *ia = find_attr (rec, v->rsz, AT_INDEX_ALLOCATION, name, &alen, &bad);
   if (bad)
     return WHY ("MFT record 9 ($Secure) has a malformed attribute");
   if (ia) {
@@ -379,7 +339,7 @@ mirror_record (struct vol *v, const uint8_t *rec, uint32_t uso, ntfs_write_fn wr
     abort ();
   const uint8_t *d = NULL;
   if (vol_record (v, 1, m, "$MFTMirr", why, whylen) == 0)
-    d = find_attr (m, v->rsz, AT_DATA, &alen, &bad);
+    d = find_attr (m, v->rsz, AT_DATA, NULL, &alen, &bad);
   if (d && d[8] && rd_le64 (d + 0x30) >= (SECURE_RECORD + 1) * v->rsz
       && attr_runs (v, "$MFTMirr", d, alen, &mr, &nmr, why, whylen) == 0)
     r = stamp_write (v, mr, nmr, SECURE_RECORD * v->rsz, rec, v->rsz, uso, write, opaque);
@@ -416,11 +376,13 @@ secure_volume (struct vol *v, const uint8_t *from, const uint8_t *to, ntfs_write
   record_fixup (rec, v->rsz, uso, 1);
   uint32_t alen;
   int bad;
-  const uint8_t *d = find_named (rec, v->rsz, AT_DATA, "$SDS", &alen, &bad);
-  if (bad == 2) {
+  /* An attribute list (type 0x20, before every attribute looked for
+   * here): the attributes may lie in other records; refused. */
+  if (find_attr (rec, v->rsz, AT_ATTRIBUTE_LIST, NULL, &alen, &bad)) {
     r = WHY ("$Secure's attributes span several records (an attribute list)");
     goto out;
   }
+  const uint8_t *d = find_attr (rec, v->rsz, AT_DATA, "$SDS", &alen, &bad);
   if (bad) {
     r = WHY ("MFT record 9 ($Secure) has a malformed attribute");
     goto out;

@@ -185,11 +185,14 @@ record_fixup (uint8_t *rec, uint64_t rsz, uint32_t uso, int restore)
   }
 }
 
-/* The attribute of type (unnamed) in a record whose fixups are applied;
- * NULL when there is none; -1 in *bad when the list is malformed. */
-const uint8_t *
-find_attr (const uint8_t *rec, uint64_t rsz, uint32_t type, uint32_t *alen_ret, int *bad)
+/* The attribute of type, unnamed (name NULL) or named name (ASCII), in a
+ * record whose fixups are applied; NULL when there is none; *bad set when
+ * the list is malformed.  (Like strchr, it returns a pointer into rec.) */
+uint8_t *
+find_attr (const uint8_t *rec, uint64_t rsz, uint32_t type, const char *name,
+           uint32_t *alen_ret, int *bad)
 {
+  size_t nl = name ? strlen (name) : 0;
   *bad = 0;
   for (uint64_t a = rd_le16 (rec + 0x14); a + 16 <= rsz;) {
     uint32_t t = rd_le32 (rec + a);
@@ -200,9 +203,19 @@ find_attr (const uint8_t *rec, uint64_t rsz, uint32_t type, uint32_t *alen_ret, 
       *bad = 1;
       return NULL;
     }
-    if (t == type && rec[a + 9] == 0) {
-      *alen_ret = alen;
-      return rec + a;
+    if (t == type && rec[a + 9] == nl) {
+      uint32_t no = rd_le16 (rec + a + 0x0A);
+      if (nl && (no > alen || 2 * nl > alen - no)) {
+        *bad = 1;
+        return NULL;
+      }
+      size_t k = 0;
+      while (k < nl && rd_le16 (rec + a + no + 2 * k) == (unsigned char) name[k])
+        ++k;
+      if (k == nl) {
+        *alen_ret = alen;
+        return (uint8_t *) (rec + a);
+      }
     }
     a += alen;
   }
@@ -332,7 +345,7 @@ vol_open (struct image *img, uint64_t off, uint64_t len, struct vol *v, char *wh
   record_fixup (v->rec0, v->rsz, uso, 1);
   uint32_t alen;
   int bad;
-  const uint8_t *d = find_attr (v->rec0, v->rsz, AT_DATA, &alen, &bad);
+  const uint8_t *d = find_attr (v->rec0, v->rsz, AT_DATA, NULL, &alen, &bad);
   if (bad)
     return WHY ("MFT record 0 ($MFT) has a malformed attribute");
   if (!d || !d[8])
@@ -370,7 +383,7 @@ vol_free (struct vol *v, struct rangeset *rs, char *why, size_t whylen)
   uint64_t need = (v->clusters + 7) / 8, size = 0;
   uint32_t alen;
   int bad, r = vol_record (v, 6, rec, "$Bitmap", why, whylen);
-  const uint8_t *d = r ? NULL : find_attr (rec, v->rsz, AT_DATA, &alen, &bad);
+  const uint8_t *d = r ? NULL : find_attr (rec, v->rsz, AT_DATA, NULL, &alen, &bad);
   if (!r && bad)
     r = WHY ("MFT record 6 ($Bitmap) has a malformed attribute");
   else if (!r && (!d || !d[8]))
@@ -461,7 +474,7 @@ vol_mft (struct vol *v, struct mft_clear *mc, char *why, size_t whylen)
     return WHY ("$MFT's allocation is not a whole number of records");
   uint32_t alen;
   int bad;
-  const uint8_t *b = find_attr (v->rec0, v->rsz, AT_BITMAP, &alen, &bad);
+  const uint8_t *b = find_attr (v->rec0, v->rsz, AT_BITMAP, NULL, &alen, &bad);
   if (!b)
     return WHY ("$MFT has no bitmap of the records in use");
   uint8_t *bm;

@@ -398,8 +398,9 @@ ps_quote (char **buf, size_t *len, const char *v)
   (*buf)[*len] = '\0';
 }
 
+/* Append s to the NUL-terminated text *buf of *len bytes. */
 static void
-ps_add (char **buf, size_t *len, const char *s)
+text_add (char **buf, size_t *len, const char *s)
 {
   size_t n = strlen (s);
   *buf = ws_realloc (*buf, *len + n + 1);
@@ -425,15 +426,15 @@ windows_update_step (struct tmpl *t, size_t i, json_object *c, struct step *s, c
   int64_t limit = int_field (t, c, prefix, "updateLimit", 1, 100000, 1000);
   char *text = NULL;
   size_t len = 0;
-  ps_add (&text, &len, "# winseal build: Image Builder's WindowsUpdate step, at first boot, through\n"
+  text_add (&text, &len, "# winseal build: Image Builder's WindowsUpdate step, at first boot, through\n"
           "# the Windows Update Agent API.  Updates that need a restart finish at the\n"
           "# next restart (SetupComplete.cmd must not restart the machine).\n"
           "$ErrorActionPreference = 'Stop'\n$criteria = ");
   ps_quote (&text, &len, crit && *crit ? crit : "IsInstalled=0");
   char lim[64];
   snprintf (lim, sizeof lim, "\n$limit = %" PRId64 "\n", limit);
-  ps_add (&text, &len, lim);
-  ps_add (&text, &len, "$session = New-Object -ComObject Microsoft.Update.Session\n"
+  text_add (&text, &len, lim);
+  text_add (&text, &len, "$session = New-Object -ComObject Microsoft.Update.Session\n"
           "Write-Output \"searching for updates: $criteria\"\n"
           "$found = $session.CreateUpdateSearcher().Search($criteria).Updates\n"
           "$chosen = New-Object -ComObject Microsoft.Update.UpdateColl\n"
@@ -451,9 +452,9 @@ windows_update_step (struct tmpl *t, size_t i, json_object *c, struct step *s, c
     nf = json_object_array_length (f);
   }
   if (nf == 0)
-    ps_add (&text, &len, "  $take = $true\n");
+    text_add (&text, &len, "  $take = $true\n");
   else {
-    ps_add (&text, &len, "  $take = $false\n");
+    text_add (&text, &len, "  $take = $false\n");
     for (size_t k = 0; k < nf; ++k) {
       json_object *e = json_object_array_get_idx (f, k);
       const char *v = json_object_is_type (e, json_type_string) ? json_object_get_string (e) : NULL;
@@ -466,12 +467,12 @@ windows_update_step (struct tmpl *t, size_t i, json_object *c, struct step *s, c
       }
       char head[96];
       snprintf (head, sizeof head, "  %sif (@($u | Where-Object { ", k ? "else" : "");
-      ps_add (&text, &len, head);
-      ps_add (&text, &len, v + 8);
-      ps_add (&text, &len, inc ? " }).Count) { $take = $true }\n" : " }).Count) { $take = $false }\n");
+      text_add (&text, &len, head);
+      text_add (&text, &len, v + 8);
+      text_add (&text, &len, inc ? " }).Count) { $take = $true }\n" : " }).Count) { $take = $false }\n");
     }
   }
-  ps_add (&text, &len, "  if (-not $take) { Write-Output \"not chosen: $($u.Title)\"; continue }\n"
+  text_add (&text, &len, "  if (-not $take) { Write-Output \"not chosen: $($u.Title)\"; continue }\n"
           "  if (-not $u.EulaAccepted) { $u.AcceptEula() }\n"
           "  [void]$chosen.Add($u)\n"
           "}\n"
@@ -605,13 +606,8 @@ load_step (struct tmpl *t, size_t i, json_object *c, struct step *s)
         bad = 1;
         break;
       }
-      const char *line = json_object_get_string (e);
-      size_t l = strlen (line);
-      text = ws_realloc (text, len + l + 2);
-      memcpy (text + len, line, l);
-      len += l;
-      text[len++] = '\n';
-      text[len] = '\0';
+      text_add (&text, &len, json_object_get_string (e));
+      text_add (&text, &len, "\n");
     }
     if (bad)
       terr (t, inf, "must be a string or a non-empty list of strings");
@@ -1227,12 +1223,8 @@ first_boot_lines (struct tmpl *t)
     size_t len = 0;
     char *text = NULL;
     for (size_t k = 0; l[k]; ++k) {
-      size_t n = strlen (l[k]);
-      text = ws_realloc (text, len + n + 2);
-      memcpy (text + len, l[k], n);
-      len += n;
-      text[len++] = '\n';
-      text[len] = '\0';
+      text_add (&text, &len, l[k]);
+      text_add (&text, &len, "\n");
     }
     free_string_list (l);
     char name[64];

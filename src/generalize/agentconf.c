@@ -10,6 +10,7 @@
 #include <libxml/tree.h>
 
 #include "generalize/agentconf.h"
+#include "generalize/unattend.h"
 #include "util/util.h"
 
 const char *const ec2config_first_boot_plugins[] = {
@@ -46,23 +47,18 @@ ec2config_enable (const char *xml, size_t len, char **out_ret, size_t *outlen_re
   *out_ret = NULL;
   *outlen_ret = 0;
   *changed_ret = *missing_ret = 0;
-  if (len > XML_MAX) {
-    snprintf (why, whylen, "larger than %d MiB", XML_MAX >> 20);
-    return -1;
-  }
-  xmlDocPtr doc = xmlReadMemory (xml, (int) len, "Config.xml", NULL,
-                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  int line;
+  char msg[240];
+  xmlDocPtr doc = xml_read_untrusted (xml, len, "Config.xml", XML_MAX, msg, sizeof msg, &line);
   if (!doc) {
-    const xmlError *e = xmlGetLastError ();
-    snprintf (why, whylen, "not well-formed XML (line %d)", e ? e->line : 0);
+    if (line)
+      snprintf (why, whylen, "line %d: %s", line, msg);
+    else
+      snprintf (why, whylen, "%s", msg);
     return -1;
   }
   int r = -1;
   xmlNodePtr root = xmlDocGetRootElement (doc);
-  if (doc->intSubset || doc->extSubset) {
-    snprintf (why, whylen, "has a DTD");
-    goto out;
-  }
   if (!root || !is (root, "Ec2ConfigurationSettings")) {
     snprintf (why, whylen, "the root element is not Ec2ConfigurationSettings");
     goto out;

@@ -754,6 +754,15 @@ fs_sid_result_free (struct fs_sid_result *res)
   memset (res, 0, sizeof *res);
 }
 
+/* "WHAT_to_rewrite": planned (a dry run), or "WHAT_rewritten": done. */
+static void
+jadd_rewrite (json_object *o, int dry_run, const char *what, int64_t planned, int64_t done)
+{
+  char key[64];
+  snprintf (key, sizeof key, dry_run ? "%s_to_rewrite" : "%s_rewritten", what);
+  jadd_int (o, key, dry_run ? planned : done);
+}
+
 json_object *
 fs_sid_result_json (const struct fs_sid_result *res, int dry_run)
 {
@@ -764,8 +773,7 @@ fs_sid_result_json (const struct fs_sid_result *res, int dry_run)
   jadd_int (o, "files_scanned", res->scanned);
   jadd_int (o, "descriptors_read", res->with_sd);
   jadd_int (o, "descriptors_with_old_sid", res->matched);
-  jadd_int (o, dry_run ? "descriptors_to_rewrite" : "descriptors_rewritten",
-            dry_run ? res->matched : res->rewritten);
+  jadd_rewrite (o, dry_run, "descriptors", res->matched, res->rewritten);
   jadd_int (o, "descriptors_with_unparsed_aces", res->unknown);
   jadd_int (o, "malformed_descriptors", res->bad);
   jadd_int (o, "errors", res->errors);
@@ -774,13 +782,11 @@ fs_sid_result_json (const struct fs_sid_result *res, int dry_run)
   jadd_int (o, "folders_removed", res->removed);
   jadd_int (o, "secure_entries", res->secure_entries);
   jadd_int (o, "secure_entries_with_old_sid", res->secure_with_old);
-  jadd_int (o, dry_run ? "secure_entries_to_rewrite" : "secure_entries_rewritten",
-            dry_run ? res->secure_with_old : res->secure_rewritten);
+  jadd_rewrite (o, dry_run, "secure_entries", res->secure_with_old, res->secure_rewritten);
   jadd_int (o, "secure_index_entries_rehashed", res->secure_index_entries);
   jadd_int (o, "secure_volumes_left", res->secure_left);
   jadd_int (o, "boot_stores_with_old_sid", res->boot_with_old);
-  jadd_int (o, dry_run ? "boot_stores_to_rewrite" : "boot_stores_rewritten",
-            dry_run ? res->boot_with_old : res->boot_rewritten);
+  jadd_rewrite (o, dry_run, "boot_stores", res->boot_with_old, res->boot_rewritten);
   jadd_int (o, "boot_stores_left", res->boot_left);
   json_object_object_add (o, "seconds", json_object_new_double (res->seconds));
   json_object_object_add (o, "walk_seconds", json_object_new_double (res->helper_ms / 1000.0));

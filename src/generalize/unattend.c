@@ -252,12 +252,13 @@ on_error (void *ctx, xmlErrorPtr e)
   fe->msg[strcspn (fe->msg, "\n")] = '\0';
 }
 
-static xmlDocPtr
-parse (const char *buf, size_t len, const char *name)
+xmlDocPtr
+xml_read_untrusted (const char *buf, size_t len, const char *name, size_t max, char *why,
+                    size_t whylen, int *line_ret)
 {
-  if (len > UNATTEND_MAX) {
-    ws_error ("%s: an answer file of %zu bytes is larger than the limit (%d MiB)", name, len,
-              UNATTEND_MAX >> 20);
+  *line_ret = 0;
+  if (len > max) {
+    snprintf (why, whylen, "%zu bytes is larger than the limit (%zu MiB)", len, max >> 20);
     return NULL;
   }
   struct first_error fe = { 0 };
@@ -266,17 +267,31 @@ parse (const char *buf, size_t len, const char *name)
   xmlDocPtr doc = xmlReadMemory (buf, (int) len, name, NULL, XML_PARSE_NONET);
   xmlSetStructuredErrorFunc (NULL, NULL);
   if (!doc || fe.set) {
-    ws_error ("%s:%d: not a valid answer file: %s", name, fe.set ? fe.line : 0,
-              fe.set ? fe.msg : "not well-formed XML");
+    *line_ret = fe.set ? fe.line : 0;
+    snprintf (why, whylen, "%s", fe.set ? fe.msg : "not well-formed XML");
     if (doc)
       xmlFreeDoc (doc);
     return NULL;
   }
   if (doc->intSubset || doc->extSubset) {
-    ws_error ("%s: not a valid answer file: it has a DOCTYPE (answer files have "
-              "no DTD; entities are never loaded)", name);
+    snprintf (why, whylen, "it has a DOCTYPE (no DTD is read; entities are never loaded)");
     xmlFreeDoc (doc);
     return NULL;
+  }
+  return doc;
+}
+
+static xmlDocPtr
+parse (const char *buf, size_t len, const char *name)
+{
+  char why[240];
+  int line;
+  xmlDocPtr doc = xml_read_untrusted (buf, len, name, UNATTEND_MAX, why, sizeof why, &line);
+  if (!doc) {
+    if (line)
+      ws_error ("%s:%d: not a valid answer file: %s", name, line, why);
+    else
+      ws_error ("%s: not a valid answer file: %s", name, why);
   }
   return doc;
 }

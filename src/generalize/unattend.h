@@ -31,6 +31,14 @@ int unattend_read_password (struct unattend_opts *o);
 #define PASSWORD_FILE_MAX 4096
 void unattend_clear_password (struct unattend_opts *o);
 
+/* An XML document from an untrusted file (an answer file, an agent's
+ * configuration): at most max bytes, no network, no DTD (refused), no
+ * entity loading, namespace-well-formed.  NULL with why (one phrase, no
+ * libxml2 function names) and *line_ret (0: none) when refused. */
+struct _xmlDoc;
+struct _xmlDoc *xml_read_untrusted (const char *buf, size_t len, const char *name, size_t max,
+                                    char *why, size_t whylen, int *line_ret);
+
 /* The answer file as UTF-8 XML text: caller frees; *len_ret set. */
 char *unattend_generate (const struct unattend_opts *o, size_t *len_ret);
 

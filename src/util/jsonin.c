@@ -344,6 +344,18 @@ json_parse_strict (const char *name, const char *text, size_t len)
   return o;
 }
 
+/* Skip spaces, then take the character c: 1, or 0 when it is not there. */
+static int
+take (const char **p, char c)
+{
+  while (**p == ' ')
+    ++*p;
+  if (**p != c)
+    return 0;
+  ++*p;
+  return 1;
+}
+
 int
 json_arm_reference (const char *s, char *name, size_t n)
 {
@@ -358,27 +370,15 @@ json_arm_reference (const char *s, char *name, size_t n)
     if (strncasecmp (p, fns[k], l) != 0)
       continue;
     const char *q = p + l;
-    while (*q == ' ')
-      q++;
-    if (*q++ != '(')
-      return 0;
-    while (*q == ' ')
-      q++;
-    if (*q++ != '\'')
+    if (!take (&q, '(') || !take (&q, '\''))
       return 0;
     const char *e = strchr (q, '\'');
-    if (!e || (size_t) (e - q) >= n || e == q)
+    if (!e || e == q || (size_t) (e - q) >= n)
       return 0;
     memcpy (name, q, (size_t) (e - q));
     name[e - q] = '\0';
     e++;
-    while (*e == ' ')
-      e++;
-    if (*e++ != ')')
-      return 0;
-    while (*e == ' ')
-      e++;
-    if (strcmp (e, "]") != 0)
+    if (!take (&e, ')') || !take (&e, ']') || *e)
       return 0;
     return k == 0 ? 'p' : 'v';
   }

@@ -85,10 +85,14 @@ done
 [ "$(printf '%s\n' "${seeds[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share an RNG seed: ${seeds[*]}"
 [ "$(printf '%s\n' "${sids[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share a SID: ${sids[*]}"
 [ "$(printf '%s\n' "${names[@]}" | sort -u | wc -l)" = 3 ] || fail "clones share a name: ${names[*]}"
+# The three in one verify (one appliance launch, one disk each).
+winseal verify --json --target openstack --old-sid "$golden" "$tmp"/web-0[123].qcow2 > "$tmp/v.json" \
+  || { jq -c '.[] | [.image, .failed]' "$tmp/v.json"; fail "a clone does not pass verify"; }
 for i in 1 2 3; do
-  winseal verify --target openstack --old-sid "$golden" "$tmp/web-0$i.qcow2" > "$tmp/v$i" \
-    || { cat "$tmp/v$i"; fail "clone $i does not pass verify"; }
-  grep -q '^ok   target$' "$tmp/v$i" || fail "clone $i: verify --target openstack ran no readiness check"
+  [ "$(jq -r ".[$((i - 1))] | \"\(.image) \(.failed)\"" "$tmp/v.json")" = "$tmp/web-0$i.qcow2 0" ] \
+    || fail "clone $i: verify's report is not its own"
+  jq -e ".[$((i - 1))].operations.target.failed == []" "$tmp/v.json" > /dev/null \
+    || fail "clone $i: verify --target openstack ran no readiness check"
 done
 # --target openstack without Cloudbase-Init in the image: a generated
 # answer file, as the report says.

@@ -1,5 +1,6 @@
-/* winseal: `winseal verify IMAGE`: check an image against every enabled
- * operation's postcondition and, for a VHD, the Azure rules. */
+/* winseal: `winseal verify IMAGE...`: check images against every enabled
+ * operation's postcondition and, for a VHD, the Azure rules; several
+ * images share one appliance launch (one disk each). */
 #include <config.h>
 
 #include <errno.h>
@@ -17,6 +18,8 @@
 #include "util/json-out.h"
 #include "util/paths.h"
 #include "util/util.h"
+
+#define VERIFY_MAX 16
 
 enum { O_OLD = 256, O_KEEP, O_OPS, O_ENABLE, O_DISABLE, O_INFMT, O_JSON, O_TARGET };
 const char verify_short_options[] = "vx";
@@ -39,11 +42,13 @@ const struct option verify_options[] = {
 static void
 help (void)
 {
-  printf ("Usage: winseal verify [OPTIONS] IMAGE\n\n"
-          "Check a generalized image (opened read-only): every enabled operation's\n"
+  printf ("Usage: winseal verify [OPTIONS] IMAGE...\n\n"
+          "Check generalized images (opened read-only): every enabled operation's\n"
           "postcondition, the target's readiness checks, and for a VHD file the Azure\n"
           "rules (fixed, virtual size a whole number of MiB, file = size + 512 bytes).\n"
-          "Exit 0 when all hold, 1 otherwise, with one line per failed check.\n\n"
+          "Several images are checked in one appliance launch, each with the same options.\n"
+          "Exit 0 when all hold for every image, 1 otherwise, with one line per failed\n"
+          "check.\n\n"
           "Options:\n"
           "  --target T                 the target it was generalized for (generic, azure,\n"
           "                             aws, openstack): its answer-file policy and checks\n"
@@ -53,7 +58,7 @@ help (void)
           "                             which postconditions to check (as generalize)\n"
           "  --input-format FMT         raw, vhd, vmdk, qcow2, vdi, vhdx (default: probed)\n"
           "  --allow-dir DIR            backing files may also be in DIR (repeatable)\n"
-          "  --json                     print the result as JSON\n"
+          "  --json                     print the result as JSON (an array for several)\n"
           "  --help                     show this help\n");
 }
 
@@ -92,30 +97,95 @@ azure_checks (const char *path, json_object *arr)
 
 struct verify_work {
   const char *image;
+  const char *qfmt;
+  char disk[16];                /* its device in the appliance */
+  char *stage_tmp, *staged;
   struct gen_opts *o;
   struct op_selection *sel;
   int started;                  /* gen is to be ended */
+  int r;
   struct gen gen;
 };
 
-/* Inside the appliance: every enabled operation's check, read-only. */
+struct verify_all {
+  struct verify_work *v;
+  size_t n;
+};
+
+/* Inside the appliance: every enabled operation's check, read-only, for
+ * each image in turn; one that cannot be checked does not stop the rest. */
 static int
 verify_work (guestfs_h *g, void *opaque)
 {
-  struct verify_work *vw = opaque;
-  struct windows w;
-  int r = windows_find (g, vw->image, NULL, 1, &w);
-  if (r == 0) {
-    vw->started = 1;
-    if (gen_begin (&vw->gen, &w, vw->o, 1) == -1 || gen_load_hives (&vw->gen) == -1
-        || gen_run (&vw->gen, vw->sel) == -1)
-      r = WS_EXIT_ERROR;
-    else
-      gen_verify_target (&vw->gen);
+  struct verify_all *va = opaque;
+  for (size_t i = 0; i < va->n; ++i) {
+    struct verify_work *vw = &va->v[i];
+    if (va->n > 1)
+      ws_globals.context = vw->image;
+    struct windows w;
+    int r = windows_find (g, vw->image, vw->disk, 1, &w);
+    if (r == 0) {
+      vw->started = 1;
+      if (gen_begin (&vw->gen, &w, vw->o, 1) == -1 || gen_load_hives (&vw->gen) == -1
+          || gen_run (&vw->gen, vw->sel) == -1)
+        r = WS_EXIT_ERROR;
+      else
+        gen_verify_target (&vw->gen);
+    }
+    windows_close (&w);
+    vw->gen.w = NULL;           /* w is gone */
+    vw->r = r;
   }
-  windows_close (&w);
-  vw->gen.w = NULL;             /* w is gone */
-  return r;
+  ws_globals.context = NULL;
+  return 0;
+}
+
+/* One image's result after the appliance: the Azure rules, then the report
+ * (printed, or added to out for --json).  0 when every check held. */
+static int
+verify_report (struct verify_work *vw, int json, json_object *out)
+{
+  const struct gen_opts *o = vw->o;
+  struct gen *gen = &vw->gen;
+  /* The Azure rules: for --target azure (whatever the file is), and for
+   * any VHD when no target is given. */
+  json_object *azure = json_object_new_array ();
+  int is_vhd = strcmp (vw->qfmt, "vpc") == 0;
+  int azure_rules = o->target ? (o->target->checks & TARGET_CHECK_FIXED_VHD) != 0 : is_vhd;
+  if (azure_rules && !is_vhd) {
+    char msg[200];
+    snprintf (msg, sizeof msg, "azure: the image is %s; Azure takes fixed VHDs only", vw->qfmt);
+    json_object_array_add (azure, json_object_new_string (msg));
+  }
+  else if (azure_rules)
+    azure_checks (vw->image, azure);
+  gen->failed_checks += json_object_array_length (azure);
+  json_object_object_add (gen->report, "azure", azure);
+  jadd_str (gen->report, "image", vw->image);
+  jadd_int (gen->report, "failed", gen->failed_checks);
+  json_object_object_add (gen->report, "warnings", json_object_get (gen->warnings));
+  if (json)
+    json_object_array_add (out, json_object_get (gen->report));
+  else {
+    json_object *ops;
+    json_object_object_get_ex (gen->report, "operations", &ops);
+    json_object_object_foreach (ops, name, op) {
+      json_object *f;
+      json_object_object_get_ex (op, "failed", &f);
+      size_t n = json_object_array_length (f);
+      for (size_t i = 0; i < n; ++i)
+        printf ("FAIL %s\n", json_object_get_string (json_object_array_get_idx (f, i)));
+      if (n == 0)
+        printf ("ok   %s\n", name);
+    }
+    for (size_t i = 0; i < json_object_array_length (azure); ++i)
+      printf ("FAIL %s\n", json_object_get_string (json_object_array_get_idx (azure, i)));
+    if (azure_rules && json_object_array_length (azure) == 0)
+      printf ("ok   azure\n");
+    printf ("%s: %d check%s failed\n", vw->image, gen->failed_checks,
+            gen->failed_checks == 1 ? "" : "s");
+  }
+  return gen->failed_checks ? WS_EXIT_ERROR : 0;
 }
 
 int
@@ -161,70 +231,63 @@ cmd_verify (int argc, char **argv)
       return usage_error ("verify", "unknown option '%s'", argv[optind - 1]);
     }
   }
-  if (optind != argc - 1)
-    return usage_error ("verify", optind >= argc ? "no image given" : "too many arguments");
-  const char *image = argv[optind];
+  if (optind >= argc)
+    return usage_error ("verify", "no image given");
+  size_t n = (size_t) (argc - optind);
+  if (n > VERIFY_MAX)
+    return usage_error ("verify", "%zu images; at most %d in one run", n, VERIFY_MAX);
   const char *qfmt;
   if (input_format_qemu ("verify", infmt, &qfmt) == -1)
     return WS_EXIT_ERROR;
-  const char *why;
-  int r = disk_precheck (image, &qfmt, &why);
+  struct verify_work *v = ws_malloc (n * sizeof *v);
+  struct disk *d = ws_malloc (n * sizeof *d);
+  memset (v, 0, n * sizeof *v);
+  int r = 0;
+  size_t prepared;
+  /* Every image is checked and staged before the launch. */
+  for (prepared = 0; prepared < n && !r; ++prepared) {
+    struct verify_work *vw = &v[prepared];
+    vw->image = argv[optind + prepared];
+    vw->qfmt = qfmt;
+    vw->o = &o;
+    vw->sel = &sel;
+    snprintf (vw->disk, sizeof vw->disk, "/dev/sd%c", (char) ('a' + prepared));
+    const char *why;
+    if ((r = disk_precheck (vw->image, &vw->qfmt, &why))
+        || (r = disk_stage_temp (vw->image, why, &vw->stage_tmp, &vw->staged)))
+      break;
+    d[prepared] = (struct disk) { vw->staged ? vw->staged : vw->image,
+                                  vw->staged ? "qcow2" : vw->qfmt, 1 };
+  }
+  struct verify_all va = { v, n };
+  if (!r)
+    r = run_appliance (d, n, RUN_SHUTDOWN_IGNORE, n == 1 ? v[0].image : "verify", verify_work,
+                       &va, NULL);
+  for (size_t i = 0; i < prepared && i < n; ++i)
+    disk_stage_done (&v[i].stage_tmp, &v[i].staged);
+  free (o.keep_profiles);
+  free (d);
+  int status = 0;
+  json_object *out = json_object_new_array ();
+  for (size_t i = 0; i < n; ++i) {
+    struct verify_work *vw = &v[i];
+    if (!r && !vw->r)
+      vw->r = verify_report (vw, json, out);
+    else if (!r && !json && n > 1)
+      printf ("%s: not checked\n", vw->image);
+    if (vw->started)
+      gen_end (&vw->gen);
+    if (!status && vw->r)
+      status = vw->r == WS_EXIT_ERROR ? WS_EXIT_ERROR : vw->r;
+  }
+  if (json && !r && json_object_array_length (out) > 0)
+    json_print (n == 1 ? json_object_array_get_idx (out, 0) : out);
+  json_object_put (out);
+  free (v);
   if (r)
     return cli_exit (r);
-  char *stage_tmp, *staged;
-  if ((r = disk_stage_temp (image, why, &stage_tmp, &staged)))
-    return cli_exit (r);
-  struct disk d = { staged ? staged : image, staged ? "qcow2" : qfmt, 1 };
-  struct verify_work vw = { .image = image, .o = &o, .sel = &sel };
-  r = run_appliance (&d, 1, RUN_SHUTDOWN_IGNORE, image, verify_work, &vw, NULL);
-  disk_stage_done (&stage_tmp, &staged);
-  free (o.keep_profiles);
-  struct gen *gen = &vw.gen;
-  if (r) {
-    if (vw.started)
-      gen_end (gen);
-    return cli_exit (r);
-  }
-
-  /* The Azure rules: for --target azure (whatever the file is), and for
-   * any VHD when no target is given. */
-  json_object *azure = json_object_new_array ();
-  int is_vhd = strcmp (qfmt, "vpc") == 0;
-  int azure_rules = o.target ? (o.target->checks & TARGET_CHECK_FIXED_VHD) != 0 : is_vhd;
-  if (azure_rules && !is_vhd) {
-    char msg[200];
-    snprintf (msg, sizeof msg, "azure: the image is %s; Azure takes fixed VHDs only", qfmt);
-    json_object_array_add (azure, json_object_new_string (msg));
-  }
-  else if (azure_rules)
-    azure_checks (image, azure);
-  gen->failed_checks += json_object_array_length (azure);
-  json_object_object_add (gen->report, "azure", azure);
-  jadd_str (gen->report, "image", image);
-  jadd_int (gen->report, "failed", gen->failed_checks);
-  json_object_object_add (gen->report, "warnings", json_object_get (gen->warnings));
-  if (json)
-    json_print (gen->report);
-  else {
-    json_object *ops;
-    json_object_object_get_ex (gen->report, "operations", &ops);
-    json_object_object_foreach (ops, name, op) {
-      json_object *f;
-      json_object_object_get_ex (op, "failed", &f);
-      size_t n = json_object_array_length (f);
-      for (size_t i = 0; i < n; ++i)
-        printf ("FAIL %s\n", json_object_get_string (json_object_array_get_idx (f, i)));
-      if (n == 0)
-        printf ("ok   %s\n", name);
-    }
-    for (size_t i = 0; i < json_object_array_length (azure); ++i)
-      printf ("FAIL %s\n", json_object_get_string (json_object_array_get_idx (azure, i)));
-    if (azure_rules && json_object_array_length (azure) == 0)
-      printf ("ok   azure\n");
-    printf ("%s: %d check%s failed\n", image, gen->failed_checks,
-            gen->failed_checks == 1 ? "" : "s");
-  }
-  r = gen->failed_checks ? WS_EXIT_ERROR : 0;
-  gen_end (gen);
-  return r;
+  /* One image: its own status, as before; several: 1 when any failed. */
+  if (n > 1 && status)
+    status = WS_EXIT_ERROR;
+  return status == WS_EXIT_ERROR || status == 0 ? status : cli_exit (status);
 }

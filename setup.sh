@@ -22,7 +22,8 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 # Build tools and libraries, the libguestfs appliance (with a kernel for it
-# and ntfs-3g inside), and the independent tools the tests use as oracles.
+# and ntfs-3g inside), the independent tools the tests use as oracles, and
+# a one-node Slurm (with munge) that test-slurm.sh starts by itself.
 packages=(
   gcc make autoconf automake pkg-config libc6-dev perl xz-utils
   libguestfs-dev libguestfs-tools guestfs-tools libhivex-dev libhivex-bin
@@ -30,6 +31,7 @@ packages=(
   qemu-utils ntfs-3g "linux-image-$arch" fdisk e2fsprogs dosfstools jq file
   regripper libregf-utils chntpw samdump2
   libvhdi-utils python3-libvhdi libvmdk-utils libqcow-utils libfsntfs-utils valgrind
+  slurmctld slurmd slurm-client munge
 )
 
 missing=()

@@ -9,10 +9,15 @@
 # catalogs of 1,000, 2,000 and 10,000 images checked and refused whole
 # (one bad key at the end), and run with every source failing its
 # pre-appliance check (the manifest gets every entry), with the time per
-# image, which stays flat when the bookkeeping is linear.
+# image, which stays flat when the bookkeeping is linear; and (e) the
+# same 8-image catalog as a 2-task Slurm array (a one-node Slurm started
+# here, tests/slurm-env.sh; each task --shard auto on one CPU) against (b)
+# in the same run: the engine's overhead e/b - 1 (target under 10 %), and
+# from it the projected time of 1,000 images on 50 two-core nodes.
 #
 # usage: bench/batch.sh [WORKDIR]      (default /var/tmp/winseal-bench)
 #        BENCH_ONLY=bookkeeping bench/batch.sh   (only (d); no fixtures needed)
+#        BENCH_ONLY=slurm bench/batch.sh         (only (b) and (e); root)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 winseal=${WINSEAL:-$here/winseal}
@@ -68,14 +73,18 @@ for round in 1 2; do
   for n in "${names[@]}"; do list+=("$n:$n-$round"); done
 done
 
+only=${BENCH_ONLY:-}
 # (a) sequential generalize runs.
-mkdir -p "$work/a"
-t0=$(now)
-for e in "${list[@]}"; do
-  "$winseal" generalize --no-progress "$imgs/${e%%:*}.img" -o "$work/a/${e#*:}.vhd" > /dev/null 2>&1
-done
-ta=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
-rm -rf "$work/a"
+ta=0
+if [ -z "$only" ]; then
+  mkdir -p "$work/a"
+  t0=$(now)
+  for e in "${list[@]}"; do
+    "$winseal" generalize --no-progress "$imgs/${e%%:*}.img" -o "$work/a/${e#*:}.vhd" > /dev/null 2>&1
+  done
+  ta=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+  rm -rf "$work/a"
+fi
 
 # (b) one batch, two workers.
 {
@@ -93,6 +102,33 @@ tb=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
 okb=$(jq '[.builds[] | select(.custom_data.status == "succeeded")] | length' "$work/b/manifest.json")
 rm -rf "$work/b"
 
+# (e) the same catalog as a 2-task Slurm array, one CPU a task, -j 1
+# each: the same work as (b), two workers, four images a launch.
+. "$here/tests/slurm-env.sh"
+trap slurm_stop EXIT
+slurm_start "$work/slurm"
+t0=$(now)
+job=$(WINSEAL=$winseal slurm_submit --array=0-1 --cpus-per-task=1 --mem=0 -o "$work/task-%a.log" \
+  "$here/contrib/slurm/winseal-batch.sbatch" "$work/catalog.json" "$work/e")
+slurm_wait "$job" 3600
+te=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+slurm_stop
+oke=$(jq '[.builds[] | select(.custom_data.status == "succeeded")] | length' "$work/e/manifest.json")
+shard_times=$(jq -r '[.winseal_shards.shards[] | "\(.seconds | floor) s"] | join(", ")' "$work/e/manifest.json")
+rm -rf "$work/e"
+# 1,000 images on 50 two-core nodes: 20 images a node, each node as fast
+# as this one (te for 8 images), all nodes at once.
+proj=$(awk -v e="$te" 'BEGIN { printf "%.0f", e / 8 * 1000 / 50 }')
+if [ "$only" = slurm ]; then
+  printf '8 images (%s, twice), fixed VHD outputs, %d cores, TCG appliance\n' "${names[*]}" "$(nproc)"
+  printf '(b) winseal batch -j 2          %7.1f s   %s/8 succeeded\n' "$tb" "$okb"
+  printf '(e) Slurm array 0-1, --shard auto %5.1f s   e/b %.3f (overhead target < 10%%)   %s/8 succeeded; shards %s\n' \
+    "$te" "$(awk -v e="$te" -v b="$tb" 'BEGIN { print e / b }')" "$oke" "$shard_times"
+  printf '    projected: 1,000 images on 50 two-core nodes: %s s (%.1f min), %.2f s per image on one node\n' \
+    "$proj" "$(awk -v p="$proj" 'BEGIN { print p / 60 }')" "$(awk -v e="$te" 'BEGIN { print e / 8 }')"
+  exit 0
+fi
+
 # (c) eight clones of one golden image.
 mkdir -p "$work/c"
 t0=$(now)
@@ -108,5 +144,8 @@ printf '(b) winseal batch -j 2          %7.1f s   b/a %.2f (target <= 0.40)   %s
   "$tb" "$(awk -v b="$tb" -v a="$ta" 'BEGIN { print b / a }')" "$okb"
 printf '(c) winseal clone -n 8 (ws2022) %7.1f s   c/a %.2f (target <= 0.30)   %s/8 written\n' \
   "$tc" "$(awk -v c="$tc" -v a="$ta" 'BEGIN { print c / a }')" "$okc"
+printf '(e) Slurm array 0-1, --shard auto %5.1f s   e/b %.3f (overhead target < 10%%)   %s/8 succeeded; shards %s\n' \
+  "$te" "$(awk -v e="$te" -v b="$tb" 'BEGIN { print e / b }')" "$oke" "$shard_times"
+printf '    projected: 1,000 images on 50 two-core nodes: %s s (%.1f min)\n' "$proj" "$(awk -v p="$proj" 'BEGIN { print p / 60 }')"
 printf '(d) batch bookkeeping, no appliance (catalog check; every source failing before the appliance):\n'
 bookkeeping

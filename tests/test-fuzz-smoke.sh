@@ -116,7 +116,11 @@ printf '{ "defaults": { "timezone": "UTC", "run-sync": ["a", "b\\u00e9"] },
 ' > "$tmp/catalog.json"
 printf '{"type":"Microsoft.VirtualMachineImages/imageTemplates","properties":{"source":{"type":"LocalImage","path":"a.img"},"customize":[{"type":"Shell","name":"s","inline":["echo \\"x\\""]}],"distribute":[{"type":"VHD","runOutputName":"o"}]}}' > "$tmp/template.json"
 printf "[parameters('osDisk')]" > "$tmp/arm.txt"
-timeout 600 "$fz/fuzz-json" $((n * 4)) "$tmp/catalog.json" "$tmp/template.json" "$tmp/arm.txt" || fail "JSON reader"
+# A shard manifest as batch --merge reads it back, and a --shard value.
+printf '{"builds":[{"name":"a","build_time":1,"custom_data":{"status":"failed"}}],"last_run_uuid":"u","winseal_shard":{"index":1,"count":2,"state":"finished","started":1.5,"seconds":2,"images":[{"name":"a","catalog_index":0}]}}' > "$tmp/shard.json"
+printf '3/10' > "$tmp/shard.txt"
+timeout 600 "$fz/fuzz-json" $((n * 4)) "$tmp/catalog.json" "$tmp/template.json" "$tmp/arm.txt" \
+  "$tmp/shard.json" "$tmp/shard.txt" || fail "JSON reader"
 # Answer files (the generated one, with a password and RunSynchronous)
 # and an EC2Config Config.xml with plugins to enable.
 printf 'pw\n' > "$tmp/pw"

@@ -51,6 +51,8 @@ printf 'regf' > "$tmp/corpus-hive/a"
 echo "hive: $(grep -Eo 'Done [0-9]+ runs' "$tmp/hive.log")"
 mkdir -p "$tmp/corpus-json"
 printf '{ "images": [ { "name": "a", "source": "x", "t\\u0069mezone": "UTC" } ] }' > "$tmp/corpus-json/a"
+printf '{"builds":[{"name":"a","build_time":1,"custom_data":{"status":"failed"}}],"last_run_uuid":"u","winseal_shard":{"index":1,"count":2,"state":"finished","started":1.5,"seconds":2,"images":[{"name":"a","catalog_index":0}]}}' > "$tmp/corpus-json/shard"
+printf '3/10' > "$tmp/corpus-json/shard-spec"
 "$top_builddir/fuzz/libfuzzer-json" -max_total_time="$secs" "$tmp/corpus-json" > "$tmp/json.log" 2>&1 \
   || fail "libFuzzer found a problem in the JSON reader: $(grep -m3 -E 'ERROR|SUMMARY' "$tmp/json.log")"
 echo "json: $(grep -Eo 'Done [0-9]+ runs' "$tmp/json.log")"

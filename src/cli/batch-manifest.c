@@ -63,20 +63,48 @@ manifest_write (void)
 {
   manifest_written = ws_now ();
   manifest_dirty = 0;
-  CLEANUP_FREE char *tmp = ws_asprintf ("%s.tmp", manifest_path);
   const char *text = json_object_to_json_string_ext (manifest, JSON_C_TO_STRING_PRETTY
                                                      | JSON_C_TO_STRING_NOSLASHESCAPE);
-  int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  size_t len = strlen (text);
-  if (fd == -1 || write (fd, text, len) != (ssize_t) len || write (fd, "\n", 1) != 1
-      || fsync (fd) == -1 || close (fd) == -1 || rename (tmp, manifest_path) == -1) {
-    ws_error ("%s: cannot write the manifest: %s", manifest_path, strerror (errno));
-    if (fd != -1)
-      close (fd);
-    unlink (tmp);
-    return -1;
+  CLEANUP_FREE char *nl = ws_asprintf ("%s\n", text);
+  return ws_write_file_atomic (manifest_path, nl, strlen (nl));
+}
+
+void
+manifest_set (const char *key, json_object *val)
+{
+  json_object_object_add (manifest, key, val);
+  manifest_dirty = 1;
+}
+
+void
+manifest_keep_only (const struct strmap *names)
+{
+  json_object *builds = jget (manifest, "builds");
+  json_object *kept = json_object_new_array ();
+  for (size_t i = 0; i < json_object_array_length (builds); ++i) {
+    json_object *e = json_object_array_get_idx (builds, i);
+    const char *bn = jget_str (e, "name");
+    void *v;
+    if (bn && strmap_get (names, bn, &v))
+      json_object_array_add (kept, json_object_get (e));
   }
-  return 0;
+  json_object_object_add (manifest, "builds", kept);
+  strmap_free (build_index);
+  index_builds ();
+  manifest_dirty = 1;
+}
+
+/* Other manifests --resume also believes (read only): the merged manifest
+ * and the other shards' manifests. */
+#define REFS_MAX 64
+static json_object *refs[REFS_MAX];
+static size_t n_refs;
+
+void
+manifest_add_reference (json_object *m)
+{
+  if (n_refs < REFS_MAX && m && json_object_is_type (jget (m, "builds"), json_type_array))
+    refs[n_refs++] = json_object_get (m);
 }
 
 static json_object *
@@ -86,6 +114,23 @@ find_build (const char *name)
   if (!strmap_get (build_index, name, &v))
     return NULL;
   return json_object_array_get_idx (jget (manifest, "builds"), (size_t) (uintptr_t) v - 1);
+}
+
+/* Put an entry (another manifest's) into this one as it is. */
+static void
+adopt (json_object *e)
+{
+  json_object *builds = jget (manifest, "builds");
+  const char *name = jget_str (e, "name");
+  void *v;
+  e = json_object_get (e);
+  if (strmap_get (build_index, name, &v))
+    json_object_array_put_idx (builds, (size_t) (uintptr_t) v - 1, e);
+  else {
+    json_object_array_add (builds, e);
+    strmap_put (build_index, name, (void *) (uintptr_t) json_object_array_length (builds));
+  }
+  manifest_dirty = 1;
 }
 
 static void
@@ -211,17 +256,45 @@ manifest_open (const char *path, char run_uuid[40])
   return 0;
 }
 
-int
-manifest_done_before (const struct bimage *b)
+/* Did this entry make b's output from b's source as it is now? */
+static int
+done_by (json_object *prev, const struct bimage *b, const char *hex)
 {
-  json_object *prev = find_build (b->name);
   json_object *cd = prev ? jget (prev, "custom_data") : NULL;
   const char *pst = cd ? jget_str (cd, "status") : NULL;
   const char *psha = cd ? jget_str (cd, "source_sha256") : NULL;
   const char *pout = cd ? jget_str (cd, "output") : NULL;
-  if (!pst || strcmp (pst, "succeeded") != 0 || !psha || !pout || strcmp (pout, b->output) != 0
-      || access (b->output, F_OK) != 0)
+  return pst && strcmp (pst, "succeeded") == 0 && psha && pout && strcmp (pout, b->output) == 0
+         && strcmp (hex, psha) == 0;
+}
+
+int
+manifest_done_before (const struct bimage *b)
+{
+  if (access (b->output, F_OK) != 0)
     return 0;
+  /* The newest entry of this image, in this manifest or another (this
+   * one's when as new); one found elsewhere is copied in, so that this
+   * manifest lists all of its images. */
+  json_object *best = find_build (b->name);
+  int elsewhere = 0;
+  for (size_t r = 0; r < n_refs; ++r) {
+    json_object *builds = jget (refs[r], "builds");
+    for (size_t i = 0; i < json_object_array_length (builds); ++i) {
+      json_object *e = json_object_array_get_idx (builds, i);
+      const char *bn = jget_str (e, "name");
+      if (bn && strcmp (bn, b->name) == 0
+          && (!best || jget_int (e, "build_time", 0) > jget_int (best, "build_time", 0))) {
+        best = e;
+        elsewhere = 1;
+      }
+    }
+  }
   char hex[65];
-  return ws_sha256_path (b->source, 1, hex) == 0 && strcmp (hex, psha) == 0;
+  if (!best || !jget (best, "custom_data") || ws_sha256_path (b->source, 1, hex) != 0
+      || !done_by (best, b, hex))
+    return 0;
+  if (elsewhere)
+    adopt (best);
+  return 1;
 }

@@ -386,15 +386,33 @@ read_worker (struct batch_progress *bp, struct child *ch)
     return 0;
   /* The worker is done (or died). */
   close (ch->fd);
-  int wst;
+  int wst = 0;
   waitpid (ch->pid, &wst, 0);
+  /* A scheduler stopping a job signals every process of it at once: a
+   * worker that died of SIGTERM, SIGINT or SIGHUP is taken as this
+   * process's interruption, which its own signal is about to start (or
+   * did); the images are then "interrupted", not failed. */
+  int sig = WIFSIGNALED (wst) ? WTERMSIG (wst) : 0;
+  if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+    for (int t = 0; t < 20 && !interrupted; ++t) {
+      struct timespec ts = { 0, 50000000 };
+      nanosleep (&ts, NULL);
+    }
+  }
   for (size_t i = 0; i < ch->nimgs; ++i) {
     struct bimage *bi = ch->imgs[i];
     if (bi->state != B_RUNNING)
       continue;
-    bi->state = B_FAILED;
     free (bi->error);
-    bi->error = ws_strdup ("the worker process ended without a result");
+    if (interrupted) {
+      bi->state = B_INTERRUPTED;
+      bi->error = ws_strdup ("interrupted");
+      manifest_record (bi, bp->run_uuid);
+      continue;
+    }
+    bi->state = B_FAILED;
+    bi->error = sig ? ws_asprintf ("the worker process was stopped by signal %d", sig)
+                    : ws_strdup ("the worker process ended without a result");
     image_done (bp, bi);
   }
   return 1;
@@ -461,6 +479,9 @@ batch_run_workers (struct batch_progress *bp, struct bimage **queue, size_t nq,
       if ((pf[k].revents & (POLLIN | POLLHUP | POLLERR)) && read_worker (bp, &kids[k]))
         kids[k].pid = -1;
     free (pf);
+    /* What finished is on disk within about a second, whatever kills
+     * this process next. */
+    manifest_flush (0);
     /* Forget finished workers. */
     size_t w = 0;
     for (size_t k = 0; k < nk; ++k)

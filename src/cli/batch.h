@@ -49,6 +49,13 @@ int manifest_write (void);
 /* --resume: did an earlier run make this image's output from the same
  * source (its SHA-256), and is the output there? */
 int manifest_done_before (const struct bimage *b);
+/* Set a top-level key of the manifest (a shard's "winseal_shard"). */
+void manifest_set (const char *key, json_object *val);
+/* Drop the entries of images not named in names (a shard's own). */
+struct strmap;
+void manifest_keep_only (const struct strmap *names);
+/* --resume also believes this manifest's entries (a reference is taken). */
+void manifest_add_reference (json_object *m);
 json_object *manifest_json (void);
 
 /* batch-workers.c: run the queued images in up to jobs worker processes

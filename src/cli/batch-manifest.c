@@ -256,6 +256,17 @@ manifest_open (const char *path, char run_uuid[40])
   return 0;
 }
 
+int
+manifest_entry_newer (json_object *a, json_object *b)
+{
+  int64_t ta = jget_int (a, "build_time", 0), tb = jget_int (b, "build_time", 0);
+  if (ta != tb)
+    return ta > tb;
+  const char *sa = jget_str (jget (a, "custom_data"), "status");
+  const char *sb = jget_str (jget (b, "custom_data"), "status");
+  return (sa && strcmp (sa, "succeeded") == 0) || !(sb && strcmp (sb, "succeeded") == 0);
+}
+
 /* Did this entry make b's output from b's source as it is now? */
 static int
 done_by (json_object *prev, const struct bimage *b, const char *hex)
@@ -283,8 +294,7 @@ manifest_done_before (const struct bimage *b)
     for (size_t i = 0; i < json_object_array_length (builds); ++i) {
       json_object *e = json_object_array_get_idx (builds, i);
       const char *bn = jget_str (e, "name");
-      if (bn && strcmp (bn, b->name) == 0
-          && (!best || jget_int (e, "build_time", 0) > jget_int (best, "build_time", 0))) {
+      if (bn && strcmp (bn, b->name) == 0 && (!best || manifest_entry_newer (e, best))) {
         best = e;
         elsewhere = 1;
       }

@@ -55,6 +55,30 @@ shard_name (const char *name, long *i, long *n)
   return strcmp (again, name) == 0;
 }
 
+void
+shard_references (const char *dir, const char *own)
+{
+  CLEANUP_FREE char *merged = ws_asprintf ("%s/manifest.json", dir);
+  CLEANUP_FREE char *mdir = shard_manifest_dir (dir);
+  DIR *d = opendir (mdir);
+  struct dirent *de = NULL;
+  for (int first = 1; first || (d && (de = readdir (d))); first = 0) {
+    long i, c;
+    if (!first && !shard_name (de->d_name, &i, &c))
+      continue;
+    CLEANUP_FREE char *p = first ? ws_strdup (merged) : ws_asprintf ("%s/%s", mdir, de->d_name);
+    if (strcmp (p, own) == 0 || access (p, F_OK) != 0)
+      continue;
+    json_object *m = json_read_strict (p, MANIFEST_MAX);
+    if (!m)
+      ws_warning ("%s: passed over for --resume", p);
+    manifest_add_reference (m);
+    json_object_put (m);
+  }
+  if (d)
+    closedir (d);
+}
+
 static int
 cmp_sfile (const void *a, const void *b)
 {
@@ -115,20 +139,6 @@ free_shards (struct sfile *v, size_t n)
   free (v);
 }
 
-/* Does entry a (folded later) win over entry b (both of one image)?  The
- * newer one; of two as new (build_time is in seconds), a unless only b
- * succeeded. */
-static int
-newer (json_object *a, json_object *b)
-{
-  int64_t ta = jget_int (a, "build_time", 0), tb = jget_int (b, "build_time", 0);
-  if (ta != tb)
-    return ta > tb;
-  const char *sa = jget_str (jget (a, "custom_data"), "status");
-  const char *sb = jget_str (jget (b, "custom_data"), "status");
-  return (sa && strcmp (sa, "succeeded") == 0) || !(sb && strcmp (sb, "succeeded") == 0);
-}
-
 struct entry {
   const char *name;
   json_object *build;
@@ -156,7 +166,7 @@ fold (struct strmap *byname, struct entry **ev, size_t *ne, json_object *builds)
     void *v;
     if (strmap_get (byname, name, &v)) {
       struct entry *e = &(*ev)[(uintptr_t) v - 1];
-      if (newer (b, e->build))
+      if (manifest_entry_newer (b, e->build))
         e->build = b;
       continue;
     }

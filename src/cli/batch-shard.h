@@ -52,6 +52,10 @@ int shard_file_check (json_object *o, struct shard_file *sf, char *why, size_t n
  * exit status: 0 all shards finished and every image succeeded, 6 some
  * failed or some shard did not finish, 1 an unreadable shard manifest. */
 int batch_merge (const char *dir, long want_count, int *merged);
+/* --resume in a shard also believes DIR/manifest.json and the other
+ * shards' manifests (all but own); one it cannot read is passed over with
+ * a warning (its images are then done again, never wrongly skipped). */
+void shard_references (const char *dir, const char *own);
 /* The shard manifests' directory and one shard's manifest in it. */
 char *shard_manifest_dir (const char *dir);
 char *shard_manifest_path (const char *dir, long index, long count);

@@ -54,6 +54,10 @@ void manifest_set (const char *key, json_object *val);
 /* Drop the entries of images not named in names (a shard's own). */
 struct strmap;
 void manifest_keep_only (const struct strmap *names);
+/* Does entry a (of one image; read after b) win over entry b?  The newer
+ * by build_time; of two as new (it is in seconds), a unless only b
+ * succeeded.  --resume and --merge both decide by it. */
+int manifest_entry_newer (json_object *a, json_object *b);
 /* --resume also believes this manifest's entries (a reference is taken). */
 void manifest_add_reference (json_object *m);
 json_object *manifest_json (void);

@@ -10,7 +10,6 @@
  * every image) and the progress display. */
 #include <config.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -145,34 +144,6 @@ shard_select (struct bimage *bs, size_t n, const struct shard *sh, size_t *n_ret
   free (of);
   *n_ret = k;
   return mine;
-}
-
-/* --resume in a shard also believes the merged manifest and the other
- * shards' manifests; one it cannot read is passed over (its images are
- * then done again, never wrongly skipped). */
-static void
-shard_references (const char *dir, const char *own)
-{
-  CLEANUP_FREE char *merged = ws_asprintf ("%s/manifest.json", dir);
-  CLEANUP_FREE char *mdir = shard_manifest_dir (dir);
-  DIR *d = opendir (mdir);
-  struct dirent *de;
-  for (int first = 1; first || (d && (de = readdir (d))); first = 0) {
-    CLEANUP_FREE char *p = first ? ws_strdup (merged) : ws_asprintf ("%s/%s", mdir, de->d_name);
-    size_t len = strlen (p);
-    if (!first && (strncmp (de->d_name, "shard-", 6) != 0 || len < 5
-                   || strcmp (p + len - 5, ".json") != 0 || strcmp (p, own) == 0))
-      continue;
-    if (access (p, F_OK) != 0)
-      continue;
-    json_object *m = json_read_strict (p, MANIFEST_MAX);
-    if (!m)
-      ws_warning ("%s: passed over for --resume", p);
-    manifest_add_reference (m);
-    json_object_put (m);
-  }
-  if (d)
-    closedir (d);
 }
 
 static json_object *
